@@ -1,0 +1,74 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ScopeGate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "scopegate", targets: ["scopegate"]),
+        .library(name: "ScopeGateCore", targets: ["ScopeGateCore"]),
+    ],
+    dependencies: [
+        // Command-line parsing with generated help and validation.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // YAML with line/column marks, for compiler-style errors in policy and users files.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The logging API the Swift server ecosystem shares.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
+        .target(name: "CScopeGateShims", dependencies: ["CMicroHTTPD"]),
+        .target(
+            name: "ScopeGateCore",
+            dependencies: ["COpenSSL", "CCrypt", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ScopeGateHTTP",
+            dependencies: ["CMicroHTTPD", "CScopeGateShims"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ScopeGateApp",
+            dependencies: [
+                "ScopeGateCore", "ScopeGateHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "scopegate",
+            dependencies: [
+                "ScopeGateApp", "ScopeGateCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScopeGateCoreTests",
+            dependencies: ["ScopeGateCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScopeGateHTTPTests",
+            dependencies: ["ScopeGateHTTP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScopeGateAppTests",
+            dependencies: ["ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

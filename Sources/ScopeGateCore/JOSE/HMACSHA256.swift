@@ -1,0 +1,57 @@
+internal import COpenSSL
+
+/// HMAC-SHA256 with one key, through OpenSSL's `EVP_MAC`.
+///
+/// The algorithm is fetched and the key schedule computed once; each call duplicates that keyed template,
+/// which is safe from any thread (the template itself is never used to compute).
+final class HMACSHA256: @unchecked Sendable {
+    // @unchecked: `template` is written only in init and deinit; every other use is the thread-safe
+    // EVP_MAC_CTX_dup, which reads it.
+    private let template: OpaquePointer
+
+    /// The length of a tag, in bytes.
+    static let tagLength = 32
+
+    init(key: [UInt8]) throws(CryptoError) {
+        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw CryptoError.fromErrorQueue("EVP_MAC_fetch") }
+        defer { EVP_MAC_free(mac) }
+        guard let context = EVP_MAC_CTX_new(mac) else { throw CryptoError.fromErrorQueue("EVP_MAC_CTX_new") }
+        var digest = Array("SHA256".utf8CString)
+        let status = digest.withUnsafeMutableBufferPointer { digestName in
+            var parameters = [
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digestName.baseAddress, 0),
+                OSSL_PARAM_construct_end(),
+            ]
+            return key.withUnsafeBufferPointer { keyBytes in
+                EVP_MAC_init(context, keyBytes.baseAddress, keyBytes.count, &parameters)
+            }
+        }
+        guard status == 1 else {
+            EVP_MAC_CTX_free(context)
+            throw CryptoError.fromErrorQueue("EVP_MAC_init")
+        }
+        template = context
+    }
+
+    deinit {
+        EVP_MAC_CTX_free(template)
+    }
+
+    /// The 32-byte tag of `message`.
+    func authenticationCode(for message: ArraySlice<UInt8>) throws(CryptoError) -> [UInt8] {
+        guard let context = EVP_MAC_CTX_dup(template) else { throw CryptoError.fromErrorQueue("EVP_MAC_CTX_dup") }
+        defer { EVP_MAC_CTX_free(context) }
+        var tag = [UInt8](repeating: 0, count: Self.tagLength)
+        var written = 0
+        let status = message.withUnsafeBufferPointer { input in
+            tag.withUnsafeMutableBufferPointer { output in
+                guard EVP_MAC_update(context, input.baseAddress, input.count) == 1 else {
+                    return Int32(0)
+                }
+                return EVP_MAC_final(context, output.baseAddress, &written, output.count)
+            }
+        }
+        guard status == 1, written == Self.tagLength else { throw CryptoError.fromErrorQueue("EVP_MAC_final") }
+        return tag
+    }
+}

@@ -1,0 +1,86 @@
+public import Foundation
+
+/// The claims of an access token ScopeGate issues.
+public struct AccessTokenClaims: Equatable, Sendable {
+    /// `sub`: the user name.
+    public var subject: String
+    /// `scopes`: the granted scopes, as a list (the form FastAPI's tutorial reads).
+    public var scopes: [String]
+    /// `iat`.
+    public var issuedAt: Date
+    /// `exp`.
+    public var expiresAt: Date
+    /// `jti`: a unique id.
+    public var tokenID: String
+    /// `iss`, when configured.
+    public var issuer: String?
+    /// `aud`, when configured.
+    public var audience: String?
+
+    /// Creates the claims of one token.
+    public init(subject: String, scopes: [String], issuedAt: Date, expiresAt: Date, tokenID: String,
+                issuer: String? = nil, audience: String? = nil) {
+        self.subject = subject
+        self.scopes = scopes
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.tokenID = tokenID
+        self.issuer = issuer
+        self.audience = audience
+    }
+
+    /// The claims as compact JSON, non-ASCII escaped as PyJWT writes it.
+    public var json: [UInt8] {
+        var writer = JSONWriter(escapesNonASCII: true)
+        writer.raw("{")
+        writer.key("sub"); writer.string(subject)
+        writer.raw(","); writer.key("scopes"); writer.stringArray(scopes)
+        writer.raw(","); writer.key("iat"); writer.integer(Int64(issuedAt.timeIntervalSince1970.rounded(.down)))
+        writer.raw(","); writer.key("exp"); writer.integer(Int64(expiresAt.timeIntervalSince1970.rounded(.down)))
+        writer.raw(","); writer.key("jti"); writer.string(tokenID)
+        if let issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
+        if let audience { writer.raw(","); writer.key("aud"); writer.string(audience) }
+        writer.raw("}")
+        return writer.bytes
+    }
+}
+
+/// Signs tokens with a key ring's signing key.
+public struct TokenSigner: Sendable {
+    /// The key every token is signed with.
+    public let key: SigningKey
+    private let encodedHeader: [UInt8]
+
+    /// Creates a signer for `key`. The header is `{"alg":"HS256","typ":"JWT"}`, with `kid` when the key
+    /// has one (members sorted, as PyJWT writes them).
+    public init(key: SigningKey) {
+        self.key = key
+        var writer = JSONWriter(escapesNonASCII: true)
+        writer.raw("{")
+        writer.key("alg"); writer.string(key.algorithm.rawValue)
+        if let id = key.id { writer.raw(","); writer.key("kid"); writer.string(id) }
+        writer.raw(","); writer.key("typ"); writer.string("JWT")
+        writer.raw("}")
+        self.encodedHeader = Base64URL.encodeToBytes(writer.bytes)
+    }
+
+    /// Signs an access token.
+    public func sign(_ claims: AccessTokenClaims) throws(CryptoError) -> String {
+        try sign(encodedHeader: encodedHeader, payload: claims.json)
+    }
+
+    /// Signs any header and payload JSON: `base64url(header).base64url(payload).base64url(tag)`.
+    public func sign(header: [UInt8], payload: [UInt8]) throws(CryptoError) -> String {
+        try sign(encodedHeader: Base64URL.encodeToBytes(header), payload: payload)
+    }
+
+    private func sign(encodedHeader: [UInt8], payload: [UInt8]) throws(CryptoError) -> String {
+        var input = encodedHeader
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: Base64URL.encodeToBytes(payload))
+        let tag = try key.hmac.authenticationCode(for: input[...])
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: Base64URL.encodeToBytes(tag))
+        return String(decoding: input, as: UTF8.self)
+    }
+}

@@ -1,0 +1,131 @@
+/// A request path in the one form the policy matcher accepts: query and fragment removed,
+/// percent-decoded, dot segments resolved (RFC 3986 §5.2.4, also when written `%2e`), and guaranteed to
+/// be free of everything two servers could read differently.
+///
+/// ```swift
+/// let path = try CanonicalPath(target: "/users/%2E/me/?tab=1")
+/// path.description   // "/users/me/"
+/// ```
+public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
+    /// The longest request target accepted, in bytes.
+    public static let maximumLength = 8192
+    /// The most segments a path may have.
+    public static let maximumSegments = 256
+
+    /// The decoded segments. Only the last may be empty: that is a trailing slash (`/` is `[""]`).
+    public let segments: [[UInt8]]
+
+    /// The decoded path, `/` followed by the segments joined with `/`.
+    public var description: String {
+        "/" + segments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+    }
+
+    /// Canonicalizes a raw request target: origin form (`/a/b?q`) or absolute form (`http://host/a/b`).
+    public init(target: String) throws(PathError) {
+        try self.init(target: Array(target.utf8))
+    }
+
+    /// Canonicalizes a raw request target given as bytes.
+    public init(target: [UInt8]) throws(PathError) {
+        guard !target.isEmpty else { throw .empty }
+        guard target.count <= Self.maximumLength else { throw .tooLong(length: target.count, limit: Self.maximumLength) }
+        var path = try Self.pathPart(of: target)
+        if let end = path.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            path = path[..<end]
+        }
+        guard path.first == UInt8(ascii: "/") else { throw .notOriginForm }
+        for byte in path {
+            switch byte {
+            case 0x00..<0x20, 0x7F: throw .controlCharacter
+            case UInt8(ascii: " "): throw .whitespace
+            case UInt8(ascii: "\\"): throw .backslash
+            case UInt8(ascii: ";"): throw .semicolon
+            default: continue
+            }
+        }
+        let raw = path.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard raw.count <= Self.maximumSegments else { throw .tooManySegments(limit: Self.maximumSegments) }
+
+        var output: [[UInt8]] = []
+        output.reserveCapacity(raw.count)
+        for (index, encoded) in raw.enumerated() {
+            let isLast = index == raw.count - 1
+            let segment = try Self.decode(encoded)
+            if segment == [UInt8(ascii: ".")] {
+                if isLast { output.append([]) }
+            } else if segment == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+                guard !output.isEmpty else { throw .aboveRoot }
+                output.removeLast()
+                if isLast { output.append([]) }
+            } else if segment.isEmpty && !isLast {
+                throw .emptySegment
+            } else {
+                output.append(segment)
+            }
+        }
+        if output.isEmpty { output = [[]] }
+        segments = output
+    }
+
+    /// The path part of an origin-form or absolute-form target.
+    private static func pathPart(of target: [UInt8]) throws(PathError) -> ArraySlice<UInt8> {
+        if target.first == UInt8(ascii: "/") { return target[...] }
+        let lowered = target.prefix(8).map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+        let schemeLength: Int
+        if lowered.starts(with: Array("http://".utf8)) {
+            schemeLength = 7
+        } else if lowered.starts(with: Array("https://".utf8)) {
+            schemeLength = 8
+        } else if let colon = target.firstIndex(of: UInt8(ascii: ":")), colon < (target.firstIndex(of: UInt8(ascii: "/")) ?? target.count) {
+            throw .unsupportedScheme
+        } else {
+            throw .notOriginForm
+        }
+        let rest = target[schemeLength...]
+        guard let pathStart = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else {
+            return [UInt8(ascii: "/")][...]
+        }
+        let authority = rest[..<pathStart]
+        if authority.isEmpty || authority.contains(UInt8(ascii: "@")) || authority.contains(where: { $0 < 0x21 || $0 == 0x7F || $0 == UInt8(ascii: "\\") }) {
+            throw .notOriginForm
+        }
+        if target[pathStart] != UInt8(ascii: "/") { return [UInt8(ascii: "/")][...] }
+        return target[pathStart...]
+    }
+
+    /// Percent-decodes one segment and refuses what must not appear in it.
+    private static func decode(_ encoded: ArraySlice<UInt8>) throws(PathError) -> [UInt8] {
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(encoded.count)
+        var index = encoded.startIndex
+        var sawNonASCII = false
+        while index < encoded.endIndex {
+            var byte = encoded[index]
+            if byte == UInt8(ascii: "%") {
+                guard encoded.endIndex - index >= 3,
+                      let high = hexValue(encoded[index + 1]), let low = hexValue(encoded[index + 2]) else {
+                    throw .invalidEscape
+                }
+                byte = high << 4 | low
+                switch byte {
+                case UInt8(ascii: "/"): throw .encodedSlash
+                case UInt8(ascii: "\\"): throw .backslash
+                case UInt8(ascii: "?"), UInt8(ascii: "#"): throw .encodedDelimiter
+                case UInt8(ascii: ";"): throw .semicolon
+                case 0x00..<0x20, 0x7F: throw .controlCharacter
+                default: break
+                }
+                index += 3
+            } else {
+                index += 1
+            }
+            if byte >= 0x80 { sawNonASCII = true }
+            decoded.append(byte)
+        }
+        if sawNonASCII {
+            guard let text = String(validating: decoded, as: UTF8.self) else { throw .invalidUTF8 }
+            if text.unicodeScalars.contains(where: isControl) { throw .controlCharacter }
+        }
+        return decoded
+    }
+}

@@ -1,0 +1,123 @@
+import Yams
+
+extension Policy {
+    /// The keys a policy file's top level may have.
+    static let topLevelKeys = ["rules", "default"]
+    /// The keys a rule may have.
+    static let ruleKeys = ["path", "methods", "scopes", "public", "description"]
+
+    /// Loads a policy file:
+    ///
+    /// ```yaml
+    /// rules:
+    ///   - path: /users/me/items/
+    ///     scopes: [me, items]        # all listed scopes required
+    ///   - path: /public/**
+    ///     public: true               # no token needed
+    ///   - path: /admin/**
+    ///     methods: [GET]
+    ///     scopes: [admin]
+    /// default: deny                  # or: authenticated
+    /// ```
+    ///
+    /// Every problem is reported at once, compiler-style, with `file` in each line.
+    public static func load(yaml text: String, file: String) throws(ConfigurationError) -> Policy {
+        var document = YAMLDocument(file: file)
+        guard let root = document.root(of: text) else { throw ConfigurationError(diagnostics: document.diagnostics) }
+        var rules: [PolicyRule] = []
+        var defaultAction = DefaultAction.deny
+        if let top = document.members(of: root, what: "policy", allowed: topLevelKeys) {
+            if let value = top["default"]?.value, let text = document.string(value, what: "\"default\"") {
+                if let action = DefaultAction(rawValue: text) {
+                    defaultAction = action
+                } else {
+                    document.error(at: value, "\"default\" is \"\(text)\"; expected \"deny\" or \"authenticated\"")
+                }
+            }
+            if let list = top["rules"]?.value {
+                if case .sequence(let items) = list {
+                    for item in items {
+                        if let rule = loadRule(item, document: &document) { rules.append(rule) }
+                    }
+                } else {
+                    document.error(at: list, "\"rules\" must be a list of rules")
+                }
+            } else {
+                document.error(at: root, "the policy has no \"rules\" list")
+            }
+        }
+        var diagnostics = document.diagnostics
+        if diagnostics.isEmpty {
+            // Report every conflict: compile again without each offending rule until none is left.
+            var remaining = rules
+            while true {
+                do {
+                    let policy = try Policy(rules: remaining, defaultAction: defaultAction)
+                    if diagnostics.isEmpty { return policy }
+                    break
+                } catch {
+                    diagnostics.append(Diagnostic(file: file, line: error.rule.line, column: error.rule.column, message: error.description))
+                    remaining.removeAll { $0.line == error.rule.line && $0.column == error.rule.column }
+                }
+            }
+        }
+        throw ConfigurationError(diagnostics: diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+    }
+
+    private static func loadRule(_ node: Node, document: inout YAMLDocument) -> PolicyRule? {
+        guard let members = document.members(of: node, what: "a rule", allowed: ruleKeys) else { return nil }
+        let errorsBefore = document.diagnostics.count
+        guard let pathNode = members["path"]?.value else {
+            document.error(at: node, "a rule needs a \"path\"")
+            return nil
+        }
+        guard let pathText = document.string(pathNode, what: "\"path\"") else { return nil }
+        let label = "rule \"\(pathText)\""
+        var pattern: PathPattern?
+        do {
+            pattern = try PathPattern(pathText)
+        } catch {
+            document.error(at: pathNode, "\(label): \(error)")
+        }
+
+        var methods: [String]?
+        if let methodsNode = members["methods"]?.value, let list = document.strings(methodsNode, what: "\(label): \"methods\"") {
+            if list.isEmpty { document.error(at: methodsNode, "\(label): \"methods\" is empty; leave it out to match every method") }
+            var seen = Set<String>()
+            for (method, item) in list {
+                if !PolicyRule.knownMethods.contains(method) {
+                    document.error(at: item, "\(label): unknown method \"\(method)\"; expected one of \(PolicyRule.knownMethods.joined(separator: ", "))")
+                } else if !seen.insert(method).inserted {
+                    document.error(at: item, "\(label): method \"\(method)\" is listed twice")
+                }
+            }
+            methods = list.map(\.0)
+        }
+
+        var isPublic = false
+        if let publicNode = members["public"]?.value {
+            // An unreadable flag was reported already; treat it as public so "needs scopes" is not said too.
+            isPublic = document.bool(publicNode, what: "\(label): \"public\"") ?? true
+        }
+        var scopes: [String] = []
+        if let scopesNode = members["scopes"]?.value {
+            if isPublic {
+                document.error(at: scopesNode, "\(label): a public rule cannot require scopes")
+            } else if let list = document.strings(scopesNode, what: "\(label): \"scopes\"") {
+                for (scope, item) in list where !isScopeToken(scope) {
+                    document.error(at: item, "\(label): \"\(scope)\" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, \" and \\)")
+                }
+                scopes = list.map(\.0)
+                if Set(scopes).count != scopes.count { document.error(at: scopesNode, "\(label): a scope is listed twice") }
+            }
+        } else if !isPublic {
+            document.error(at: node, "\(label): needs \"scopes\" (use [] for any valid token) or \"public: true\"")
+        }
+        if let description = members["description"]?.value { _ = document.string(description, what: "\(label): \"description\"") }
+
+        guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
+        let mark = node.mark
+        return PolicyRule(pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic,
+                          line: mark?.line ?? 0, column: mark?.column ?? 0)
+    }
+}

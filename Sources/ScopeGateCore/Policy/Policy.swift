@@ -1,0 +1,153 @@
+/// What a policy does with a request no rule matches.
+public enum DefaultAction: String, Sendable {
+    /// Refuse it (403).
+    case deny
+    /// Allow it for any valid token, with no scope required.
+    case authenticated
+}
+
+/// The outcome of matching a request against a policy.
+public enum RouteMatch: Sendable {
+    /// The most specific rule for the path covers the method.
+    case rule(PolicyRule, parameters: [String: String])
+    /// The most specific rules for the path exist but none covers the method; the first is reported.
+    case methodNotAllowed(PolicyRule)
+    /// No rule's pattern matches the path.
+    case noRule
+}
+
+/// A loaded policy: immutable rules compiled into a segment trie.
+///
+/// Matching walks the trie by the path's segments, trying literal, then `*`/`{name}`, then `**` at each
+/// level, so the first rule found is the most specific one and the cost follows the path's length, not the
+/// number of rules. At equal specificity, a rule limited to the request's method wins over one without
+/// `methods`.
+public struct Policy: Sendable {
+    /// The rules, in file order.
+    public let rules: [PolicyRule]
+    /// What happens to requests no rule matches.
+    public let defaultAction: DefaultAction
+    private let nodes: [TrieNode]
+
+    /// Compiles rules into a policy. Two rules that are equally specific and cover a common method
+    /// are refused: which one applies would otherwise depend on file order.
+    public init(rules: [PolicyRule], defaultAction: DefaultAction = .deny) throws(PolicyConflictError) {
+        var nodes = [TrieNode()]
+        for (ruleIndex, rule) in rules.enumerated() {
+            var node = 0
+            var endsWithGlobstar = false
+            for segment in rule.pattern.segments {
+                switch segment {
+                case .literal(let bytes):
+                    if let next = nodes[node].literals[bytes] {
+                        node = next
+                    } else {
+                        nodes.append(TrieNode())
+                        nodes[node].literals[bytes] = nodes.count - 1
+                        node = nodes.count - 1
+                    }
+                case .wildcard:
+                    if let next = nodes[node].wildcard {
+                        node = next
+                    } else {
+                        nodes.append(TrieNode())
+                        nodes[node].wildcard = nodes.count - 1
+                        node = nodes.count - 1
+                    }
+                case .globstar:
+                    endsWithGlobstar = true
+                }
+            }
+            let existing = endsWithGlobstar ? nodes[node].globstarRules : nodes[node].exactRules
+            for other in existing {
+                let first = rules[other]
+                let shared: Set<String>? = switch (first.methods, rule.methods) {
+                case (nil, nil): []
+                case (nil, _), (_, nil): nil
+                case (let a?, let b?): a.intersection(b)
+                }
+                if let shared, first.methods == nil || !shared.isEmpty {
+                    throw PolicyConflictError(rule: rule, other: first, methods: shared.sorted())
+                }
+            }
+            if endsWithGlobstar {
+                nodes[node].globstarRules.append(ruleIndex)
+            } else {
+                nodes[node].exactRules.append(ruleIndex)
+            }
+        }
+        self.rules = rules
+        self.defaultAction = defaultAction
+        self.nodes = nodes
+    }
+
+    /// Finds the rule for a request.
+    public func match(method: String, path: CanonicalPath) -> RouteMatch {
+        guard let ruleIndices = search(node: 0, position: 0, segments: path.segments) else { return .noRule }
+        var fallback: Int?
+        for index in ruleIndices {
+            let rule = rules[index]
+            if rule.methods == nil {
+                fallback = index
+            } else if rule.applies(to: method) {
+                return .rule(rule, parameters: rule.pattern.parameters(in: path))
+            }
+        }
+        if let fallback {
+            return .rule(rules[fallback], parameters: rules[fallback].pattern.parameters(in: path))
+        }
+        return .methodNotAllowed(rules[ruleIndices[0]])
+    }
+
+    /// How many trie nodes a match for `path` visits: the measure of matching cost.
+    func visitedNodes(path: CanonicalPath) -> Int {
+        var visits = 0
+        _ = search(node: 0, position: 0, segments: path.segments, visits: &visits)
+        return visits
+    }
+
+    private func search(node: Int, position: Int, segments: [[UInt8]]) -> [Int]? {
+        var visits = 0
+        return search(node: node, position: position, segments: segments, visits: &visits)
+    }
+
+    /// Depth-first, most specific branch first; returns the rules of the first node that matches fully.
+    private func search(node: Int, position: Int, segments: [[UInt8]], visits: inout Int) -> [Int]? {
+        visits += 1
+        let current = nodes[node]
+        if position == segments.count {
+            if !current.exactRules.isEmpty { return current.exactRules }
+            return current.globstarRules.isEmpty ? nil : current.globstarRules
+        }
+        let segment = segments[position]
+        if let next = current.literals[segment], let found = search(node: next, position: position + 1, segments: segments, visits: &visits) {
+            return found
+        }
+        if !segment.isEmpty, let next = current.wildcard, let found = search(node: next, position: position + 1, segments: segments, visits: &visits) {
+            return found
+        }
+        return current.globstarRules.isEmpty ? nil : current.globstarRules
+    }
+}
+
+private struct TrieNode: Sendable {
+    var literals: [[UInt8]: Int] = [:]
+    var wildcard: Int?
+    var exactRules: [Int] = []
+    var globstarRules: [Int] = []
+}
+
+/// Two rules are equally specific and both cover a method.
+public struct PolicyConflictError: Error, Sendable, CustomStringConvertible {
+    /// The later rule.
+    public let rule: PolicyRule
+    /// The earlier rule it collides with.
+    public let other: PolicyRule
+    /// The methods both cover (empty: all methods).
+    public let methods: [String]
+
+    public var description: String {
+        let which = methods.isEmpty ? "every method" : methods.joined(separator: ", ")
+        return "\(rule) is as specific as \(other) and both match \(which); give them distinct paths or disjoint methods"
+    }
+}

@@ -1,0 +1,41 @@
+/// One route → requirement rule of a policy.
+public struct PolicyRule: Sendable, CustomStringConvertible {
+    /// The route pattern.
+    public let pattern: PathPattern
+    /// The methods the rule is limited to (with `HEAD` added wherever `GET` is), or `nil` for all methods.
+    public let methods: Set<String>?
+    /// The scopes a token must carry, all of them, in the order the file lists them.
+    public let scopes: [String]
+    /// Whether the route needs no token at all.
+    public let isPublic: Bool
+    /// Where the rule is written: 1-based line and column in the policy file.
+    public let line: Int
+    public let column: Int
+
+    /// The methods every rule may name.
+    public static let knownMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
+    /// Creates a rule. `methods` as written; `GET` implies `HEAD`.
+    public init(pattern: PathPattern, methods: [String]? = nil, scopes: [String] = [], isPublic: Bool = false, line: Int = 0, column: Int = 0) {
+        self.pattern = pattern
+        if let methods {
+            var set = Set(methods)
+            if set.contains("GET") { set.insert("HEAD") }
+            self.methods = set
+        } else {
+            self.methods = nil
+        }
+        self.scopes = scopes
+        self.isPublic = isPublic
+        self.line = line
+        self.column = column
+    }
+
+    /// Whether the rule covers `method`.
+    public func applies(to method: String) -> Bool {
+        methods?.contains(method) ?? true
+    }
+
+    /// `rule "/admin/**" (line 12)`, for messages.
+    public var description: String { "rule \"\(pattern)\"" + (line > 0 ? " (line \(line))" : "") }
+}

@@ -1,0 +1,26 @@
+/// One user from the users file.
+public struct UserRecord: Equatable, Sendable {
+    /// The user name: the token's `sub`.
+    public let username: String
+    /// Display name, if any.
+    public let fullName: String?
+    /// Email address, if any.
+    public let email: String?
+    /// The stored password hash (`$2b$…` and the other schemes ``PasswordScheme`` lists).
+    public let passwordHash: String
+    /// A disabled user may still obtain tokens (as FastAPI's tutorial allows) but is refused everywhere else.
+    public let disabled: Bool
+    /// The scopes this user may be granted, in file order.
+    public let scopes: [String]
+
+    /// Creates a user.
+    public init(username: String, fullName: String? = nil, email: String? = nil, passwordHash: String,
+                disabled: Bool = false, scopes: [String] = []) {
+        self.username = username
+        self.fullName = fullName
+        self.email = email
+        self.passwordHash = passwordHash
+        self.disabled = disabled
+        self.scopes = scopes
+    }
+}
