@@ -54,6 +54,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "ScopeGateTesting", swiftSettings: swiftSettings),
         .testTarget(
             name: "ScopeGateCoreTests",
             dependencies: ["ScopeGateCore"],
@@ -62,12 +63,15 @@ let package = Package(
         ),
         .testTarget(
             name: "ScopeGateHTTPTests",
-            dependencies: ["ScopeGateHTTP"],
+            dependencies: ["ScopeGateHTTP", "ScopeGateTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ScopeGateAppTests",
-            dependencies: ["ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP", "ScopeGateTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,25 @@
+/// A complete request as the server read it. Everything is copied out of libmicrohttpd's memory.
+public struct HTTPRequest: Sendable {
+    /// The method, exactly as sent (case-sensitive).
+    public let method: String
+    /// The request target's path as sent, percent-escapes intact, without the query.
+    public let path: [UInt8]
+    /// The header fields.
+    public let headers: HTTPHeaders
+    /// The body (capped by the server's body limit).
+    public let body: [UInt8]
+    /// The peer's address, when the connection is over IP.
+    public let clientAddress: IPAddress?
+
+    /// Creates a request (the server does this; tests may too).
+    public init(method: String, path: [UInt8], headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], clientAddress: IPAddress? = nil) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.clientAddress = clientAddress
+    }
+
+    /// The path as text (invalid UTF-8 replaced), for logs and routing on fixed names.
+    public var pathText: String { String(decoding: path, as: UTF8.self) }
+}

@@ -1,0 +1,39 @@
+/// A response to send.
+public struct HTTPResponse: Sendable {
+    /// The status code.
+    public var status: Int
+    /// Header fields in order. Values containing control characters are never sent: see ``HTTPServer``.
+    public var headers: [(name: String, value: String)]
+    /// The body.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response with `Content-Type: application/json`.
+    public static func json(_ status: Int, _ body: [UInt8], headers: [(name: String, value: String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// What a request handler answers: a response now, or work to run off the server's threads.
+public enum HTTPHandlerResult: Sendable {
+    /// Send this response.
+    case respond(HTTPResponse)
+    /// Suspend the connection, run `work` on the server's worker pool, then send what it returns. When the
+    /// pool's queue is full, `overloaded` is sent instead.
+    case deferred(overloaded: HTTPResponse, work: @Sendable () -> HTTPResponse)
+}
+
+/// The function a server calls for each complete request, on one of its polling threads: it must be quick
+/// and must not block; slow work is returned as ``HTTPHandlerResult/deferred(overloaded:work:)``.
+public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPHandlerResult

@@ -1,0 +1,327 @@
+internal import CMicroHTTPD
+internal import CScopeGateShims
+import Foundation
+import Synchronization
+
+/// How a server listens and what it allows.
+public struct HTTPServerConfiguration: Sendable {
+    /// The address to listen on: an IPv4 or IPv6 literal, or `localhost`.
+    public var host: String = "127.0.0.1"
+    /// The port; 0 picks a free one (read it back from ``HTTPServer/port``).
+    public var port: UInt16 = 8000
+    /// libmicrohttpd polling threads (epoll, one per core by default).
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Threads for deferred (slow) work.
+    public var workerThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Deferred jobs that may wait for a worker before new ones are answered as overloaded.
+    public var workerQueueLimit: Int = 32
+    /// The largest request body accepted; larger ones get 413.
+    public var maximumBodySize: Int = 16 * 1024
+    /// Seconds a connection may stay idle or unfinished before it is closed.
+    public var connectionTimeout: Int = 30
+    /// Concurrent connections per client address; 0 for no limit.
+    public var perIPConnectionLimit: Int = 0
+
+    /// The defaults: 127.0.0.1:8000, one polling and one worker thread per core.
+    public init() {}
+}
+
+/// Why a server could not start.
+public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidHost(String)
+    case cannotListen(host: String, port: UInt16)
+
+    public var description: String {
+        switch self {
+        case .invalidHost(let host): "cannot listen on \"\(host)\": expected an IPv4 or IPv6 address or localhost"
+        case .cannotListen(let host, let port): "cannot listen on \(host):\(port) (address in use, or not permitted?)"
+        }
+    }
+}
+
+/// An HTTP/1.1 server on libmicrohttpd: internal epoll polling threads, keep-alive, and a worker pool for
+/// slow handlers whose connections are suspended meanwhile, so slow work never blocks other requests.
+///
+/// ```swift
+/// let server = try HTTPServer(configuration: configuration) { request in
+///     .respond(HTTPResponse(status: 200, body: Array("hello".utf8)))
+/// }
+/// defer { server.stop() }
+/// print(server.port)
+/// ```
+public final class HTTPServer: @unchecked Sendable {
+    // @unchecked: `daemon` and `context` are set once in init; stopping is serialised by `stopped`.
+    private let daemon: OpaquePointer
+    private let context: ServerContext
+    private let stopped = Mutex(false)
+
+    /// The port the server listens on.
+    public let port: UInt16
+
+    /// Starts listening at once.
+    public init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) throws(HTTPServerError) {
+        let host = configuration.host == "localhost" ? "127.0.0.1" : configuration.host
+        guard let address = IPAddress(host) else { throw .invalidHost(configuration.host) }
+        let context = ServerContext(configuration: configuration, handler: handler)
+        let contextPointer = Unmanaged.passRetained(context).toOpaque()
+
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+        if !address.isIPv4 { flags |= MHD_USE_IPv6.rawValue }
+        let socketAddress = SocketAddress(address: address, port: configuration.port)
+
+        let started: OpaquePointer? = socketAddress.withPointer { sockaddrPointer in
+            var options: [MHD_OptionItem] = [
+                MHD_OptionItem(option: .THREAD_POOL_SIZE, value: max(1, configuration.threads), ptr_value: nil),
+                MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: max(1, configuration.connectionTimeout), ptr_value: nil),
+                MHD_OptionItem(option: .STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
+                MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: sockaddrPointer),
+            ]
+            if configuration.perIPConnectionLimit > 0 {
+                options.append(MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: configuration.perIPConnectionLimit, ptr_value: nil))
+            }
+            options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
+            return CScopeGateShims_start_daemon(
+                flags, configuration.port,
+                { cls, connection, url, method, _, uploadData, uploadSize, requestContext in
+                    guard let cls, let connection, let url, let method, let uploadSize, let requestContext else { return .NO }
+                    let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+                    return context.access(connection: connection, url: url, method: method, uploadData: uploadData,
+                                          uploadSize: uploadSize, requestContext: requestContext)
+                },
+                contextPointer,
+                { cls, _, requestContext, _ in
+                    guard let cls, let requestContext, let state = requestContext.pointee else { return }
+                    requestContext.pointee = nil
+                    Unmanaged<RequestState>.fromOpaque(state).release()
+                    Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().requestFinished()
+                },
+                contextPointer,
+                &options)
+        }
+        guard let started else {
+            Unmanaged<ServerContext>.fromOpaque(contextPointer).release()
+            context.workers.shutdown()
+            throw .cannotListen(host: configuration.host, port: configuration.port)
+        }
+        self.daemon = started
+        self.context = context
+        self.port = CScopeGateShims_bound_port(started)
+    }
+
+    /// Deferred jobs waiting or running.
+    public var pendingWork: Int { context.workers.depth }
+
+    /// Stops accepting, lets suspended work finish (up to 10 s), closes every connection and ends the
+    /// threads. libmicrohttpd aborts when stopped with suspended connections, so the order matters.
+    public func stop() {
+        let alreadyStopped = stopped.withLock { value in
+            defer { value = true }
+            return value
+        }
+        if alreadyStopped { return }
+        context.beginStopping()
+        let listening = MHD_quiesce_daemon(daemon)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while context.suspendedCount > 0 && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        let settle = ContinuousClock.now + .milliseconds(500)
+        while context.activeRequests > 0 && context.suspendedCount == 0 && ContinuousClock.now < settle {
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        MHD_stop_daemon(daemon)
+        if listening >= 0 { close(listening) }
+        context.workers.shutdown()
+        Unmanaged.passUnretained(context).release()
+    }
+
+    deinit {
+        stop()
+    }
+}
+
+/// Per-request state, kept in libmicrohttpd's `*con_cls` from the first callback to the completion notice.
+private final class RequestState: @unchecked Sendable {
+    // @unchecked: while a request is suspended only the worker writes `response`; libmicrohttpd's
+    // suspend/resume (with its inter-thread channel) orders that write before the next callback reads it.
+    let method: String
+    let path: [UInt8]
+    let headers: HTTPHeaders
+    let clientAddress: IPAddress?
+    var body: [UInt8] = []
+    var rejection: HTTPResponse?
+    var response: HTTPResponse?
+
+    init(method: String, path: [UInt8], headers: HTTPHeaders, clientAddress: IPAddress?) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.clientAddress = clientAddress
+    }
+}
+
+/// A connection handle handed to a worker thread, which only resumes it.
+private struct SuspendedConnection: @unchecked Sendable {
+    // @unchecked: MHD_resume_connection is documented as callable from any thread.
+    let pointer: OpaquePointer
+}
+
+private final class HeaderCollector {
+    var headers = HTTPHeaders()
+}
+
+private final class ServerContext: @unchecked Sendable {
+    // @unchecked: the counters are atomics; everything else is immutable after init.
+    let configuration: HTTPServerConfiguration
+    let handler: HTTPHandler
+    let workers: WorkerPool
+    private let stopping = Atomic<Bool>(false)
+    private let suspended = Atomic<Int>(0)
+    private let active = Atomic<Int>(0)
+
+    init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
+        self.configuration = configuration
+        self.handler = handler
+        self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit, name: "scopegate-worker")
+    }
+
+    var suspendedCount: Int { suspended.load(ordering: .acquiring) }
+    var activeRequests: Int { active.load(ordering: .acquiring) }
+    func beginStopping() { stopping.store(true, ordering: .releasing) }
+    func requestFinished() { active.subtract(1, ordering: .relaxed) }
+
+    func access(connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+                uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
+                requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        guard let existing = requestContext.pointee else {
+            active.add(1, ordering: .relaxed)
+            let state = RequestState(method: String(cString: method), path: Array(UnsafeRawBufferPointer(start: url, count: strlen(url))),
+                                     headers: headers(of: connection), clientAddress: clientAddress(of: connection))
+            requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
+            if let rejection = earlyRejection(for: state) {
+                // Answer before reading a body that must not be read; the connection closes after it.
+                return queue(rejection, on: connection, closing: true)
+            }
+            // Queuing on a later call keeps the connection alive (queuing now would close it).
+            return .YES
+        }
+        let state = Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
+        if uploadSize.pointee > 0 {
+            if state.rejection == nil, let uploadData {
+                if state.body.count + uploadSize.pointee > configuration.maximumBodySize {
+                    state.rejection = Self.tooLarge(limit: configuration.maximumBodySize)
+                    state.body = []
+                } else {
+                    state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: uploadSize.pointee))
+                }
+            }
+            uploadSize.pointee = 0
+            return .YES
+        }
+        if let response = state.response { return queue(response, on: connection) }
+        if let rejection = state.rejection { return queue(rejection, on: connection, closing: true) }
+
+        let request = HTTPRequest(method: state.method, path: state.path, headers: state.headers, body: state.body,
+                                  clientAddress: state.clientAddress)
+        switch handler(request) {
+        case .respond(let response):
+            return queue(response, on: connection)
+        case .deferred(let overloaded, let work):
+            guard !stopping.load(ordering: .acquiring), workers.reserve() else { return queue(overloaded, on: connection) }
+            suspended.add(1, ordering: .relaxed)
+            MHD_suspend_connection(connection)
+            let handle = SuspendedConnection(pointer: connection)
+            let counter = self
+            workers.submit(reserved: {
+                state.response = work()
+                MHD_resume_connection(handle.pointer)
+                counter.suspended.subtract(1, ordering: .releasing)
+            })
+            return .YES
+        }
+    }
+
+    private func earlyRejection(for state: RequestState) -> HTTPResponse? {
+        let lengths = state.headers.rawValues("Content-Length")
+        let encodings = state.headers.rawValues("Transfer-Encoding")
+        if !lengths.isEmpty && !encodings.isEmpty || lengths.count > 1 || encodings.count > 1 {
+            return .json(400, Array(#"{"detail":"Ambiguous message framing: Content-Length with Transfer-Encoding, or repeated"}"#.utf8))
+        }
+        if let length = lengths.first {
+            guard !length.isEmpty, length.count <= 18, length.allSatisfy({ (0x30...0x39).contains($0) }),
+                  let value = Int(String(decoding: length, as: UTF8.self)) else {
+                return .json(400, Array(#"{"detail":"Invalid Content-Length"}"#.utf8))
+            }
+            if value > configuration.maximumBodySize { return Self.tooLarge(limit: configuration.maximumBodySize) }
+        }
+        return nil
+    }
+
+    private static func tooLarge(limit: Int) -> HTTPResponse {
+        .json(413, Array(#"{"detail":"Request body larger than \#(limit) bytes"}"#.utf8))
+    }
+
+    private func queue(_ response: HTTPResponse, on connection: OpaquePointer, closing: Bool = false) -> MHD_Result {
+        var body = response.body
+        let made = body.withUnsafeMutableBytes { buffer in
+            MHD_create_response_from_buffer(buffer.count, buffer.baseAddress, .RESPMEM_MUST_COPY)
+        }
+        guard let made else { return .NO }
+        defer { MHD_destroy_response(made) }
+        for (name, value) in response.headers where isSafeHeader(name: name, value: value) {
+            _ = MHD_add_response_header(made, name, value)
+        }
+        if closing { _ = MHD_add_response_header(made, "Connection", "close") }
+        return MHD_queue_response(connection, UInt32(response.status), made)
+    }
+
+    private func headers(of connection: OpaquePointer) -> HTTPHeaders {
+        let collector = HeaderCollector()
+        withExtendedLifetime(collector) {
+            _ = MHD_get_connection_values_n(connection, .HEADER_KIND, { cls, _, key, keySize, value, valueSize in
+                guard let cls, let key else { return .YES }
+                let collector = Unmanaged<HeaderCollector>.fromOpaque(cls).takeUnretainedValue()
+                let name = String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self)
+                let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: valueSize)) } ?? []
+                collector.headers.append(name: name, value: bytes)
+                return .YES
+            }, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        return collector.headers
+    }
+
+    private func clientAddress(of connection: OpaquePointer) -> IPAddress? {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let length = CScopeGateShims_client_ip(connection, &bytes)
+        guard length == 4 || length == 16 else { return nil }
+        return IPAddress(bytes: Array(bytes.prefix(Int(length))))
+    }
+}
+
+/// A header libmicrohttpd may send: a token name, and a value with no control characters (so no CR or LF
+/// from any source can split the response).
+func isSafeHeader(name: String, value: String) -> Bool {
+    !name.isEmpty && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }
+        && value.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+}
+
+/// A `sockaddr_in` or `sockaddr_in6` for binding.
+private struct SocketAddress {
+    let address: IPAddress
+    let port: UInt16
+
+    func withPointer<Result>(_ body: (UnsafeMutableRawPointer) -> Result) -> Result {
+        if address.isIPv4 {
+            var storage = sockaddr_in()
+            storage.sin_family = sa_family_t(AF_INET)
+            storage.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage.sin_addr) { $0.copyBytes(from: address.bytes) }
+            return withUnsafeMutableBytes(of: &storage) { body($0.baseAddress!) }
+        }
+        var storage = sockaddr_in6()
+        storage.sin6_family = sa_family_t(AF_INET6)
+        storage.sin6_port = port.bigEndian
+        withUnsafeMutableBytes(of: &storage.sin6_addr) { $0.copyBytes(from: address.bytes) }
+        return withUnsafeMutableBytes(of: &storage) { body($0.baseAddress!) }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// An IPv4 or IPv6 address as raw bytes (4 or 16). IPv4-mapped IPv6 addresses are stored as IPv4.
+public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+    /// 4 or 16 bytes, network order.
+    public let bytes: [UInt8]
+
+    /// Creates an address from 4 or 16 bytes; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4.
+    public init?(bytes: [UInt8]) {
+        if bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            self.bytes = Array(bytes[12...])
+        } else if bytes.count == 4 || bytes.count == 16 {
+            self.bytes = bytes
+        } else {
+            return nil
+        }
+    }
+
+    /// Parses dotted IPv4 or RFC 4291 IPv6 text.
+    public init?(_ text: String) {
+        if text.contains(":") {
+            guard let bytes = Self.parseIPv6(text) else { return nil }
+            self.init(bytes: bytes)
+        } else {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 4 else { return nil }
+            var bytes: [UInt8] = []
+            for part in parts {
+                guard (1...3).contains(part.count), part.allSatisfy(\.isASCII), let value = UInt8(part),
+                      part.count == 1 || part.first != "0" else { return nil }
+                bytes.append(value)
+            }
+            self.init(bytes: bytes)
+        }
+    }
+
+    /// Whether this is an IPv4 address.
+    public var isIPv4: Bool { bytes.count == 4 }
+
+    public var description: String {
+        if isIPv4 { return bytes.map(String.init).joined(separator: ".") }
+        let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":")
+    }
+
+    private static func parseIPv6(_ text: String) -> [UInt8]? {
+        let halves: [String]
+        if let range = text.range(of: "::") {
+            halves = [String(text[..<range.lowerBound]), String(text[range.upperBound...])]
+            if halves[1].contains("::") { return nil }
+        } else {
+            halves = [text]
+        }
+        func groups(_ part: String) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var result: [UInt16] = []
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, piece) in pieces.enumerated() {
+                if index == pieces.count - 1, piece.contains("."), let v4 = IPAddress(String(piece)), v4.isIPv4 {
+                    result.append(UInt16(v4.bytes[0]) << 8 | UInt16(v4.bytes[1]))
+                    result.append(UInt16(v4.bytes[2]) << 8 | UInt16(v4.bytes[3]))
+                    continue
+                }
+                guard (1...4).contains(piece.count), let value = UInt16(piece, radix: 16) else { return nil }
+                result.append(value)
+            }
+            return result
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        var all = head
+        if halves.count == 2 {
+            guard let tail = groups(halves[1]), head.count + tail.count < 8 else { return nil }
+            all += [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        }
+        guard all.count == 8 else { return nil }
+        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+    }
+}
+
+/// A network in CIDR notation (`127.0.0.0/8`, `::1/128`); a bare address is a /32 or /128.
+public struct CIDRRange: Hashable, Sendable, CustomStringConvertible {
+    /// The network address.
+    public let network: IPAddress
+    /// The prefix length in bits.
+    public let prefixLength: Int
+
+    /// Parses `address/prefix` or a bare address.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let address = IPAddress(String(parts[0])) else { return nil }
+        let bits = address.bytes.count * 8
+        var length = bits
+        if parts.count == 2 {
+            guard let value = Int(parts[1]), (0...bits).contains(value), parts[1].allSatisfy(\.isASCII) else { return nil }
+            length = value
+        }
+        network = address
+        prefixLength = length
+    }
+
+    /// Whether `address` is inside this network.
+    public func contains(_ address: IPAddress) -> Bool {
+        guard address.bytes.count == network.bytes.count else { return false }
+        var remaining = prefixLength
+        for index in 0..<network.bytes.count {
+            if remaining <= 0 { return true }
+            let mask: UInt8 = remaining >= 8 ? 0xFF : ~(0xFF >> UInt8(remaining))
+            if address.bytes[index] & mask != network.bytes[index] & mask { return false }
+            remaining -= 8
+        }
+        return true
+    }
+
+    public var description: String { "\(network)/\(prefixLength)" }
+}

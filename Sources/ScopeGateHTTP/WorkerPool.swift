@@ -1,0 +1,77 @@
+import Foundation
+
+/// A fixed set of threads with a bounded queue, for slow work (password hashing) that must not run on the
+/// server's polling threads nor starve Dispatch's shared pool.
+final class WorkerPool: @unchecked Sendable {
+    // @unchecked: `jobs`, `running` and `busy` are only touched with `condition` locked.
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var running = true
+    private var busy = 0
+    private var reserved = 0
+    private var threads: [Thread] = []
+    private let queueLimit: Int
+
+    init(threads count: Int, queueLimit: Int, name: String) {
+        self.queueLimit = queueLimit
+        for index in 0..<max(1, count) {
+            let thread = Thread { self.run() }
+            thread.name = "\(name)-\(index)"
+            thread.stackSize = 1 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    /// Reserves a place in the queue; `false` when it is full or the pool is stopping. A reservation is
+    /// always followed by ``submit(reserved:)``.
+    func reserve() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard running, jobs.count + reserved < queueLimit else { return false }
+        reserved += 1
+        return true
+    }
+
+    /// Queues a job in a place taken with ``reserve()``.
+    func submit(reserved job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        defer { condition.unlock() }
+        reserved -= 1
+        jobs.append(job)
+        condition.signal()
+    }
+
+    /// Jobs waiting plus jobs running.
+    var depth: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count + busy
+    }
+
+    /// Lets the threads finish what is queued, then end.
+    func shutdown() {
+        condition.lock()
+        running = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && running { condition.wait() }
+            if jobs.isEmpty {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            busy += 1
+            condition.unlock()
+            job()
+            condition.lock()
+            busy -= 1
+            condition.unlock()
+        }
+    }
+}

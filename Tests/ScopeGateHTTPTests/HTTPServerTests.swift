@@ -1,0 +1,161 @@
+import Foundation
+import Synchronization
+import Testing
+import ScopeGateHTTP
+import ScopeGateTesting
+
+func startServer(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in }, handler: @escaping HTTPHandler) throws -> HTTPServer {
+    var configuration = HTTPServerConfiguration()
+    configuration.port = 0
+    configure(&configuration)
+    return try HTTPServer(configuration: configuration, handler: handler)
+}
+
+let echo: HTTPHandler = { request in
+    let text = "\(request.method) \(request.pathText) \(request.body.count) \(request.headers["X-Test"] ?? "-")"
+    return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: Array(text.utf8)))
+}
+
+/// A one-shot gate a test opens to let deferred work finish.
+final class Gate: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    func wait() { semaphore.wait() }
+    func open(_ count: Int = 1) { for _ in 0..<count { semaphore.signal() } }
+}
+
+@Suite struct HTTPServerTests {
+    @Test func servesOnAnEphemeralPortWithTheRawPath() throws {
+        let server = try startServer(handler: echo)
+        defer { server.stop() }
+        #expect(server.port != 0)
+        let response = try sendRequest(port: server.port, target: "/a%2Fb/../c?x=1", headers: [("X-Test", "yes")])
+        #expect(response.status == 200)
+        #expect(response.text == "GET /a%2Fb/../c 0 yes")
+    }
+
+    @Test func keepsConnectionsAliveAndAnswersPipelinedRequestsInOrder() throws {
+        let server = try startServer(handler: echo)
+        defer { server.stop() }
+        let connection = try TestHTTPConnection(port: server.port)
+        try connection.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+        let first = try connection.readResponse()
+        #expect(first.text == "GET /one 0 -")
+        #expect(first.header("Connection")?.lowercased() != "close")
+        try connection.send("GET /two HTTP/1.1\r\nHost: x\r\n\r\nPOST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /four HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try connection.readResponse().text == "GET /two 0 -")
+        #expect(try connection.readResponse().text == "POST /three 3 -")
+        #expect(try connection.readResponse().text == "GET /four 0 -")
+    }
+
+    @Test func capsBodies() throws {
+        let server = try startServer({ $0.maximumBodySize = 100 }, handler: echo)
+        defer { server.stop() }
+        #expect(try sendRequest(port: server.port, method: "POST", target: "/", body: [UInt8](repeating: 65, count: 100)).status == 200)
+        let declared = try sendRequest(port: server.port, method: "POST", target: "/", body: [UInt8](repeating: 65, count: 101))
+        #expect(declared.status == 413)
+        #expect(declared.text == #"{"detail":"Request body larger than 100 bytes"}"#)
+        let connection = try TestHTTPConnection(port: server.port)
+        try connection.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + String(repeating: "a", count: 100) + "\r\n1\r\nb\r\n0\r\n\r\n")
+        #expect(try connection.readResponse().status == 413)
+    }
+
+    @Test func refusesAmbiguousFramingAndCloses() throws {
+        let server = try startServer(handler: echo)
+        defer { server.stop() }
+        let connection = try TestHTTPConnection(port: server.port)
+        try connection.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 400)
+        #expect(response.header("Connection")?.lowercased() == "close")
+        #expect(connection.isClosedByPeer())
+        for framing in ["Content-Length: 3\r\nContent-Length: 4", "Content-Length: +3", "Content-Length: 0x3"] {
+            let other = try TestHTTPConnection(port: server.port)
+            try other.send("POST / HTTP/1.1\r\nHost: x\r\n\(framing)\r\n\r\nabcd")
+            #expect(try other.readResponse().status == 400, "\(framing)")
+        }
+    }
+
+    @Test func neverSendsHeaderValuesWithLineBreaks() throws {
+        let server = try startServer { _ in
+            .respond(HTTPResponse(status: 200, headers: [("X-Good", "fine"), ("X-Bad", "a\r\nSet-Cookie: evil=1"), ("Bad Name", "x")]))
+        }
+        defer { server.stop() }
+        let response = try sendRequest(port: server.port, target: "/")
+        #expect(response.header("X-Good") == "fine")
+        #expect(response.header("X-Bad") == nil)
+        #expect(response.header("Set-Cookie") == nil)
+    }
+
+    @Test func slowWorkRunsOffThePollingThreads() throws {
+        let gate = Gate()
+        let server = try startServer({ $0.threads = 1; $0.workerThreads = 1 }) { request in
+            if request.pathText == "/slow" {
+                return .deferred(overloaded: HTTPResponse(status: 503)) {
+                    gate.wait()
+                    return HTTPResponse(status: 200, body: Array("slow done".utf8))
+                }
+            }
+            return echo(request)
+        }
+        defer { server.stop() }
+        let slow = try TestHTTPConnection(port: server.port)
+        try slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        // With one polling thread, this is answered only if the slow request is not holding it.
+        let fast = try sendRequest(port: server.port, target: "/fast")
+        #expect(fast.text == "GET /fast 0 -")
+        gate.open()
+        let answer = try slow.readResponse()
+        #expect(answer.text == "slow done")
+        // The connection stays usable after its suspension.
+        try slow.send("GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try slow.readResponse().text == "GET /after 0 -")
+    }
+
+    @Test func excessSlowWorkIsAnsweredAsOverloaded() throws {
+        let gate = Gate()
+        let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 1 }) { _ in
+            .deferred(overloaded: HTTPResponse(status: 503, headers: [("Retry-After", "1")])) {
+                gate.wait()
+                return HTTPResponse(status: 200)
+            }
+        }
+        defer { server.stop() }
+        let running = try TestHTTPConnection(port: server.port)
+        try running.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        while server.pendingWork < 1 { Thread.sleep(forTimeInterval: 0.005) }
+        let queued = try TestHTTPConnection(port: server.port)
+        try queued.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        while server.pendingWork < 2 { Thread.sleep(forTimeInterval: 0.005) }
+        let rejected = try sendRequest(port: server.port, target: "/")
+        #expect(rejected.status == 503)
+        #expect(rejected.header("Retry-After") == "1")
+        gate.open(2)
+        #expect(try running.readResponse().status == 200)
+        #expect(try queued.readResponse().status == 200)
+    }
+
+    @Test func stopsCleanlyWithSuspendedConnections() throws {
+        let gate = Gate()
+        let server = try startServer { _ in
+            .deferred(overloaded: HTTPResponse(status: 503)) {
+                gate.wait()
+                return HTTPResponse(status: 200)
+            }
+        }
+        let connection = try TestHTTPConnection(port: server.port)
+        try connection.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        while server.pendingWork < 1 { Thread.sleep(forTimeInterval: 0.005) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { gate.open() }
+        server.stop()
+        #expect(throws: (any Error).self) { try sendRequest(port: server.port, target: "/") }
+    }
+
+    @Test func refusesBadHostsAndBusyPorts() throws {
+        #expect(throws: HTTPServerError.invalidHost("example.com")) { try startServer({ $0.host = "example.com" }, handler: echo) }
+        let server = try startServer(handler: echo)
+        defer { server.stop() }
+        #expect(throws: HTTPServerError.cannotListen(host: "127.0.0.1", port: server.port)) {
+            try startServer({ $0.port = server.port }, handler: echo)
+        }
+    }
+}
