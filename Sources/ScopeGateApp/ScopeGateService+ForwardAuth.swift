@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+
+extension ScopeGateService {
+    /// `/auth`: decides whether a proxy may pass the request it describes.
+    ///
+    /// - nginx `auth_request`: `GET /auth` with `X-Original-URI` and `X-Original-Method`.
+    /// - Traefik `forwardAuth`, Caddy `forward_auth`: `X-Forwarded-Uri` and `X-Forwarded-Method`.
+    /// - Envoy `ext_authz` with `path_prefix: /auth`: the original path after `/auth`, the original method.
+    ///
+    /// Every path through this function that is not the single allow branch answers 401 or 403.
+    func forwardAuth(_ request: HTTPRequest) -> HTTPResponse {
+        let state = current
+        let decision = decide(request, state: state)
+        let response = respond(to: decision, mode: state.configuration.challenge)
+        if logger.logLevel <= .debug {
+            logger.debug("forward-auth decision", metadata: [
+                "http.status": "\(response.status)",
+                "auth.decision": "\(Self.summary(of: decision))",
+            ])
+        }
+        return response
+    }
+
+    private func decide(_ request: HTTPRequest, state: State) -> ForwardAuthDecision {
+        let configuration = state.configuration
+        guard let peer = request.clientAddress, configuration.trustedProxies.contains(where: { $0.contains(peer) }) else {
+            return .forbidden("forward-auth requests are accepted only from trusted proxies")
+        }
+        let original: (method: String, target: [UInt8])
+        switch originalRequest(of: request) {
+        case .success(let value): original = value
+        case .failure(let refusal): return .forbidden(refusal.reason)
+        }
+        let path: CanonicalPath
+        do {
+            path = try CanonicalPath(target: original.target)
+        } catch {
+            return .forbidden("ambiguous original URI: \(error)")
+        }
+
+        let required: [String]
+        let ruleName: String
+        switch configuration.policy.match(method: original.method, path: path) {
+        case .rule(let rule, _):
+            if rule.isPublic { return .allow(user: nil, scopes: [], rule: rule.pattern.description) }
+            required = rule.scopes
+            ruleName = rule.pattern.description
+        case .methodNotAllowed(let rule):
+            return .forbidden("method \(original.method) is not allowed on \(rule.pattern)")
+        case .noRule:
+            guard configuration.policy.defaultAction == .authenticated else { return .forbidden("no rule allows this path") }
+            required = []
+            ruleName = "default"
+        }
+
+        let authorizations = request.headers.rawValues("Authorization")
+        guard !authorizations.isEmpty else { return .unauthenticated(.noToken, requiredScopes: required) }
+        guard authorizations.count == 1 else {
+            return .unauthenticated(.invalidToken("more than one Authorization header"), requiredScopes: required)
+        }
+        guard let token = strictBearerToken(authorizations[0]) else {
+            return .unauthenticated(.noToken, requiredScopes: required)
+        }
+        let verified: VerifiedToken
+        do {
+            verified = try state.verifier.verify(bytes: token, now: clock())
+        } catch {
+            return .unauthenticated(.invalidToken(error.description), requiredScopes: required)
+        }
+        guard let user = configuration.users[verified.subject] else {
+            return .unauthenticated(.invalidToken("user \"\(verified.subject.prefix(64))\" no longer exists"), requiredScopes: required)
+        }
+        if user.disabled { return .forbidden("user \"\(user.username)\" is disabled") }
+        // A scope removed from the user's record stops working at once, even in tokens issued before.
+        let effective = verified.scopes.filter { user.scopes.contains($0) }
+        guard required.allSatisfy(effective.contains) else {
+            return .insufficientScope(requiredScopes: required, user: user.username)
+        }
+        return .allow(user: user, scopes: effective, rule: ruleName)
+    }
+
+    private struct Refusal: Error {
+        let reason: String
+    }
+
+    /// The original method and target, from whichever proxy convention the request uses. Conflicting or
+    /// repeated descriptions are refused.
+    private func originalRequest(of request: HTTPRequest) -> Result<(method: String, target: [UInt8]), Refusal> {
+        var targets: [[UInt8]] = []
+        for name in ["X-Original-URI", "X-Forwarded-Uri"] {
+            let values = request.headers.rawValues(name)
+            if values.count > 1 { return .failure(Refusal(reason: "header \(name) appears more than once")) }
+            targets += values
+        }
+        var methods: [[UInt8]] = []
+        for name in ["X-Original-Method", "X-Forwarded-Method"] {
+            let values = request.headers.rawValues(name)
+            if values.count > 1 { return .failure(Refusal(reason: "header \(name) appears more than once")) }
+            methods += values
+        }
+        if request.path.count > 5 {
+            // Envoy: the original path follows the /auth prefix, and the method is the request's own.
+            targets.append(Array(request.path.dropFirst(5)))
+            methods.append(Array(request.method.utf8))
+        }
+        guard let target = targets.first else { return .failure(Refusal(reason: "missing original URI (X-Original-URI or X-Forwarded-Uri)")) }
+        guard targets.allSatisfy({ $0 == target }) else { return .failure(Refusal(reason: "the original URI headers disagree")) }
+        guard let method = methods.first else {
+            return .failure(Refusal(reason: "missing original method (X-Original-Method or X-Forwarded-Method)"))
+        }
+        guard methods.allSatisfy({ $0 == method }) else { return .failure(Refusal(reason: "the original method headers disagree")) }
+        guard (1...32).contains(method.count), method.allSatisfy(isTokenCharacter) else {
+            return .failure(Refusal(reason: "the original method is not an HTTP method token"))
+        }
+        return .success((String(decoding: method, as: UTF8.self), target))
+    }
+
+    /// RFC 6750 §2.1: `Bearer` (any case), one space, a b64token.
+    private func strictBearerToken(_ value: [UInt8]) -> [UInt8]? {
+        guard value.count > 7, value.prefix(6).map({ $0 | 0x20 }) == Array("bearer".utf8), value[6] == UInt8(ascii: " ") else {
+            return nil
+        }
+        let token = Array(value.dropFirst(7))
+        return token
+    }
+
+    private func respond(to decision: ForwardAuthDecision, mode: ChallengeMode) -> HTTPResponse {
+        switch decision {
+        case .allow(let user, let scopes, _):
+            return HTTPResponse(status: 200, headers: [
+                ("X-Auth-User", user?.username ?? ""),
+                ("X-Auth-Scopes", scopes.joined(separator: " ")),
+                ("X-Auth-Email", user?.email ?? ""),
+                ("X-Auth-Name", user?.fullName ?? ""),
+                ("Cache-Control", "no-store"),
+            ])
+        case .unauthenticated(.noToken, let required):
+            return Responses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))])
+        case .unauthenticated(.invalidToken, let required):
+            let challenge = mode == .rfc6750
+                ? Self.rfc6750Challenge(error: "invalid_token", scopes: required)
+                : Responses.bearerChallenge(scopes: required)
+            return Responses.detail(401, "Could not validate credentials", headers: [("WWW-Authenticate", challenge)])
+        case .insufficientScope(let required, _):
+            if mode == .rfc6750 {
+                return Responses.detail(403, "Not enough permissions",
+                                        headers: [("WWW-Authenticate", Self.rfc6750Challenge(error: "insufficient_scope", scopes: required))])
+            }
+            return Responses.detail(401, "Not enough permissions", headers: [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))])
+        case .forbidden(let reason):
+            return Responses.detail(403, "Forbidden: \(reason)")
+        }
+    }
+
+    private static func rfc6750Challenge(error: String, scopes: [String]) -> String {
+        "Bearer error=\"\(error)\"" + (scopes.isEmpty ? "" : ", scope=\"\(scopes.joined(separator: " "))\"")
+    }
+
+    private static func summary(of decision: ForwardAuthDecision) -> String {
+        switch decision {
+        case .allow(let user, _, let rule): "allow \(user?.username ?? "-") by \(rule)"
+        case .unauthenticated(.noToken, _): "no token"
+        case .unauthenticated(.invalidToken(let reason), _): "invalid token: \(reason)"
+        case .insufficientScope(let required, let user): "\(user) lacks \(required.joined(separator: " "))"
+        case .forbidden(let reason): "forbidden: \(reason)"
+        }
+    }
+}
+
+/// RFC 9110 tchar.
+private func isTokenCharacter(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): true
+    default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+    }
+}

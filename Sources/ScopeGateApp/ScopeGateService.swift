@@ -1,0 +1,80 @@
+public import Foundation
+public import Logging
+import ScopeGateCore
+public import ScopeGateHTTP
+import Synchronization
+
+/// ScopeGate's endpoints over one configuration: `POST /token`, `/auth` (forward auth), the FastAPI
+/// tutorial's `/users/me/`, `/users/me/items/` and `/status/`, and `/healthz`.
+///
+/// ```swift
+/// let service = ScopeGateService(configuration: configuration, logger: logger)
+/// let server = try HTTPServer(configuration: http, handler: service.handle)
+/// ```
+public final class ScopeGateService: Sendable {
+    /// The state every request sees one consistent copy of.
+    struct State: Sendable {
+        let configuration: ServiceConfiguration
+        let verifier: TokenVerifier
+        let signer: TokenSigner
+    }
+
+    private let state: Mutex<State>
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    /// Creates the service. `clock` is read for token times; tests pass a fixed one.
+    public init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.state = Mutex(Self.makeState(configuration))
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// The configuration in force.
+    public var configuration: ServiceConfiguration { current.configuration }
+
+    var current: State { state.withLock { $0 } }
+
+    private static func makeState(_ configuration: ServiceConfiguration) -> State {
+        State(configuration: configuration,
+              verifier: TokenVerifier(keyring: configuration.keyring, options: configuration.verification),
+              signer: TokenSigner(key: configuration.keyring.signingKey))
+    }
+
+    /// Answers one request. Runs on the server's polling threads; password checks are deferred.
+    public func handle(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let path = request.path
+        if path == Self.authPath || path.starts(with: Self.authPrefix) {
+            return .respond(forwardAuth(request))
+        }
+        switch request.pathText {
+        case "/token":
+            guard request.method == "POST" else { return .respond(Responses.methodNotAllowed(allow: "POST")) }
+            return issueToken(request)
+        case "/users/me/", "/users/me/items/", "/status/":
+            guard request.method == "GET" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
+            return .respond(demoEndpoint(request))
+        case "/healthz":
+            return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+        default:
+            return .respond(redirectForSlash(request) ?? Responses.notFound)
+        }
+    }
+
+    private static let authPath = Array("/auth".utf8)
+    private static let authPrefix = Array("/auth/".utf8)
+    private static let slashRoutes: [String: String] = [
+        "/users/me": "/users/me/", "/users/me/items": "/users/me/items/", "/status": "/status/", "/token/": "/token",
+    ]
+
+    /// FastAPI (Starlette) redirects a route written with the other trailing-slash form: 307 to the route.
+    private func redirectForSlash(_ request: HTTPRequest) -> HTTPResponse? {
+        guard let target = Self.slashRoutes[request.pathText] else { return nil }
+        var location = target
+        if let host = request.headers["Host"], !host.isEmpty,
+           host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "@") }) {
+            location = "http://\(host)\(target)"
+        }
+        return HTTPResponse(status: 307, headers: [("Location", location)])
+    }
+}

@@ -1,0 +1,47 @@
+public import Foundation
+public import ScopeGateCore
+public import ScopeGateHTTP
+
+/// How `/auth` words a refusal for lack of scope.
+public enum ChallengeMode: String, Sendable, CaseIterable {
+    /// FastAPI's tutorial: 401 with `WWW-Authenticate: Bearer scope="…"` for every token problem.
+    case scopes
+    /// RFC 6750 §3.1: 401 `error="invalid_token"` for bad tokens, 403 `error="insufficient_scope"` for
+    /// missing scopes.
+    case rfc6750
+}
+
+/// Everything a running ScopeGate decides with: immutable once built.
+public struct ServiceConfiguration: Sendable {
+    /// Route → scope rules for `/auth`.
+    public var policy: Policy
+    /// The users who can log in and whose tokens are honoured.
+    public var users: UserDirectory
+    /// Signing and verification keys.
+    public var keyring: Keyring
+    /// Password verification (and the cost the dummy check for unknown users spends).
+    public var passwordHasher: PasswordHasher
+    /// Lifetime of issued tokens, in seconds (FastAPI's tutorial: 30 minutes).
+    public var tokenLifetime: TimeInterval = 30 * 60
+    /// Claim checks on incoming tokens.
+    public var verification: VerificationOptions = VerificationOptions()
+    /// How `/auth` words scope refusals.
+    public var challenge: ChallengeMode = .scopes
+    /// Peers whose forwarded headers `/auth` believes (default: loopback only).
+    public var trustedProxies: [CIDRRange] = ServiceConfiguration.loopback
+    /// `iss` written into issued tokens, if any.
+    public var issuer: String?
+    /// `aud` written into issued tokens, if any.
+    public var audience: String?
+
+    /// 127.0.0.0/8 and ::1.
+    public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]
+
+    /// Creates a configuration with the defaults for everything but the loaded files and keys.
+    public init(policy: Policy, users: UserDirectory, keyring: Keyring, passwordHasher: PasswordHasher) {
+        self.policy = policy
+        self.users = users
+        self.keyring = keyring
+        self.passwordHasher = passwordHasher
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import ScopeGateCore
+
+struct HashPassword: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hash-password",
+        abstract: "Print a $2b$ bcrypt hash for a users file.",
+        discussion: "Reads the password without echo from a terminal, or as one line from standard input."
+    )
+
+    @Option(help: "bcrypt cost (4 to 31).")
+    var cost = 12
+
+    func run() throws {
+        let interactive = isatty(STDIN_FILENO) == 1
+        if interactive { FileHandle.standardError.write(Data("Password: ".utf8)) }
+        let password = interactive ? readWithoutEcho() : readLine(strippingNewline: true)
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        guard let password, !password.isEmpty else { throw StartupError(description: "no password given") }
+        print(try PasswordHasher(cost: cost).hash(password))
+    }
+
+    private func readWithoutEcho() -> String? {
+        var saved = termios()
+        tcgetattr(STDIN_FILENO, &saved)
+        var quiet = saved
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)
+        defer { tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved) }
+        return readLine(strippingNewline: true)
+    }
+}
