@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "ScopeGateTesting", swiftSettings: swiftSettings),
         .testTarget(
             name: "ScopeGateCoreTests",
-            dependencies: ["ScopeGateCore"],
+            dependencies: ["ScopeGateCore", "ScopeGateTesting"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -269,7 +269,9 @@ private final class ServerContext: @unchecked Sendable {
         guard let made else { return .NO }
         defer { MHD_destroy_response(made) }
         for (name, value) in response.headers where isSafeHeader(name: name, value: value) {
-            _ = MHD_add_response_header(made, name, value)
+            // libmicrohttpd refuses empty values. One space is optional white space, which every HTTP parser
+            // strips (RFC 9110 §5.5), so the field still arrives present and empty.
+            _ = MHD_add_response_header(made, name, value.isEmpty ? " " : value)
         }
         if closing { _ = MHD_add_response_header(made, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(response.status), made)

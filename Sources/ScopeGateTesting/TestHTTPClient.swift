@@ -26,6 +26,11 @@ public struct TestHTTPResponse: Sendable {
 /// Why a test client could not complete a request.
 public struct TestHTTPError: Error, CustomStringConvertible {
     public let description: String
+
+    /// Creates an error saying what went wrong.
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// One TCP connection that speaks raw HTTP/1.1, so tests can send exactly the bytes an attacker or a

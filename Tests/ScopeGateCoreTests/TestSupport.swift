@@ -1,4 +1,5 @@
 import Foundation
+import ScopeGateTesting
 @testable import ScopeGateCore
 
 /// The secret FastAPI's tutorial publishes; ScopeGate's demo mode uses it too.
@@ -19,29 +20,6 @@ func hex(_ text: String) -> [UInt8] {
 
 func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
-struct PythonFailed: Error, CustomStringConvertible {
-    let description: String
-}
-
-/// Runs a Python 3 script (PyJWT must be installed: `pip install pyjwt`) and returns its standard output.
-func runPython(_ script: String, arguments: [String] = []) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw PythonFailed(description: "python3 failed (is PyJWT installed? pip install pyjwt): " + String(decoding: errorData, as: UTF8.self))
-    }
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
 /// A token with any header and claims, signed with `secret` (default: the seed's).
 func makeToken(header: String = #"{"alg":"HS256","typ":"JWT"}"#, claims: String, secret: String = seedSecret) throws -> String {
     let key = try SigningKey(hs256Secret: Array(secret.utf8))
@@ -51,7 +29,7 @@ func makeToken(header: String = #"{"alg":"HS256","typ":"JWT"}"#, claims: String,
 extension Bundle {
     static func fixture(_ name: String) throws -> String {
         guard let url = Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil) else {
-            throw PythonFailed(description: "missing fixture \(name)")
+            throw TestHTTPError(description: "missing fixture \(name)")
         }
         return try String(contentsOf: url, encoding: .utf8)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ScopeGateTesting
 @testable import ScopeGateCore
 
 @Suite struct TokenVerifierTests {
