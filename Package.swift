@@ -74,5 +74,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ScopeGateCLITests",
+            dependencies: ["scopegate", "ScopeGateCore", "ScopeGateTesting"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import ScopeGateCore
+import ScopeGateTesting
+
+/// The `scopegate` binary the test build produced, beside the test bundle.
+let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scopegate")
+
+struct Run {
+    let status: Int32
+    let output: String
+    let errors: String
+}
+
+func run(_ arguments: [String], input: String? = nil) throws -> Run {
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+}
+
+func temporaryFile(_ name: String, _ contents: String, permissions: Int = 0o600) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let url = directory.appendingPathComponent(name)
+    try contents.write(to: url, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: url.path)
+    return url.path
+}
+
+@Suite struct CLITests {
+    let users = try! temporaryFile("users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
+    let policy = try! temporaryFile("policy.yaml", "rules:\n  - path: /users/me/\n    scopes: [me]\n")
+    let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
+
+    @Test func helpDescribesServe() throws {
+        let help = try run(["serve", "--help"])
+        #expect(help.status == 0)
+        for option in ["--host", "--port", "--policy", "--users", "--secret-file", "--demo", "--trusted-proxies", "--challenge", "--token-lifetime"] {
+            #expect(help.output.contains(option), "\(option)")
+        }
+    }
+
+    @Test func requiresFilesOutsideDemoMode() throws {
+        let result = try run(["serve"])
+        #expect(result.status == 64)
+        #expect(result.errors.contains("Error: missing --policy, --users, --secret-file (or use --demo to try ScopeGate with its demo configuration)"))
+    }
+
+    @Test func refusesWeakAndPublishedSecrets() throws {
+        let short = try temporaryFile("secret", "tooshort\n")
+        let weak = try run(["serve", "--policy", policy, "--users", users, "--secret-file", short, "--port", "0"])
+        #expect(weak.status == 1)
+        #expect(weak.errors.contains("the HS256 secret is 8 bytes long; at least 32 are required (RFC 7518 §3.2). Create one with: openssl rand -hex 32 > secret"))
+        let published = try temporaryFile("secret", "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\n")
+        let refused = try run(["serve", "--policy", policy, "--users", users, "--secret-file", published, "--port", "0"])
+        #expect(refused.status == 1)
+        #expect(refused.errors.contains("holds the secret published in FastAPI's tutorial"))
+        let missing = try run(["serve", "--policy", policy, "--users", users, "--secret-file", "/nonexistent/secret", "--port", "0"])
+        #expect(missing.errors.contains("cannot read the secret file /nonexistent/secret; create one with: openssl rand -hex 32 > /nonexistent/secret"))
+    }
+
+    @Test func reportsPolicyErrorsCompilerStyle() throws {
+        let bad = try temporaryFile("bad.yaml", "rules:\n  - path: /admin/**\n    methods: [GETT]\n    scopes: [admin]\n")
+        let result = try run(["serve", "--policy", bad, "--users", users, "--secret-file", secret, "--port", "0"])
+        #expect(result.status == 1)
+        #expect(result.errors.contains("\(bad):3:15: error: rule \"/admin/**\": unknown method \"GETT\""))
+    }
+
+    @Test func servesAndStopsOnSIGTERM() throws {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--policy", policy, "--users", users, "--secret-file", secret, "--port", "0"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var log = ""
+        var port: UInt16?
+        let deadline = Date().addingTimeInterval(10)
+        while port == nil, Date() < deadline {
+            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+            if let range = log.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = UInt16(log[range].split(separator: ":").last!)
+            }
+        }
+        let bound = try #require(port)
+        #expect(try sendRequest(port: bound, target: "/healthz").status == 200)
+        let login = try sendRequest(port: bound, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                    body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
+        #expect(login.status == 200)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("stopping"))
+        #expect(!log.contains("secret\""))
+    }
+
+    @Test func hashesPasswordsFromStandardInput() throws {
+        let result = try run(["hash-password", "--cost", "4"], input: "correct horse\n")
+        #expect(result.status == 0)
+        let hash = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(hash.hasPrefix("$2b$04$"))
+        #expect(try PasswordHasher(cost: 4).verify("correct horse", against: hash))
+        let long = try run(["hash-password", "--cost", "4"], input: String(repeating: "a", count: 73) + "\n")
+        #expect(long.status == 1)
+        #expect(long.errors.contains("the password is 73 bytes long; bcrypt reads only the first 72, so it is refused"))
+    }
+}
