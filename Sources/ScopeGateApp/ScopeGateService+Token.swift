@@ -29,26 +29,36 @@ extension ScopeGateService {
         }
         let requested = (form["scope"] ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
         let state = current
+        let address = clientAddress(of: request, trusting: state.configuration.trustedProxies)
+        if let wait = throttle.retryAfter(username: username, address: address, now: clock()) {
+            let seconds = Int(wait.rounded(.up))
+            logger.notice("login throttled", metadata: ["auth.subject": "\(username.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
+            return .respond(Responses.detail(429, "Too many failed logins; retry in \(seconds) seconds",
+                                             headers: [("Retry-After", "\(seconds)")] + Responses.noStore))
+        }
         let overloaded = Responses.detail(503, "Too many logins in progress; retry shortly",
                                           headers: [("Retry-After", "1")] + Responses.noStore)
         return .deferred(overloaded: overloaded) { [self] in
-            login(username: username, password: password, requested: requested, state: state)
+            login(username: username, password: password, requested: requested, address: address, state: state)
         }
     }
 
     /// Runs on a worker thread: one password check (or its dummy), then a token.
-    private func login(username: String, password: String, requested: [String], state: State) -> HTTPResponse {
+    private func login(username: String, password: String, requested: [String], address: IPAddress?, state: State) -> HTTPResponse {
         let configuration = state.configuration
         let hasher = configuration.passwordHasher
         guard let user = configuration.users[username] else {
             hasher.verifyDummy(password)
+            throttle.recordFailure(username: username, address: address, now: clock())
             logger.info("login refused", metadata: ["auth.subject": "\(username.prefix(128))", "auth.reason": "unknown user"])
             return Responses.detail(400, "Incorrect username or password", headers: Responses.noStore)
         }
         guard hasher.verify(password, against: user.passwordHash) else {
+            throttle.recordFailure(username: username, address: address, now: clock())
             logger.info("login refused", metadata: ["auth.subject": "\(user.username)", "auth.reason": "wrong password"])
             return Responses.detail(400, "Incorrect username or password", headers: Responses.noStore)
         }
+        throttle.recordSuccess(username: username, address: address)
         if hasher.needsRehash(user.passwordHash) {
             logger.notice("password hash is weaker than preferred; replace it with: scopegate hash-password",
                           metadata: ["auth.subject": "\(user.username)"])

@@ -22,12 +22,14 @@ public final class ScopeGateService: Sendable {
     private let state: Mutex<State>
     let logger: Logger
     let clock: @Sendable () -> Date
+    let throttle: LoginThrottle
 
     /// Creates the service. `clock` is read for token times; tests pass a fixed one.
     public init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.state = Mutex(Self.makeState(configuration))
         self.logger = logger
         self.clock = clock
+        self.throttle = LoginThrottle(limits: configuration.loginLimits)
     }
 
     /// The configuration in force.
@@ -59,6 +61,22 @@ public final class ScopeGateService: Sendable {
         default:
             return .respond(redirectForSlash(request) ?? Responses.notFound)
         }
+    }
+
+    /// The address a request comes from: the peer, or, when the peer is a trusted proxy, the nearest
+    /// untrusted address in `X-Forwarded-For` (read from the right, as only trusted proxies appended to it).
+    func clientAddress(of request: HTTPRequest, trusting trusted: [CIDRRange]) -> IPAddress? {
+        guard let peer = request.clientAddress else { return nil }
+        let isTrusted = { (address: IPAddress) in trusted.contains { $0.contains(address) } }
+        guard isTrusted(peer) else { return peer }
+        let hops = request.headers.rawValues("X-Forwarded-For")
+            .flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        for hop in hops.reversed() {
+            guard let address = IPAddress(hop) else { return peer }
+            if !isTrusted(address) { return address }
+        }
+        return peer
     }
 
     private static let authPath = Array("/auth".utf8)

@@ -33,6 +33,8 @@ public struct ServiceConfiguration: Sendable {
     public var issuer: String?
     /// `aud` written into issued tokens, if any.
     public var audience: String?
+    /// How failed logins slow further tries.
+    public var loginLimits = LoginThrottle.Limits()
 
     /// 127.0.0.0/8 and ::1.
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]

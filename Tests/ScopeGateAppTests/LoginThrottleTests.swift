@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import ScopeGateApp
+import ScopeGateHTTP
+import ScopeGateTesting
+
+@Suite struct LoginThrottleTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+    let attacker = IPAddress("203.0.113.7")!
+    let user = IPAddress("198.51.100.20")!
+
+    @Test func backsOffExponentiallyPerPairAfterFreeFailures() {
+        let throttle = LoginThrottle()
+        for index in 0..<4 {
+            throttle.recordFailure(username: "bob", address: attacker, now: start + Double(index))
+            #expect(throttle.retryAfter(username: "bob", address: attacker, now: start + Double(index)) == nil)
+        }
+        var now = start + 4
+        var expected: TimeInterval = 1
+        for _ in 0..<12 {
+            throttle.recordFailure(username: "bob", address: attacker, now: now)
+            #expect(throttle.retryAfter(username: "bob", address: attacker, now: now) == min(expected, 900))
+            now = now + min(expected, 900)
+            #expect(throttle.retryAfter(username: "bob", address: attacker, now: now) == nil)
+            expected *= 2
+        }
+    }
+
+    @Test func aStrangerCannotLockOutARealUserForLong() {
+        let throttle = LoginThrottle()
+        // Many addresses guessing one account: the user name itself waits at most a minute.
+        for index in 0..<200 {
+            throttle.recordFailure(username: "bob", address: IPAddress("203.0.113.\(index % 250)")!, now: start)
+        }
+        let wait = throttle.retryAfter(username: "bob", address: user, now: start)
+        #expect(wait == 60)
+        #expect(throttle.retryAfter(username: "bob", address: user, now: start + 60) == nil)
+    }
+
+    @Test func addressesThatGuessManyNamesWait() {
+        let throttle = LoginThrottle()
+        for index in 0..<20 { throttle.recordFailure(username: "user\(index)", address: attacker, now: start) }
+        #expect(throttle.retryAfter(username: "someone-new", address: attacker, now: start) == 1)
+        #expect(throttle.retryAfter(username: "someone-new", address: user, now: start) == nil)
+    }
+
+    @Test func successClearsThePairButNotTheAddress() {
+        let throttle = LoginThrottle()
+        for _ in 0..<5 { throttle.recordFailure(username: "bob", address: user, now: start) }
+        #expect(throttle.retryAfter(username: "bob", address: user, now: start) != nil)
+        throttle.recordSuccess(username: "bob", address: user)
+        #expect(throttle.retryAfter(username: "bob", address: user, now: start) == nil)
+        for index in 0..<20 { throttle.recordFailure(username: "n\(index)", address: attacker, now: start) }
+        throttle.recordSuccess(username: "attackers-own-account", address: attacker)
+        #expect(throttle.retryAfter(username: "x", address: attacker, now: start) != nil)
+    }
+
+    @Test func forgetsOldFailuresAndStaysBounded() {
+        var limits = LoginThrottle.Limits()
+        limits.capacity = 100
+        let throttle = LoginThrottle(limits: limits)
+        for _ in 0..<4 { throttle.recordFailure(username: "bob", address: user, now: start) }
+        throttle.recordFailure(username: "bob", address: user, now: start + 16 * 60)
+        #expect(throttle.retryAfter(username: "bob", address: user, now: start + 16 * 60) == nil)
+        for index in 0..<1000 { throttle.recordFailure(username: "u\(index)", address: nil, now: start + Double(index)) }
+    }
+
+    @Test func tokenEndpointAnswers429WithoutCheckingThePassword() throws {
+        let daemon = try TestDaemon()
+        for _ in 0..<5 { #expect(try daemon.login("carol", "wrong").status == 400) }
+        let throttled = try daemon.login("carol", "carolpw")
+        #expect(throttled.status == 429)
+        #expect(throttled.header("Retry-After") == "1")
+        #expect(throttled.text == #"{"detail":"Too many failed logins; retry in 1 seconds"}"#)
+        // Another user from the same address is not held up.
+        #expect(try daemon.login("bob", "builder").status == 200)
+        Thread.sleep(forTimeInterval: 1.05)
+        #expect(try daemon.login("carol", "carolpw").status == 200)
+    }
+
+    @Test func behindATrustedProxyTheForwardedClientIsThrottled() throws {
+        let daemon = try TestDaemon()
+        let post = { (client: String, password: String) in
+            try sendRequest(port: daemon.port, method: "POST", target: "/token",
+                            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("X-Forwarded-For", "10.9.9.9, \(client)")],
+                            body: formBody([("username", "carol"), ("password", password)]))
+        }
+        for _ in 0..<5 { #expect(try post("203.0.113.7", "wrong").status == 400) }
+        #expect(try post("203.0.113.7", "carolpw").status == 429)
+        #expect(try post("198.51.100.20", "carolpw").status == 200)
+    }
+}
