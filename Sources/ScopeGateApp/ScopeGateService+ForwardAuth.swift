@@ -25,7 +25,18 @@ extension ScopeGateService {
     }
 
     private func decide(_ request: HTTPRequest, state: State) -> ForwardAuthDecision {
+        do {
+            return try decideOrThrow(request, state: state)
+        } catch {
+            // Whatever failed, the answer is a refusal: no failure can fall through to the allow branch.
+            logger.error("forward-auth check failed; refusing", metadata: ["error": "\(error)"])
+            return .forbidden("the request could not be checked")
+        }
+    }
+
+    private func decideOrThrow(_ request: HTTPRequest, state: State) throws -> ForwardAuthDecision {
         let configuration = state.configuration
+        try faults?.check(.start)
         guard let peer = request.clientAddress, configuration.trustedProxies.contains(where: { $0.contains(peer) }) else {
             return .forbidden("forward-auth requests are accepted only from trusted proxies")
         }
@@ -34,12 +45,20 @@ extension ScopeGateService {
         case .success(let value): original = value
         case .failure(let refusal): return .forbidden(refusal.reason)
         }
+        // Intermediaries are told to drop headers a Connection header names; naming the ones that describe the
+        // original request is an attempt to make some hop forget them.
+        let hopByHop = request.headers.rawValues("Connection").flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if let named = hopByHop.first(where: Self.describingHeaders.contains) {
+            return .forbidden("the Connection header names \(named)")
+        }
         let path: CanonicalPath
         do {
             path = try CanonicalPath(target: original.target)
         } catch {
             return .forbidden("ambiguous original URI: \(error)")
         }
+        try faults?.check(.match)
 
         let required: [String]
         let ruleName: String
@@ -64,12 +83,14 @@ extension ScopeGateService {
         guard let token = strictBearerToken(authorizations[0]) else {
             return .unauthenticated(.noToken, requiredScopes: required)
         }
+        try faults?.check(.verify)
         let verified: VerifiedToken
         do {
             verified = try state.verifier.verify(bytes: token, now: clock())
         } catch {
             return .unauthenticated(.invalidToken(error.description), requiredScopes: required)
         }
+        try faults?.check(.lookup)
         guard let user = configuration.users[verified.subject] else {
             return .unauthenticated(.invalidToken("user \"\(verified.subject.prefix(64))\" no longer exists"), requiredScopes: required)
         }
@@ -79,8 +100,14 @@ extension ScopeGateService {
         guard required.allSatisfy(effective.contains) else {
             return .insufficientScope(requiredScopes: required, user: user.username)
         }
+        try faults?.check(.allow)
         return .allow(user: user, scopes: effective, rule: ruleName)
     }
+
+    private static let describingHeaders: Set<String> = [
+        "x-original-uri", "x-original-method", "x-forwarded-uri", "x-forwarded-method", "x-forwarded-host",
+        "x-forwarded-proto", "x-forwarded-for", "authorization",
+    ]
 
     private struct Refusal: Error {
         let reason: String

@@ -23,6 +23,8 @@ public final class ScopeGateService: Sendable {
     let logger: Logger
     let clock: @Sendable () -> Date
     let throttle: LoginThrottle
+    /// Failures tests inject into the forward-auth pipeline; nil in service.
+    let faults: FaultInjection?
 
     /// Creates the service. `clock` is read for token times; tests pass a fixed one.
     public init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -30,6 +32,16 @@ public final class ScopeGateService: Sendable {
         self.logger = logger
         self.clock = clock
         self.throttle = LoginThrottle(limits: configuration.loginLimits)
+        self.faults = nil
+    }
+
+    /// A service whose forward-auth pipeline fails where `faults` says, to prove every failure is a refusal.
+    init(configuration: ServiceConfiguration, logger: Logger, faults: FaultInjection) {
+        self.state = Mutex(Self.makeState(configuration))
+        self.logger = logger
+        self.clock = { Date() }
+        self.throttle = LoginThrottle(limits: configuration.loginLimits)
+        self.faults = faults
     }
 
     /// The configuration in force.

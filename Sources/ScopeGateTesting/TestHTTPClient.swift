@@ -185,3 +185,14 @@ public func formBody(_ fields: [(String, String)]) -> [UInt8] {
     }
     return Array(encoded.joined(separator: "&").utf8)
 }
+
+/// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held. Tests wait with this
+/// rather than loop forever.
+public func waitUntil(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !condition() {
+        if Date() > deadline { return false }
+        Thread.sleep(forTimeInterval: 0.002)
+    }
+    return true
+}

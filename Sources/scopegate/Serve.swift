@@ -53,6 +53,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Polling threads (default: one per core).")
     var threads: Int?
 
+    @Option(name: .customLong("max-connections-per-ip"), help: "Concurrent connections one address may hold; 0 for no limit.")
+    var maxConnectionsPerIP = 256
+
+    @Option(name: .customLong("connection-timeout"), help: "Seconds an idle or unfinished connection is kept open.")
+    var connectionTimeout = 30
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -67,6 +73,8 @@ struct Serve: ParsableCommand {
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
         guard leeway >= 0 else { throw ValidationError("--leeway must not be negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must not be negative") }
+        guard connectionTimeout > 0 else { throw ValidationError("--connection-timeout must be positive") }
         if !demo {
             let missing = [("--policy", policy), ("--users", users), ("--secret-file", secretFile)].filter { $0.1 == nil }.map(\.0)
             if !missing.isEmpty {
@@ -89,11 +97,15 @@ struct Serve: ParsableCommand {
 
                 """.utf8))
         }
+        // Before listening, so a signal that arrives as soon as the server is up is never lost.
+        let termination = TerminationSignal()
         let service = ScopeGateService(configuration: configuration, logger: logger)
         var http = HTTPServerConfiguration()
         http.host = host
         http.port = port
         if let threads { http.threads = threads }
+        http.perIPConnectionLimit = maxConnectionsPerIP
+        http.connectionTimeout = connectionTimeout
         let server: HTTPServer
         do {
             server = try HTTPServer(configuration: http, handler: service.handle)
@@ -104,7 +116,7 @@ struct Serve: ParsableCommand {
         logger.info("ScopeGate listening on http://\(shownHost):\(server.port)", metadata: [
             "policy.rules": "\(configuration.policy.rules.count)", "users.count": "\(configuration.users.users.count)",
         ])
-        waitForTerminationSignal()
+        termination.wait()
         logger.info("stopping")
         server.stop()
     }
@@ -161,17 +173,24 @@ struct Serve: ParsableCommand {
     }
 }
 
-/// Blocks until SIGINT or SIGTERM.
-func waitForTerminationSignal() {
-    let semaphore = DispatchSemaphore(value: 0)
-    var sources: [any DispatchSourceSignal] = []
-    for signalNumber in [SIGINT, SIGTERM] {
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler { semaphore.signal() }
-        source.resume()
-        sources.append(source)
+/// SIGINT and SIGTERM, caught from creation on.
+final class TerminationSignal {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [semaphore] in semaphore.signal() }
+            source.resume()
+            sources.append(source)
+            signal(signalNumber, SIG_IGN)
+        }
     }
-    semaphore.wait()
-    sources.forEach { $0.cancel() }
+
+    /// Blocks until one of the signals arrives.
+    func wait() {
+        semaphore.wait()
+        sources.forEach { $0.cancel() }
+    }
 }

@@ -164,6 +164,14 @@ import ScopeGateTesting
         #expect(try daemon.auth("/users/me/", headers: [("Authorization", "Bearer  \(meOnly)")]).status == 401)
     }
 
+    @Test func refusesHopByHopTricks() throws {
+        for named in ["X-Forwarded-Uri", "close, X-Original-URI", "authorization"] {
+            let response = try daemon.auth("/public/x", headers: [("Connection", named)])
+            #expect(response.status == 403, "\(named)")
+        }
+        #expect(try daemon.auth("/public/x", headers: [("Connection", "keep-alive")]).status == 200)
+    }
+
     @Test func believesOnlyTrustedProxies() throws {
         let distrustful = try TestDaemon { $0.trustedProxies = [CIDRRange("10.0.0.0/8")!] }
         let response = try distrustful.auth("/public/x")

@@ -40,6 +40,20 @@ func temporaryFile(_ name: String, _ contents: String, permissions: Int = 0o600)
     return url.path
 }
 
+/// Sends SIGTERM and waits up to 10 s for the exit status; a process that does not stop is killed, and nil
+/// is returned.
+func terminate(_ process: Process) -> Int32? {
+    kill(process.processIdentifier, SIGTERM)
+    let deadline = Date().addingTimeInterval(10)
+    while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return nil
+    }
+    return process.terminationStatus
+}
+
 @Suite struct CLITests {
     let users = try! temporaryFile("users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
     let policy = try! temporaryFile("policy.yaml", "rules:\n  - path: /users/me/\n    scopes: [me]\n")
@@ -72,6 +86,24 @@ func temporaryFile(_ name: String, _ contents: String, permissions: Int = 0o600)
         #expect(missing.errors.contains("cannot read the secret file /nonexistent/secret; create one with: openssl rand -hex 32 > /nonexistent/secret"))
     }
 
+    @Test func warnsAboutAWorldReadableSecretFile() throws {
+        let readable = try temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n", permissions: 0o644)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--policy", policy, "--users", users, "--secret-file", readable, "--port", "0"]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        var log = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !log.contains("listening"), Date() < deadline {
+            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(terminate(process) == 0)
+        #expect(log.contains("the secret file is readable by every user; restrict it with: chmod 600 \(readable)"))
+        #expect(!log.contains("c2b1f0e9d8c7"))
+    }
+
     @Test func reportsPolicyErrorsCompilerStyle() throws {
         let bad = try temporaryFile("bad.yaml", "rules:\n  - path: /admin/**\n    methods: [GETT]\n    scopes: [admin]\n")
         let result = try run(["serve", "--policy", bad, "--users", users, "--secret-file", secret, "--port", "0"])
@@ -101,9 +133,7 @@ func temporaryFile(_ name: String, _ contents: String, permissions: Int = 0o600)
         let login = try sendRequest(port: bound, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
                                     body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
         #expect(login.status == 200)
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(terminate(process) == 0)
         log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("stopping"))
         #expect(!log.contains("secret\""))

@@ -123,10 +123,10 @@ final class Gate: Sendable {
         defer { server.stop() }
         let running = try TestHTTPConnection(port: server.port)
         try running.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        while server.pendingWork < 1 { Thread.sleep(forTimeInterval: 0.005) }
+        try #require(waitUntil { server.pendingWork >= 1 })
         let queued = try TestHTTPConnection(port: server.port)
         try queued.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        while server.pendingWork < 2 { Thread.sleep(forTimeInterval: 0.005) }
+        try #require(waitUntil { server.pendingWork >= 2 })
         let rejected = try sendRequest(port: server.port, target: "/")
         #expect(rejected.status == 503)
         #expect(rejected.header("Retry-After") == "1")
@@ -145,7 +145,7 @@ final class Gate: Sendable {
         }
         let connection = try TestHTTPConnection(port: server.port)
         try connection.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        while server.pendingWork < 1 { Thread.sleep(forTimeInterval: 0.005) }
+        try #require(waitUntil { server.pendingWork >= 1 })
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { gate.open() }
         server.stop()
         #expect(throws: (any Error).self) { try sendRequest(port: server.port, target: "/") }

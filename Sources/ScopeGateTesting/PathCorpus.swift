@@ -1,0 +1,31 @@
+/// One line of the hostile-path corpus (`Tests/ScopeGateCoreTests/Fixtures/path-corpus.tsv`).
+public struct PathCorpusEntry: CustomStringConvertible, Sendable {
+    /// The raw request target.
+    public let target: [UInt8]
+    /// The canonical path ScopeGate must make of it, or nil when it must refuse it.
+    public let expected: String?
+
+    public var description: String { String(decoding: target, as: UTF8.self).debugDescription }
+
+    /// Parses the corpus: one `target<TAB>expected` per line, `#` comments, `\xNN` for a raw byte.
+    public static func parse(_ text: String) throws -> [PathCorpusEntry] {
+        try text.split(separator: "\n").compactMap { line in
+            if line.hasPrefix("#") || line.isEmpty { return nil }
+            let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard columns.count == 2 else { throw TestHTTPError(description: "bad corpus line \(line)") }
+            var bytes: [UInt8] = []
+            var rest = Array(columns[0].utf8)[...]
+            while let byte = rest.first {
+                if byte == UInt8(ascii: "\\"), rest.count >= 4, rest.dropFirst().first == UInt8(ascii: "x"),
+                   let value = UInt8(String(decoding: rest.dropFirst(2).prefix(2), as: UTF8.self), radix: 16) {
+                    bytes.append(value)
+                    rest = rest.dropFirst(4)
+                } else {
+                    bytes.append(byte)
+                    rest = rest.dropFirst()
+                }
+            }
+            return PathCorpusEntry(target: bytes, expected: columns[1] == "refuse" ? nil : String(columns[1]))
+        }
+    }
+}
