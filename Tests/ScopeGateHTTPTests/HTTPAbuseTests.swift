@@ -58,7 +58,11 @@ import ScopeGateTesting
         let server = try startServer({ $0.perIPConnectionLimit = 5 }, handler: echo)
         defer { server.stop() }
         let held = try (0..<5).map { _ in try TestHTTPConnection(port: server.port) }
-        for connection in held { try connection.send("GET / HTTP/1.1\r\nHost: x\r\n") }
+        // A full exchange on each proves the server has accepted it; the connections then stay open.
+        for connection in held {
+            try connection.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().status == 200)
+        }
         let extra = try TestHTTPConnection(port: server.port)
         try? extra.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect((try? extra.readResponse(timeout: 2)) == nil)
