@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "scopegate", targets: ["scopegate"]),
         .library(name: "ScopeGateCore", targets: ["ScopeGateCore"]),
+        .library(name: "ScopeGateHTTP", targets: ["ScopeGateHTTP"]),
     ],
     dependencies: [
         // Command-line parsing with generated help and validation.

@@ -16,14 +16,18 @@ final class HMACSHA256: @unchecked Sendable {
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw CryptoError.fromErrorQueue("EVP_MAC_fetch") }
         defer { EVP_MAC_free(mac) }
         guard let context = EVP_MAC_CTX_new(mac) else { throw CryptoError.fromErrorQueue("EVP_MAC_CTX_new") }
+        // OSSL_PARAM keeps the pointers it is given, so both strings must outlive EVP_MAC_init.
+        var name = Array("digest".utf8CString)
         var digest = Array("SHA256".utf8CString)
-        let status = digest.withUnsafeMutableBufferPointer { digestName in
-            var parameters = [
-                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digestName.baseAddress, 0),
-                OSSL_PARAM_construct_end(),
-            ]
-            return key.withUnsafeBufferPointer { keyBytes in
-                EVP_MAC_init(context, keyBytes.baseAddress, keyBytes.count, &parameters)
+        let status = name.withUnsafeMutableBufferPointer { parameterName in
+            digest.withUnsafeMutableBufferPointer { digestName in
+                var parameters = [
+                    OSSL_PARAM_construct_utf8_string(parameterName.baseAddress, digestName.baseAddress, 0),
+                    OSSL_PARAM_construct_end(),
+                ]
+                return key.withUnsafeBufferPointer { keyBytes in
+                    EVP_MAC_init(context, keyBytes.baseAddress, keyBytes.count, &parameters)
+                }
             }
         }
         guard status == 1 else {
