@@ -1,0 +1,202 @@
+"""ScopeGate benchmark driver (see bench/run). Every figure is printed next to a reference measured in the
+same run on the same machine; the ratios are what count on a shared, noisy machine."""
+import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.parse, urllib.request
+
+BINARY, SECONDS, REPEATS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+CORES = os.cpu_count() or 2
+TICK = os.sysconf("SC_CLK_TCK")
+WORK = tempfile.mkdtemp(prefix="scopegate-bench-")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except FileNotFoundError:
+            pass
+    return total / TICK
+
+
+def rss_mb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid] + [int(p) for p in out]
+
+
+def wait_http(url, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except Exception:
+            time.sleep(0.005)
+    raise SystemExit(f"{url} did not answer")
+
+
+def wrk(url, headers=(), connections=64, seconds=SECONDS, pids=()):
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for header in headers:
+        args += ["-H", header]
+    before = cpu_seconds(pids)
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    cpu = cpu_seconds(pids) - before
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def latency(label):
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)", out, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    return {"rps": requests / seconds, "p50": latency("50%"), "p99": latency("99%"),
+            "cpu_us": cpu / max(requests, 1) * 1e6, "errors": int(non2xx.group(1)) if non2xx else 0}
+
+
+def median_of(runs, key):
+    return statistics.median(run[key] for run in runs)
+
+
+def start_scopegate(policy, port):
+    args = [BINARY, "serve", "--policy", policy, "--users", f"{WORK}/users.yaml", "--secret-file", f"{WORK}/secret",
+            "--port", str(port), "--log-level", "warning", "--threads", str(CORES), "--max-connections-per-ip", "0"]
+    started = time.time()
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return process, (time.time() - started) * 1000
+
+
+def start_nginx(config_body, name):
+    directory = f"{WORK}/{name}"
+    os.makedirs(directory)
+    with open(f"{directory}/nginx.conf", "w") as f:
+        f.write(f"""worker_processes {CORES}; daemon off; pid {directory}/nginx.pid; error_log {directory}/error.log error;
+events {{ worker_connections 4096; }}
+http {{ access_log off; client_body_temp_path {directory}/b; proxy_temp_path {directory}/p; fastcgi_temp_path {directory}/f;
+uwsgi_temp_path {directory}/u; scgi_temp_path {directory}/s; {config_body} }}""")
+    process = subprocess.Popen(["/usr/sbin/nginx", "-p", directory, "-c", f"{directory}/nginx.conf", "-e", f"{directory}/error.log"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main():
+    secret = os.urandom(32).hex()
+    open(f"{WORK}/secret", "w").write(secret)
+    os.chmod(f"{WORK}/secret", 0o600)
+    cost12 = subprocess.run([BINARY, "hash-password", "--cost", "12"], input="benchpassword\n", capture_output=True, text=True).stdout.strip()
+    open(f"{WORK}/users.yaml", "w").write(f'users:\n  bench:\n    password_hash: "{cost12}"\n    scopes: [me, items]\n')
+    small = f"{WORK}/policy-5.yaml"
+    open(small, "w").write(open("policies/demo.yaml").read())
+    large = f"{WORK}/policy-10000.yaml"
+    with open(large, "w") as f:
+        f.write(open("policies/demo.yaml").read().replace("default: deny", ""))
+        for index in range(10_000):
+            f.write(f"  - path: /service{index}/v1/{{id}}/items\n    scopes: [s{index}]\n")
+        f.write("default: deny\n")
+
+    sg_port, sg10k_port, static_port, proxy_port, plain_port, upstream_port = (free_port() for _ in range(6))
+    scopegate, ready_ms = start_scopegate(small, sg_port)
+    idle_rss = rss_mb(scopegate.pid)
+    token = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/token", data=urllib.parse.urlencode(
+        {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
+    scopegate10k, _ = start_scopegate(large, sg10k_port)
+    upstream = start_nginx(f"server {{ listen 127.0.0.1:{upstream_port}; location / {{ return 200 'ok'; }} }}", "upstream")
+    static = start_nginx(f"server {{ listen 127.0.0.1:{static_port}; location = /x {{ return 200; }} }}", "static")
+    proxies = start_nginx(f"""
+        upstream app {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+        upstream scopegate {{ server 127.0.0.1:{sg_port}; keepalive 64; }}
+        server {{ listen 127.0.0.1:{proxy_port};
+            location / {{ auth_request /_auth; proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+            location = /_auth {{ internal; proxy_pass http://scopegate/auth; proxy_pass_request_body off; proxy_set_header Content-Length "";
+                proxy_set_header X-Original-URI $request_uri; proxy_set_header X-Original-Method $request_method;
+                proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+        server {{ listen 127.0.0.1:{plain_port};
+            location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""", "proxies")
+    for port in (static_port, proxy_port, plain_port, upstream_port):
+        wait_http(f"http://127.0.0.1:{port}/")
+
+    auth_headers = [f"Authorization: Bearer {token}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
+    results = {name: [] for name in ["auth", "static", "chain", "plain", "auth10k", "auth5"]}
+    peak_rss = 0.0
+    for _ in range(REPEATS):
+        results["auth"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
+        peak_rss = max(peak_rss, rss_mb(scopegate.pid))
+        results["static"].append(wrk(f"http://127.0.0.1:{static_port}/x", pids=children(static.pid)))
+        results["chain"].append(wrk(f"http://127.0.0.1:{proxy_port}/users/me/items/", [f"Authorization: Bearer {token}"]))
+        results["plain"].append(wrk(f"http://127.0.0.1:{plain_port}/users/me/items/"))
+        results["auth10k"].append(wrk(f"http://127.0.0.1:{sg10k_port}/auth", auth_headers, pids=[scopegate10k.pid]))
+        results["auth5"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
+
+    # One cost-12 hash, timed here, gives the machine's login limit.
+    started = time.time()
+    subprocess.run([BINARY, "hash-password", "--cost", "12"], input="x\n", capture_output=True, text=True)
+    hash_seconds = time.time() - started
+    login_limit = CORES / hash_seconds
+    login_body = urllib.parse.urlencode({"username": "bench", "password": "benchpassword"})
+    lua = f"{WORK}/login.lua"
+    open(lua, "w").write(f'wrk.method = "POST"\nwrk.body = "{login_body}"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
+    flood = subprocess.Popen(["wrk", "-t1", f"-c{int(4 * login_limit) + 1}", f"-d{SECONDS + 2}s", "-s", lua, f"http://127.0.0.1:{sg_port}/token"],
+                             stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    during = wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, connections=16)
+    flood_out = flood.communicate()[0]
+    logins = int(re.search(r"(\d+) requests in", flood_out).group(1)) / (SECONDS + 2)
+    flood_errors = re.search(r"Non-2xx or 3xx responses: (\d+)", flood_out)
+    alone = wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, connections=16)
+
+    for process in (scopegate, scopegate10k, upstream, static, proxies):
+        stop(process)
+
+    def row(name, value, reference, ratio, target):
+        print(f"{name:<46} {value:>14} {reference:>14} {ratio:>8} {target:>10}")
+
+    print(f"\nScopeGate benchmark: {CORES} cores, {SECONDS}s per measurement, median of {REPEATS}\n")
+    row("measurement", "ScopeGate", "reference", "ratio", "target")
+    a, s = results["auth"], results["static"]
+    row("/auth req/s vs nginx return 200", f"{median_of(a, 'rps'):.0f}", f"{median_of(s, 'rps'):.0f}",
+        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(a, s)):.2f}", ">= 0.90")
+    row("/auth CPU us/request vs nginx", f"{median_of(a, 'cpu_us'):.1f}", f"{median_of(s, 'cpu_us'):.1f}",
+        f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(a, s)):.2f}", "<= 1.30")
+    row("/auth p50 / p99 ms", f"{median_of(a, 'p50'):.2f}/{median_of(a, 'p99'):.2f}", f"{median_of(s, 'p50'):.2f}/{median_of(s, 'p99'):.2f}", "", "")
+    c, p = results["chain"], results["plain"]
+    row("nginx+auth_request+ScopeGate vs nginx proxy", f"{median_of(c, 'rps'):.0f}", f"{median_of(p, 'rps'):.0f}",
+        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(c, p)):.2f}", ">= 0.60")
+    k, f5 = results["auth10k"], results["auth5"]
+    row("CPU us/decision, 10,000 rules vs 5 rules", f"{median_of(k, 'cpu_us'):.1f}", f"{median_of(f5, 'cpu_us'):.1f}",
+        f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(k, f5)):.2f}", "<= 1.10")
+    row("/auth p99 ms during login flood vs alone", f"{during['p99']:.2f}", f"{alone['p99']:.2f}",
+        f"{during['p99'] / max(alone['p99'], 0.001):.2f}", "<=5ms,<=2x")
+    row("logins/s vs cores / cost-12 hash time", f"{logins:.2f}", f"{login_limit:.2f}", f"{logins / login_limit:.2f}", ">= 0.90")
+    row("excess logins answered 503 (count)", f"{flood_errors.group(1) if flood_errors else 0}", "", "", "")
+    row("startup to first /healthz 200 (ms)", f"{ready_ms:.0f}", "", "", "<= 100")
+    row("RSS idle / under load (MB)", f"{idle_rss:.1f}/{peak_rss:.1f}", "", "", "<= 20 idle")
+    errors = sum(run["errors"] for runs in results.values() for run in runs)
+    print(f"\nnon-2xx answers in the throughput runs: {errors}")
+
+
+main()
