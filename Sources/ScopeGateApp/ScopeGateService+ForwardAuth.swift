@@ -86,7 +86,7 @@ extension ScopeGateService {
         try faults?.check(.verify)
         let verified: VerifiedToken
         do {
-            verified = try state.verifier.verify(bytes: token, now: clock())
+            verified = try state.tokenCache.verify(token, with: state.verifier, now: clock())
         } catch {
             return .unauthenticated(.invalidToken(error.description), requiredScopes: required)
         }

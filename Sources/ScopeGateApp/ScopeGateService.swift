@@ -17,6 +17,7 @@ public final class ScopeGateService: Sendable {
         let configuration: ServiceConfiguration
         let verifier: TokenVerifier
         let signer: TokenSigner
+        let tokenCache: VerifiedTokenCache
     }
 
     private let state: Mutex<State>
@@ -52,7 +53,8 @@ public final class ScopeGateService: Sendable {
     private static func makeState(_ configuration: ServiceConfiguration) -> State {
         State(configuration: configuration,
               verifier: TokenVerifier(keyring: configuration.keyring, options: configuration.verification),
-              signer: TokenSigner(key: configuration.keyring.signingKey))
+              signer: TokenSigner(key: configuration.keyring.signingKey),
+              tokenCache: VerifiedTokenCache(leeway: configuration.verification.leeway))
     }
 
     /// Answers one request. Runs on the server's polling threads; password checks are deferred.

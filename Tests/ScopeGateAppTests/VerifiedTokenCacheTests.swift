@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+@testable import ScopeGateApp
+import ScopeGateCore
+
+@Suite struct VerifiedTokenCacheTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func setup() throws -> (TokenVerifier, TokenSigner) {
+        let keyring = try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8)))
+        return (TokenVerifier(keyring: keyring), TokenSigner(key: keyring.signingKey))
+    }
+
+    @Test func aCachedTokenStillExpires() throws {
+        let (verifier, signer) = try setup()
+        let cache = VerifiedTokenCache(capacity: 2, leeway: 0)
+        let token = Array(try signer.sign(AccessTokenClaims(subject: "a", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "1")).utf8)
+        #expect(try cache.verify(token, with: verifier, now: now).scopes == ["me"])
+        #expect(try cache.verify(token, with: verifier, now: now + 59).subject == "a")
+        #expect(throws: TokenError.expired(at: now + 60, now: now + 60)) { try cache.verify(token, with: verifier, now: now + 60) }
+    }
+
+    @Test func onlyExactBytesHitAndTheCacheStaysBounded() throws {
+        let (verifier, signer) = try setup()
+        let cache = VerifiedTokenCache(capacity: 2, leeway: 0)
+        let token = try signer.sign(AccessTokenClaims(subject: "a", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "1"))
+        _ = try cache.verify(Array(token.utf8), with: verifier, now: now)
+        var tampered = Array(token.utf8)
+        tampered[tampered.count - 2] ^= 1
+        #expect(throws: TokenError.self) { try cache.verify(tampered, with: verifier, now: now) }
+        for index in 0..<5 {
+            let other = try signer.sign(AccessTokenClaims(subject: "u\(index)", scopes: [], issuedAt: now, expiresAt: now + 60, tokenID: "\(index)"))
+            #expect(try cache.verify(Array(other.utf8), with: verifier, now: now).subject == "u\(index)")
+        }
+    }
+}
