@@ -6,7 +6,7 @@ import Synchronization
 /// base64url, JSON and HMAC work. A hit is still checked against `exp` (with the verifier's leeway); the
 /// cache belongs to one key ring and one set of options, and is bounded.
 final class VerifiedTokenCache: Sendable {
-    private let entries = Mutex<[[UInt8]: VerifiedToken]>([:])
+    private let entries = Mutex<[ByteKey: VerifiedToken]>([:])
     private let capacity: Int
     private let leeway: TimeInterval
 
@@ -17,10 +17,11 @@ final class VerifiedTokenCache: Sendable {
 
     /// The verified token for `bytes`: from the cache while it has not expired, else from `verifier`.
     func verify(_ bytes: [UInt8], with verifier: TokenVerifier, now: Date) throws(TokenError) -> VerifiedToken {
-        let cached = entries.withLock { $0[bytes] }
+        let key = ByteKey(bytes)
+        let cached = entries.withLock { $0[key] }
         if let cached {
             if now.timeIntervalSince1970 < cached.expiresAt.timeIntervalSince1970 + leeway { return cached }
-            _ = entries.withLock { $0.removeValue(forKey: bytes) }
+            _ = entries.withLock { $0.removeValue(forKey: key) }
         }
         let verified = try verifier.verify(bytes: bytes, now: now)
         entries.withLock { entries in
@@ -29,7 +30,7 @@ final class VerifiedTokenCache: Sendable {
                 entries = entries.filter { now.timeIntervalSince1970 < $0.value.expiresAt.timeIntervalSince1970 + leeway }
                 if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             }
-            entries[bytes] = verified
+            entries[key] = verified
         }
         return verified
     }

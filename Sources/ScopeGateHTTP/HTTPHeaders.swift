@@ -25,20 +25,25 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// Every value of `name`, raw.
     public func rawValues(_ name: String) -> [[UInt8]] {
-        let lowered = name.lowercased()
-        return fields.filter { $0.name == lowered }.map(\.value)
+        var values: [[UInt8]] = []
+        for field in fields where Self.matches(field.name, name) { values.append(field.value) }
+        return values
     }
 
     /// How many times `name` appears.
     public func count(_ name: String) -> Int {
-        let lowered = name.lowercased()
-        return fields.reduce(0) { $0 + ($1.name == lowered ? 1 : 0) }
+        fields.reduce(0) { $0 + (Self.matches($1.name, name) ? 1 : 0) }
     }
 
     /// The first value of `name` as text, or `nil` when absent or not valid UTF-8.
     public subscript(name: String) -> String? {
-        let lowered = name.lowercased()
-        guard let field = fields.first(where: { $0.name == lowered }) else { return nil }
+        guard let field = fields.first(where: { Self.matches($0.name, name) }) else { return nil }
         return String(validating: field.value, as: UTF8.self)
+    }
+
+    /// Whether a stored (lower-case) name equals `name` in any ASCII case, without allocating.
+    private static func matches(_ stored: String, _ name: String) -> Bool {
+        stored.utf8.count == name.utf8.count
+            && stored.utf8.elementsEqual(name.utf8) { $0 == (($1 >= 0x41 && $1 <= 0x5A) ? $1 | 0x20 : $1) }
     }
 }

@@ -39,11 +39,11 @@ public struct Policy: Sendable {
             for segment in rule.pattern.segments {
                 switch segment {
                 case .literal(let bytes):
-                    if let next = nodes[node].literals[bytes] {
+                    if let next = nodes[node].literals[ByteKey(bytes)] {
                         node = next
                     } else {
                         nodes.append(TrieNode())
-                        nodes[node].literals[bytes] = nodes.count - 1
+                        nodes[node].literals[ByteKey(bytes)] = nodes.count - 1
                         node = nodes.count - 1
                     }
                 case .wildcard:
@@ -120,7 +120,7 @@ public struct Policy: Sendable {
             return current.globstarRules.isEmpty ? nil : current.globstarRules
         }
         let segment = segments[position]
-        if let next = current.literals[segment], let found = search(node: next, position: position + 1, segments: segments, visits: &visits) {
+        if let next = current.literals[ByteKey(segment)], let found = search(node: next, position: position + 1, segments: segments, visits: &visits) {
             return found
         }
         if !segment.isEmpty, let next = current.wildcard, let found = search(node: next, position: position + 1, segments: segments, visits: &visits) {
@@ -131,7 +131,7 @@ public struct Policy: Sendable {
 }
 
 private struct TrieNode: Sendable {
-    var literals: [[UInt8]: Int] = [:]
+    var literals: [ByteKey: Int] = [:]
     var wildcard: Int?
     var exactRules: [Int] = []
     var globstarRules: [Int] = []
