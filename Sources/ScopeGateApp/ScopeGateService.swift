@@ -28,19 +28,15 @@ public final class ScopeGateService: Sendable {
     let faults: FaultInjection?
 
     /// Creates the service. `clock` is read for token times; tests pass a fixed one.
-    public init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public convenience init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(configuration: configuration, logger: logger, clock: clock, faults: nil)
+    }
+
+    /// A service whose forward-auth pipeline may fail where `faults` says, to prove every failure is a refusal.
+    init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultInjection?) {
         self.state = Mutex(Self.makeState(configuration))
         self.logger = logger
         self.clock = clock
-        self.throttle = LoginThrottle(limits: configuration.loginLimits)
-        self.faults = nil
-    }
-
-    /// A service whose forward-auth pipeline fails where `faults` says, to prove every failure is a refusal.
-    init(configuration: ServiceConfiguration, logger: Logger, faults: FaultInjection) {
-        self.state = Mutex(Self.makeState(configuration))
-        self.logger = logger
-        self.clock = { Date() }
         self.throttle = LoginThrottle(limits: configuration.loginLimits)
         self.faults = faults
     }
