@@ -139,6 +139,21 @@ func terminate(_ process: Process) -> Int32? {
         #expect(!log.contains("secret\""))
     }
 
+    @Test func checkPolicyReportsWarningsAndExitStatus() throws {
+        let clean = try run(["check-policy", policy, "--users", users])
+        #expect(clean.status == 0)
+        #expect(clean.output.contains("1 rules, no problems"))
+        let overlapping = try temporaryFile("p.yaml", "rules:\n  - path: /admin/**\n    scopes: [admin]\n  - path: /admin/health\n    public: true\n")
+        let warned = try run(["check-policy", overlapping, "--users", users])
+        #expect(warned.status == 1)
+        #expect(warned.output.contains("\(overlapping):2:5: warning: rule \"/admin/**\" overlaps rule \"/admin/health\" (line 4)"))
+        #expect(warned.output.contains("\(overlapping):2:5: warning: rule \"/admin/**\": scope \"admin\" is granted to no user"))
+        let broken = try temporaryFile("b.yaml", "rules:\n  - path: nope\n    scopes: []\n")
+        let failed = try run(["check-policy", broken])
+        #expect(failed.status == 1)
+        #expect(failed.output.contains("\(broken):2:11: error: rule \"nope\": a path pattern must start with \"/\""))
+    }
+
     @Test func hashesPasswordsFromStandardInput() throws {
         let result = try run(["hash-password", "--cost", "4"], input: "correct horse\n")
         #expect(result.status == 0)

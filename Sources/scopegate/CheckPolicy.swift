@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import ScopeGateCore
+
+struct CheckPolicy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-policy",
+        abstract: "Check a policy file: every load error, and warnings about rules that may not do what they seem to.",
+        discussion: "Exits 0 when the policy is clean, 1 when it has errors or warnings. Messages are file:line:column: severity: text."
+    )
+
+    @Argument(help: "The policy file.")
+    var policy: String
+
+    @Option(help: "A users file, to warn about scopes no user can be granted.")
+    var users: String?
+
+    func run() throws {
+        guard let text = FileManager.default.contents(atPath: policy).flatMap({ String(data: $0, encoding: .utf8) }) else {
+            throw StartupError(description: "cannot read \(policy)")
+        }
+        let loaded: Policy
+        do {
+            loaded = try Policy.load(yaml: text, file: policy)
+        } catch {
+            print(error.description)
+            throw ExitCode.failure
+        }
+        var directory: UserDirectory?
+        if let users {
+            guard let usersText = FileManager.default.contents(atPath: users).flatMap({ String(data: $0, encoding: .utf8) }) else {
+                throw StartupError(description: "cannot read \(users)")
+            }
+            do {
+                directory = try UserDirectory.load(yaml: usersText, file: users)
+            } catch {
+                print(error.description)
+                throw ExitCode.failure
+            }
+        }
+        let warnings = PolicyLinter.warnings(for: loaded, users: directory, file: policy)
+        for warning in warnings { print(warning.description) }
+        if !warnings.isEmpty { throw ExitCode.failure }
+        print("\(policy): \(loaded.rules.count) rules, no problems")
+    }
+}
