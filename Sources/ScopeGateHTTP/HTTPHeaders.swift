@@ -30,11 +30,6 @@ public struct HTTPHeaders: Sendable, Sequence {
         return values
     }
 
-    /// How many times `name` appears.
-    public func count(_ name: String) -> Int {
-        fields.reduce(0) { $0 + (Self.matches($1.name, name) ? 1 : 0) }
-    }
-
     /// The first value of `name` as text, or `nil` when absent or not valid UTF-8.
     public subscript(name: String) -> String? {
         guard let field = fields.first(where: { Self.matches($0.name, name) }) else { return nil }

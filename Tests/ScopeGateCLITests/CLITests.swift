@@ -54,6 +54,45 @@ func terminate(_ process: Process) -> Int32? {
     return process.terminationStatus
 }
 
+/// A running `scopegate serve`, started and read until it logs the port it listens on.
+struct ServingProcess {
+    let process: Process
+    let errors: Pipe
+    var log: String
+    let port: UInt16
+
+    init(_ arguments: [String]) throws {
+        process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve"] + arguments + ["--port", "0"]
+        errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        log = ""
+        var port: UInt16?
+        let deadline = Date().addingTimeInterval(10)
+        while port == nil, Date() < deadline, process.isRunning {
+            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+            if let range = log.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = UInt16(log[range].split(separator: ":").last!)
+            }
+        }
+        guard let port else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestHTTPError(description: "scopegate serve did not start: \(log)")
+        }
+        self.port = port
+    }
+
+    /// Sends SIGTERM, returns the exit status (nil if it had to be killed) and keeps the rest of the log.
+    mutating func stop() -> Int32? {
+        let status = terminate(process)
+        log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return status
+    }
+}
+
 @Suite struct CLITests {
     let users = try! temporaryFile("users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
     let policy = try! temporaryFile("policy.yaml", "rules:\n  - path: /users/me/\n    scopes: [me]\n")
@@ -88,18 +127,9 @@ func terminate(_ process: Process) -> Int32? {
 
     @Test func warnsAboutAWorldReadableSecretFile() throws {
         let readable = try temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n", permissions: 0o644)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--policy", policy, "--users", users, "--secret-file", readable, "--port", "0"]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        var log = ""
-        let deadline = Date().addingTimeInterval(10)
-        while !log.contains("listening"), Date() < deadline {
-            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-        }
-        #expect(terminate(process) == 0)
+        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", readable])
+        #expect(server.stop() == 0)
+        let log = server.log
         #expect(log.contains("the secret file is readable by every user; restrict it with: chmod 600 \(readable)"))
         #expect(!log.contains("c2b1f0e9d8c7"))
     }
@@ -112,31 +142,15 @@ func terminate(_ process: Process) -> Int32? {
     }
 
     @Test func servesAndStopsOnSIGTERM() throws {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--policy", policy, "--users", users, "--secret-file", secret, "--port", "0"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var log = ""
-        var port: UInt16?
-        let deadline = Date().addingTimeInterval(10)
-        while port == nil, Date() < deadline {
-            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-            if let range = log.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                port = UInt16(log[range].split(separator: ":").last!)
-            }
-        }
-        let bound = try #require(port)
+        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret])
+        let bound = server.port
         #expect(try sendRequest(port: bound, target: "/healthz").status == 200)
         let login = try sendRequest(port: bound, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
                                     body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
         #expect(login.status == 200)
-        #expect(terminate(process) == 0)
-        log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(log.contains("stopping"))
-        #expect(!log.contains("secret\""))
+        #expect(server.stop() == 0)
+        #expect(server.log.contains("stopping"))
+        #expect(!server.log.contains("secret\""))
     }
 
     @Test func checkPolicyReportsWarningsAndExitStatus() throws {
