@@ -40,6 +40,10 @@ public enum DemoConfiguration {
             methods: [GET]
             scopes: [admin]
         default: deny                  # or: authenticated
+        scopes:                        # what each scope means, shown in /openapi.json and /docs
+          me: Read information about the current user.
+          items: Read items.
+          admin: Use the admin area.
 
         """
 }

@@ -11,10 +11,21 @@ extension ScopeGateService {
     /// - Envoy `ext_authz` with `path_prefix: /auth`: the original path after `/auth`, the original method.
     ///
     /// Every path through this function that is not the single allow branch answers 401 or 403.
-    func forwardAuth(_ request: HTTPRequest) -> HTTPResponse {
+    func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord) -> HTTPResponse {
+        let start = ContinuousClock.now
         let state = current
-        let decision = decide(request, state: state)
+        var trace = DecisionTrace()
+        let decision = decide(request, state: state, trace: &trace)
         let response = respond(to: decision, mode: state.configuration.challenge)
+        let outcome = Self.outcome(of: decision)
+        metrics.recordDecisionDuration(since: start)
+        metrics.recordDecision(outcome, rule: trace.rule ?? "none")
+        if let method = trace.method { record.method = method }
+        if let path = trace.path { record.path = path }
+        record.decision = outcome.rawValue
+        record.rule = trace.rule
+        if case .allow(let user?, _, _) = decision { record.user = user.username }
+        if case .insufficientScope(_, let user) = decision { record.user = user }
         if logger.logLevel <= .debug {
             logger.debug("forward-auth decision", metadata: [
                 "http.status": "\(response.status)",
@@ -24,9 +35,16 @@ extension ScopeGateService {
         return response
     }
 
-    private func decide(_ request: HTTPRequest, state: State) -> ForwardAuthDecision {
+    /// What the check learned on its way, for the access log and the metrics.
+    struct DecisionTrace {
+        var method: String?
+        var path: String?
+        var rule: String?
+    }
+
+    private func decide(_ request: HTTPRequest, state: State, trace: inout DecisionTrace) -> ForwardAuthDecision {
         do {
-            return try decideOrThrow(request, state: state)
+            return try decideOrThrow(request, state: state, trace: &trace)
         } catch {
             // Whatever failed, the answer is a refusal: no failure can fall through to the allow branch.
             logger.error("forward-auth check failed; refusing", metadata: ["error": "\(error)"])
@@ -34,7 +52,7 @@ extension ScopeGateService {
         }
     }
 
-    private func decideOrThrow(_ request: HTTPRequest, state: State) throws -> ForwardAuthDecision {
+    private func decideOrThrow(_ request: HTTPRequest, state: State, trace: inout DecisionTrace) throws -> ForwardAuthDecision {
         let configuration = state.configuration
         try faults?.check(.start)
         guard let peer = request.clientAddress, configuration.trustedProxies.contains(where: { $0.contains(peer) }) else {
@@ -45,6 +63,8 @@ extension ScopeGateService {
         case .success(let value): original = value
         case .failure(let refusal): return .forbidden(refusal.reason)
         }
+        trace.method = original.method
+        trace.path = String(decoding: original.target.prefix(512), as: UTF8.self)
         // Intermediaries are told to drop headers a Connection header names; naming the ones that describe the
         // original request is an attempt to make some hop forget them.
         let hopByHop = request.headers.rawValues("Connection").flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
@@ -55,6 +75,7 @@ extension ScopeGateService {
         let path: CanonicalPath
         do {
             path = try CanonicalPath(target: original.target)
+            trace.path = path.description
         } catch {
             return .forbidden("ambiguous original URI: \(error)")
         }
@@ -64,15 +85,18 @@ extension ScopeGateService {
         let ruleName: String
         switch configuration.policy.match(method: original.method, path: path) {
         case .rule(let rule, _):
+            trace.rule = rule.pattern.description
             if rule.isPublic { return .allow(user: nil, scopes: [], rule: rule.pattern.description) }
             required = rule.scopes
             ruleName = rule.pattern.description
         case .methodNotAllowed(let rule):
+            trace.rule = rule.pattern.description
             return .forbidden("method \(original.method) is not allowed on \(rule.pattern)")
         case .noRule:
             guard configuration.policy.defaultAction == .authenticated else { return .forbidden("no rule allows this path") }
             required = []
             ruleName = "default"
+            trace.rule = ruleName
         }
 
         let authorizations = request.headers.rawValues("Authorization")
@@ -184,6 +208,16 @@ extension ScopeGateService {
 
     private static func rfc6750Challenge(error: String, scopes: [String]) -> String {
         "Bearer error=\"\(error)\"" + (scopes.isEmpty ? "" : ", scope=\"\(scopes.joined(separator: " "))\"")
+    }
+
+    private static func outcome(of decision: ForwardAuthDecision) -> ServiceMetrics.Outcome {
+        switch decision {
+        case .allow: .allow
+        case .unauthenticated(.noToken, _): .unauthenticated
+        case .unauthenticated(.invalidToken, _): .invalidToken
+        case .insufficientScope: .insufficientScope
+        case .forbidden: .forbidden
+        }
     }
 
     private static func summary(of decision: ForwardAuthDecision) -> String {

@@ -32,6 +32,7 @@ extension ScopeGateService {
         let address = clientAddress(of: request, trusting: state.configuration.trustedProxies)
         if let wait = throttle.retryAfter(username: username, address: address, now: clock()) {
             let seconds = Int(wait.rounded(.up))
+            metrics.recordLoginThrottled()
             logger.notice("login throttled", metadata: ["auth.subject": "\(username.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
             return .respond(Responses.detail(429, "Too many failed logins; retry in \(seconds) seconds",
                                              headers: [("Retry-After", "\(seconds)")] + Responses.noStore))
@@ -49,11 +50,13 @@ extension ScopeGateService {
         let hasher = configuration.passwordHasher
         guard let user = configuration.users[username] else {
             hasher.verifyDummy(password)
+            metrics.recordLoginFailure(unknownUser: true)
             throttle.recordFailure(username: username, address: address, now: clock())
             logger.info("login refused", metadata: ["auth.subject": "\(username.prefix(128))", "auth.reason": "unknown user"])
             return Responses.detail(400, "Incorrect username or password", headers: Responses.noStore)
         }
         guard hasher.verify(password, against: user.passwordHash) else {
+            metrics.recordLoginFailure(unknownUser: false)
             throttle.recordFailure(username: username, address: address, now: clock())
             logger.info("login refused", metadata: ["auth.subject": "\(user.username)", "auth.reason": "wrong password"])
             return Responses.detail(400, "Incorrect username or password", headers: Responses.noStore)
@@ -80,6 +83,7 @@ extension ScopeGateService {
             logger.error("cannot sign a token", metadata: ["error": "\(error)"])
             return Responses.detail(503, "Cannot issue a token right now", headers: [("Retry-After", "1")] + Responses.noStore)
         }
+        metrics.recordTokenIssued()
         logger.info("token issued", metadata: [
             "auth.subject": "\(user.username)", "auth.scopes": "\(granted.joined(separator: " "))", "auth.jti": "\(claims.tokenID)",
         ])

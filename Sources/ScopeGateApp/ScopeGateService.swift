@@ -1,11 +1,12 @@
 public import Foundation
 public import Logging
-import ScopeGateCore
+public import ScopeGateCore
 public import ScopeGateHTTP
 import Synchronization
 
 /// ScopeGate's endpoints over one configuration: `POST /token`, `/auth` (forward auth), the FastAPI
-/// tutorial's `/users/me/`, `/users/me/items/` and `/status/`, and `/healthz`.
+/// tutorial's `/users/me/`, `/users/me/items/` and `/status/`, `/openapi.json` and `/docs`, and the operator
+/// endpoints `/healthz`, `/readyz` and `/metrics`.
 ///
 /// ```swift
 /// let service = ScopeGateService(configuration: configuration, logger: logger)
@@ -18,6 +19,8 @@ public final class ScopeGateService: Sendable {
         let verifier: TokenVerifier
         let signer: TokenSigner
         let tokenCache: VerifiedTokenCache
+        /// `/openapi.json`, whose scopes come from this policy and these users.
+        let openAPI: [UInt8]
     }
 
     private let state: Mutex<State>
@@ -26,6 +29,10 @@ public final class ScopeGateService: Sendable {
     let throttle: LoginThrottle
     /// Failures tests inject into the forward-auth pipeline; nil in service.
     let faults: FaultInjection?
+    /// Counters and histograms behind `GET /metrics`.
+    public let metrics: ServiceMetrics
+    private let readiness = Atomic<Bool>(false)
+    private let queueDepth = Mutex<(@Sendable () -> Int)?>(nil)
 
     /// Creates the service. `clock` is read for token times; tests pass a fixed one.
     public convenience init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -39,6 +46,7 @@ public final class ScopeGateService: Sendable {
         self.clock = clock
         self.throttle = LoginThrottle(limits: configuration.loginLimits)
         self.faults = faults
+        self.metrics = ServiceMetrics()
     }
 
     /// The configuration in force.
@@ -50,14 +58,66 @@ public final class ScopeGateService: Sendable {
         State(configuration: configuration,
               verifier: TokenVerifier(keyring: configuration.keyring, options: configuration.verification),
               signer: TokenSigner(key: configuration.keyring.signingKey),
-              tokenCache: VerifiedTokenCache(leeway: configuration.verification.leeway))
+              tokenCache: VerifiedTokenCache(leeway: configuration.verification.leeway),
+              openAPI: OpenAPIDocument.build(for: configuration))
+    }
+
+    /// Puts a newly loaded policy, users and keys in force at once: a request sees the old state or the new
+    /// one, never a mix. The cache of verified tokens starts empty, so no decision rests on an old key.
+    public func replace(policy: Policy, users: UserDirectory, keyring: Keyring) {
+        state.withLock { state in
+            var configuration = state.configuration
+            configuration.policy = policy
+            configuration.users = users
+            configuration.keyring = keyring
+            state = Self.makeState(configuration)
+        }
+    }
+
+    /// Whether `/readyz` answers 200: set once the service accepts requests, cleared when it starts stopping.
+    public var isReady: Bool {
+        get { readiness.load(ordering: .acquiring) }
+        set { readiness.store(newValue, ordering: .releasing) }
+    }
+
+    /// Where `scopegate_login_queue_depth` is read from when `/metrics` is scraped (the server's pending work).
+    public func setQueueDepthSource(_ source: @escaping @Sendable () -> Int) {
+        queueDepth.withLock { $0 = source }
     }
 
     /// Answers one request. Runs on the server's polling threads; password checks are deferred.
     public func handle(_ request: HTTPRequest) -> HTTPHandlerResult {
+        guard current.configuration.accessLog else {
+            var record = RequestRecord(request)
+            return route(request, record: &record)
+        }
+        let start = ContinuousClock.now
+        var record = RequestRecord(request)
+        switch route(request, record: &record) {
+        case .respond(let response):
+            logRequest(record, status: response.status, since: start)
+            return .respond(response)
+        case .deferred(let overloaded, let work):
+            return .deferred(overloaded: overloaded) { [self, record] in
+                let response = work()
+                logRequest(record, status: response.status, since: start)
+                return response
+            }
+        }
+    }
+
+    /// The operator listener of `--metrics-address`: `/metrics`, `/healthz` and `/readyz` only.
+    public func handleOperator(_ request: HTTPRequest) -> HTTPHandlerResult {
+        switch request.pathText {
+        case "/metrics", "/healthz", "/readyz": operatorEndpoint(request) ?? .respond(Responses.notFound)
+        default: .respond(Responses.notFound)
+        }
+    }
+
+    private func route(_ request: HTTPRequest, record: inout RequestRecord) -> HTTPHandlerResult {
         let path = request.path
         if path == Self.authPath || path.starts(with: Self.authPrefix) {
-            return .respond(forwardAuth(request))
+            return .respond(forwardAuth(request, record: &record))
         }
         switch request.pathText {
         case "/token":
@@ -66,11 +126,56 @@ public final class ScopeGateService: Sendable {
         case "/users/me/", "/users/me/items/", "/status/":
             guard request.method == "GET" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
             return .respond(demoEndpoint(request))
-        case "/healthz":
-            return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+        case "/healthz", "/readyz":
+            return operatorEndpoint(request) ?? .respond(Responses.notFound)
+        case "/metrics":
+            guard current.configuration.metricsOnMainListener else { return .respond(Responses.notFound) }
+            return operatorEndpoint(request) ?? .respond(Responses.notFound)
+        case "/openapi.json":
+            guard request.method == "GET" || request.method == "HEAD" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
+            return .respond(.json(200, current.openAPI))
+        case "/docs":
+            guard request.method == "GET" || request.method == "HEAD" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
+            return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
+                                         body: Array(OpenAPIDocument.swaggerUIPage.utf8)))
         default:
             return .respond(redirectForSlash(request) ?? Responses.notFound)
         }
+    }
+
+    private func operatorEndpoint(_ request: HTTPRequest) -> HTTPHandlerResult? {
+        guard request.method == "GET" || request.method == "HEAD" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
+        switch request.pathText {
+        case "/healthz":
+            return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+        case "/readyz":
+            return .respond(isReady ? .json(200, Array(#"{"status":"ready"}"#.utf8))
+                                    : .json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")]))
+        case "/metrics":
+            if let source = queueDepth.withLock({ $0 }) { metrics.recordLoginQueueDepth(source()) }
+            return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+                                                                ("Cache-Control", "no-store")],
+                                         body: metrics.exposition()))
+        default:
+            return nil
+        }
+    }
+
+    private func logRequest(_ record: RequestRecord, status: Int, since start: ContinuousClock.Instant) {
+        guard logger.logLevel <= .info else { return }
+        let elapsed = ContinuousClock.now - start
+        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        var metadata: Logger.Metadata = [
+            "http.method": "\(record.method)",
+            "http.path": "\(record.path)",
+            "http.status": "\(status)",
+            "duration_us": "\(microseconds)",
+        ]
+        if let decision = record.decision { metadata["auth.decision"] = "\(decision)" }
+        if let rule = record.rule { metadata["auth.rule"] = "\(rule)" }
+        if let user = record.user { metadata["auth.user"] = "\(user)" }
+        if let address = record.clientAddress { metadata["client.address"] = "\(address)" }
+        logger.info("request", metadata: metadata)
     }
 
     /// The address a request comes from: the peer, or, when the peer is a trusted proxy, the nearest
@@ -104,5 +209,21 @@ public final class ScopeGateService: Sendable {
             location = "http://\(host)\(target)"
         }
         return HTTPResponse(status: 307, headers: [("Location", location)])
+    }
+}
+
+/// What the access log says of one request; forward-auth checks fill in the original request and the decision.
+struct RequestRecord: Sendable {
+    var method: String
+    var path: String
+    var clientAddress: IPAddress?
+    var decision: String?
+    var rule: String?
+    var user: String?
+
+    init(_ request: HTTPRequest) {
+        method = request.method
+        path = String(request.pathText.prefix(512))
+        clientAddress = request.clientAddress
     }
 }

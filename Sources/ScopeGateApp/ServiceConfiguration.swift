@@ -35,6 +35,10 @@ public struct ServiceConfiguration: Sendable {
     public var audience: String?
     /// How failed logins slow further tries.
     public var loginLimits = LoginThrottle.Limits()
+    /// One log line per request at level info (method, path, status, decision, rule, user, latency).
+    public var accessLog = true
+    /// Whether the main listener serves `/metrics`; off when an operator listener does.
+    public var metricsOnMainListener = true
 
     /// 127.0.0.0/8 and ::1.
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]

@@ -5,6 +5,6 @@ struct ScopeGateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scopegate",
         abstract: "An authorization sidecar: OAuth2 password-grant tokens and forward auth for reverse proxies.",
-        subcommands: [Serve.self, HashPassword.self, CheckPolicy.self]
+        subcommands: [Serve.self, HashPassword.self, CheckPolicy.self, Explain.self]
     )
 }

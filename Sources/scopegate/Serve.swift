@@ -10,10 +10,13 @@ extension ChallengeMode: ExpressibleByArgument {}
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve /token, /auth, the demo endpoints and /healthz.",
+        abstract: "Serve /token, /auth, the demo endpoints, /openapi.json, /docs, /healthz, /readyz and /metrics.",
         discussion: """
             Outside --demo, --policy, --users and --secret-file are required. The secret file holds at least 32 \
             bytes; create one with: openssl rand -hex 32 > secret
+
+            SIGHUP, or a change to one of the files, reloads policy, users and secret; files that fail validation \
+            are refused with their errors logged and the configuration in force stays. SIGINT or SIGTERM stops.
             """
     )
 
@@ -62,6 +65,18 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("log-format"), help: "json (one object per line), text, or auto: text on a terminal, json otherwise.")
+    var logFormat = LogFormat.auto
+
+    @Flag(name: .customLong("access-log"), inversion: .prefixedNo, help: "Log one line per request (method, path, status, decision, rule, user, latency).")
+    var accessLog = true
+
+    @Flag(inversion: .prefixedNo, help: "Reload when the policy, users or secret file changes (SIGHUP always reloads).")
+    var watch = true
+
+    @Option(name: .customLong("metrics-address"), help: "HOST:PORT of a separate listener for /metrics, /healthz and /readyz; /metrics then leaves the main listener.")
+    var metricsAddress: String?
+
     @Option(help: "Issuer (iss) written into tokens and required of incoming ones.")
     var issuer: String?
 
@@ -75,6 +90,9 @@ struct Serve: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must not be negative") }
         guard connectionTimeout > 0 else { throw ValidationError("--connection-timeout must be positive") }
+        if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
+            throw ValidationError("--metrics-address must be HOST:PORT, such as 127.0.0.1:9090 or [::1]:9090")
+        }
         if !demo {
             let missing = [("--policy", policy), ("--users", users), ("--secret-file", secretFile)].filter { $0.1 == nil }.map(\.0)
             if !missing.isEmpty {
@@ -84,9 +102,19 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        var logger = Logger(label: "scopegate")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let configuration = try loadConfiguration(logger: logger)
+        let logger = makeLogger()
+        let files = ConfigurationFiles(policyPath: policy, usersPath: users, secretPath: secretFile, demo: demo)
+        // Before anything else, so a signal that arrives as soon as the server is up is never lost (and SIGHUP,
+        // whose default is to end the process, only ever reloads).
+        let termination = TerminationSignal()
+        let hangup = SignalHandler(SIGHUP)
+        let loaded: ConfigurationFiles.Loaded
+        do {
+            loaded = try files.load(logger: logger)
+        } catch {
+            throw StartupError(description: error.description)
+        }
+        let configuration = try makeConfiguration(loaded)
         if demo {
             FileHandle.standardError.write(Data("""
                 ************************************************************************************
@@ -97,9 +125,19 @@ struct Serve: ParsableCommand {
 
                 """.utf8))
         }
-        // Before listening, so a signal that arrives as soon as the server is up is never lost.
-        let termination = TerminationSignal()
         let service = ScopeGateService(configuration: configuration, logger: logger)
+        let reloader = ConfigurationReloader(files: files, initial: loaded.contents, service: service, logger: logger)
+        hangup.onSignal { reloader.reload(reason: "SIGHUP") }
+        let watcher: FileWatcher?
+        if watch, !files.paths.isEmpty {
+            do {
+                watcher = try FileWatcher(paths: files.paths) { reloader.reload(reason: "file changed", onlyIfChanged: true) }
+            } catch {
+                throw StartupError(description: error.description)
+            }
+        } else {
+            watcher = nil
+        }
         var http = HTTPServerConfiguration()
         http.host = host
         http.port = port
@@ -107,69 +145,108 @@ struct Serve: ParsableCommand {
         http.perIPConnectionLimit = maxConnectionsPerIP
         http.connectionTimeout = connectionTimeout
         let server: HTTPServer
+        var operatorServer: HTTPServer?
         do {
             server = try HTTPServer(configuration: http, handler: service.handle)
+            if let (operatorHost, operatorPort) = metricsAddress.flatMap(Self.hostAndPort) {
+                var operatorHTTP = http
+                operatorHTTP.host = operatorHost
+                operatorHTTP.port = operatorPort
+                operatorHTTP.threads = 1
+                operatorHTTP.workerThreads = 1
+                operatorServer = try HTTPServer(configuration: operatorHTTP, handler: service.handleOperator)
+            }
         } catch {
             throw StartupError(description: error.description)
         }
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        logger.info("ScopeGate listening on http://\(shownHost):\(server.port)", metadata: [
+        service.setQueueDepthSource { server.pendingWork }
+        service.isReady = true
+        logger.info("ScopeGate listening on http://\(Self.show(host)):\(server.port)", metadata: [
             "policy.rules": "\(configuration.policy.rules.count)", "users.count": "\(configuration.users.users.count)",
         ])
+        if let operatorServer {
+            let operatorHost = metricsAddress.flatMap(Self.hostAndPort)?.0 ?? host
+            logger.info("operator endpoints on http://\(Self.show(operatorHost)):\(operatorServer.port)")
+        }
         termination.wait()
         logger.info("stopping")
+        service.isReady = false
+        watcher?.cancel()
+        operatorServer?.stop()
         server.stop()
     }
 
-    private func loadConfiguration(logger: Logger) throws -> ServiceConfiguration {
-        let policyValue = try policy.map { path in try Policy.load(yaml: try readText(path), file: path) }
-            ?? Policy.load(yaml: DemoConfiguration.policyYAML, file: "policies/demo.yaml")
-        let usersValue = try users.map { path in try UserDirectory.load(yaml: try readText(path), file: path) }
-            ?? UserDirectory.load(yaml: DemoConfiguration.usersYAML, file: "demo-users.yaml")
-        let secret = try secretFile.map { try readSecret($0, logger: logger) } ?? Array(DemoConfiguration.secret.utf8)
-        let keyring: Keyring
+    private func makeLogger() -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = switch logFormat {
+        case .json: true
+        case .text: false
+        case .auto: isatty(STDERR_FILENO) == 0
+        }
+        var logger = Logger(label: "scopegate") { label -> any LogHandler in
+            json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = level
+        return logger
+    }
+
+    private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded) throws -> ServiceConfiguration {
         let hasher: PasswordHasher
         do {
-            keyring = try Keyring(signingKey: SigningKey(secretFileContents: secret))
             hasher = try PasswordHasher(cost: bcryptCost)
-        } catch let error as KeyError {
-            throw StartupError(description: "\(secretFile ?? "demo secret"): \(error)")
+        } catch {
+            throw StartupError(description: "--bcrypt-cost: \(error)")
         }
         var trusted: [CIDRRange] = []
         for text in trustedProxies.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !text.isEmpty {
             guard let range = CIDRRange(text) else { throw StartupError(description: "--trusted-proxies: \"\(text)\" is not an address or CIDR range") }
             trusted.append(range)
         }
-        var configuration = ServiceConfiguration(policy: policyValue, users: usersValue, keyring: keyring, passwordHasher: hasher)
+        var configuration = ServiceConfiguration(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, passwordHasher: hasher)
         configuration.tokenLifetime = TimeInterval(tokenLifetime)
         configuration.verification = VerificationOptions(leeway: TimeInterval(leeway), issuer: issuer, audience: audience)
         configuration.challenge = challenge
         configuration.trustedProxies = trusted
         configuration.issuer = issuer
         configuration.audience = audience
+        configuration.accessLog = accessLog
+        configuration.metricsOnMainListener = metricsAddress == nil
         return configuration
     }
 
-    private func readText(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw StartupError(description: "cannot read \(path)") }
-        guard let text = String(data: data, encoding: .utf8) else { throw StartupError(description: "\(path) is not UTF-8 text") }
-        return text
+    private static func show(_ host: String) -> String {
+        host.contains(":") ? "[\(host)]" : host
     }
 
-    private func readSecret(_ path: String, logger: Logger) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StartupError(description: "cannot read the secret file \(path); create one with: openssl rand -hex 32 > \(path)")
-        }
-        let secret = [UInt8](data)
-        if !demo, String(decoding: secret, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == DemoConfiguration.secret {
-            throw StartupError(description: "\(path) holds the secret published in FastAPI's tutorial; anyone could forge tokens. "
-                + "Create a new one with: openssl rand -hex 32 > \(path)")
-        }
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-           let permissions = attributes[.posixPermissions] as? Int, permissions & 0o004 != 0 {
-            logger.warning("the secret file is readable by every user; restrict it with: chmod 600 \(path)")
-        }
-        return secret
+    /// `127.0.0.1:9090`, `[::1]:9090` or `localhost:9090`.
+    static func hostAndPort(_ text: String) -> (String, UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, host == "localhost" || IPAddress(host) != nil else { return nil }
+        return (host, port)
+    }
+}
+
+/// The formats of `--log-format`.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case auto, json, text
+}
+
+/// A signal handled on a Dispatch queue instead of by its default action, from creation on.
+final class SignalHandler: @unchecked Sendable {
+    // @unchecked: `source` is set once in init.
+    private let source: any DispatchSourceSignal
+
+    init(_ signalNumber: Int32) {
+        source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "scopegate.signal"))
+        source.resume()
+        signal(signalNumber, SIG_IGN)
+    }
+
+    /// Runs `action` for each delivery.
+    func onSignal(_ action: @escaping @Sendable () -> Void) {
+        source.setEventHandler(handler: action)
     }
 }
 

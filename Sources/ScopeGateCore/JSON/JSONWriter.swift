@@ -78,6 +78,37 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// Appends a value; object members in sorted order, so the output is stable. Numbers with no fraction
+    /// are written as integers.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let flag): bool(flag)
+        case .number(let number):
+            if number.rounded() == number, abs(number) < 1e15 {
+                integer(Int64(number))
+            } else {
+                bytes.append(contentsOf: "\(number)".utf8)
+            }
+        case .string(let text): string(text)
+        case .array(let items):
+            bytes.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                self.value(item)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            for (index, name) in members.keys.sorted().enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                key(name)
+                self.value(members[name]!)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
+    }
+
     private mutating func unicodeEscape(_ unit: UInt16) {
         let digits = Array("0123456789abcdef".utf8)
         raw("\\u")

@@ -2,7 +2,7 @@ import Yams
 
 extension Policy {
     /// The keys a policy file's top level may have.
-    static let topLevelKeys = ["rules", "default"]
+    static let topLevelKeys = ["rules", "default", "scopes"]
     /// The keys a rule may have.
     static let ruleKeys = ["path", "methods", "scopes", "public", "description"]
 
@@ -18,6 +18,8 @@ extension Policy {
     ///     methods: [GET]
     ///     scopes: [admin]
     /// default: deny                  # or: authenticated
+    /// scopes:                        # optional: what each scope means, shown in /openapi.json
+    ///   me: Read information about the current user.
     /// ```
     ///
     /// Every problem is reported at once, compiler-style, with `file` in each line.
@@ -26,12 +28,29 @@ extension Policy {
         guard let root = document.root(of: text) else { throw ConfigurationError(diagnostics: document.diagnostics) }
         var rules: [PolicyRule] = []
         var defaultAction = DefaultAction.deny
+        var scopeDescriptions: [String: String] = [:]
         if let top = document.members(of: root, what: "policy", allowed: topLevelKeys) {
             if let value = top["default"]?.value, let text = document.string(value, what: "\"default\"") {
                 if let action = DefaultAction(rawValue: text) {
                     defaultAction = action
                 } else {
                     document.error(at: value, "\"default\" is \"\(text)\"; expected \"deny\" or \"authenticated\"")
+                }
+            }
+            if let scopesNode = top["scopes"]?.value {
+                if case .mapping(let mapping) = scopesNode {
+                    for (key, value) in mapping {
+                        guard let scope = document.string(key, what: "a scope name"),
+                              let description = document.string(value, what: "the description of scope \"\(scope)\"") else { continue }
+                        if !isScopeToken(scope) {
+                            document.error(at: key, "\"\(scope)\" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, \" and \\)")
+                        }
+                        if scopeDescriptions.updateValue(description, forKey: scope) != nil {
+                            document.error(at: key, "scope \"\(scope)\" is described twice")
+                        }
+                    }
+                } else {
+                    document.error(at: scopesNode, "\"scopes\" must map each scope to its description")
                 }
             }
             if let list = top["rules"]?.value {
@@ -52,7 +71,8 @@ extension Policy {
             var remaining = rules
             while true {
                 do {
-                    let policy = try Policy(rules: remaining, defaultAction: defaultAction)
+                    var policy = try Policy(rules: remaining, defaultAction: defaultAction)
+                    policy.scopeDescriptions = scopeDescriptions
                     if diagnostics.isEmpty { return policy }
                     break
                 } catch {

@@ -27,6 +27,8 @@ public struct Policy: Sendable {
     public let rules: [PolicyRule]
     /// What happens to requests no rule matches.
     public let defaultAction: DefaultAction
+    /// What each scope means, from the policy file's optional `scopes` map (shown in the API description).
+    public var scopeDescriptions: [String: String] = [:]
     private let nodes: [TrieNode]
 
     /// Compiles rules into a policy. Two rules that are equally specific and cover a common method

@@ -1,0 +1,135 @@
+public import Foundation
+public import Logging
+public import ScopeGateCore
+
+/// Where the policy, the users and the signing secret come from: files, or the embedded demo configuration
+/// for whichever is not given. Loaded at start and again on every reload.
+public struct ConfigurationFiles: Sendable {
+    /// The policy file, or nil for the demo policy.
+    public var policyPath: String?
+    /// The users file, or nil for the demo users.
+    public var usersPath: String?
+    /// The secret file, or nil for the demo secret.
+    public var secretPath: String?
+    /// Demo mode: the published demo secret is accepted from a file too.
+    public var demo: Bool
+
+    /// Names the files.
+    public init(policyPath: String?, usersPath: String?, secretPath: String?, demo: Bool) {
+        self.policyPath = policyPath
+        self.usersPath = usersPath
+        self.secretPath = secretPath
+        self.demo = demo
+    }
+
+    /// The files that exist on disk, for watching.
+    public var paths: [String] { [policyPath, usersPath, secretPath].compactMap { $0 } }
+
+    /// One consistent reading of the three sources.
+    public struct Contents: Sendable, Equatable {
+        /// The bytes read, in the order policy, users, secret (empty for embedded defaults).
+        public let bytes: [[UInt8]]
+    }
+
+    /// What a successful load produced.
+    public struct Loaded: Sendable {
+        /// The bytes the values were built from, to tell whether a file changed since.
+        public let contents: Contents
+        /// The policy.
+        public let policy: Policy
+        /// The users.
+        public let users: UserDirectory
+        /// The keys.
+        public let keyring: Keyring
+    }
+
+    /// Reads the files.
+    public func read() throws(ConfigurationLoadError) -> Contents {
+        var bytes: [[UInt8]] = [[], [], []]
+        if let policyPath { bytes[0] = try Self.readBytes(policyPath) }
+        if let usersPath { bytes[1] = try Self.readBytes(usersPath) }
+        if let secretPath {
+            do {
+                bytes[2] = try Self.readBytes(secretPath)
+            } catch {
+                throw ConfigurationLoadError(description: "cannot read the secret file \(secretPath); create one with: openssl rand -hex 32 > \(secretPath)")
+            }
+        }
+        return Contents(bytes: bytes)
+    }
+
+    /// Reads and validates all three; any problem fails the whole load.
+    public func load(logger: Logger) throws(ConfigurationLoadError) -> Loaded {
+        let contents = try read()
+        let policy: Policy
+        let users: UserDirectory
+        do {
+            if let policyPath {
+                policy = try Policy.load(yaml: try Self.text(contents.bytes[0], path: policyPath), file: policyPath)
+            } else {
+                policy = try Policy.load(yaml: DemoConfiguration.policyYAML, file: "policies/demo.yaml")
+            }
+            if let usersPath {
+                users = try UserDirectory.load(yaml: try Self.text(contents.bytes[1], path: usersPath), file: usersPath)
+            } else {
+                users = try UserDirectory.load(yaml: DemoConfiguration.usersYAML, file: "demo-users.yaml")
+            }
+        } catch let error as ConfigurationError {
+            throw ConfigurationLoadError(description: error.description)
+        } catch let error as ConfigurationLoadError {
+            throw error
+        } catch {
+            throw ConfigurationLoadError(description: "\(error)")
+        }
+        let keyring = try loadKeyring(contents.bytes[2], logger: logger)
+        return Loaded(contents: contents, policy: policy, users: users, keyring: keyring)
+    }
+
+    private func loadKeyring(_ bytes: [UInt8], logger: Logger) throws(ConfigurationLoadError) -> Keyring {
+        guard let secretPath else {
+            do {
+                return try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8)))
+            } catch {
+                throw ConfigurationLoadError(description: "demo secret: \(error)")
+            }
+        }
+        if !demo, String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == DemoConfiguration.secret {
+            throw ConfigurationLoadError(description: "\(secretPath) holds the secret published in FastAPI's tutorial; anyone could forge "
+                + "tokens. Create a new one with: openssl rand -hex 32 > \(secretPath)")
+        }
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: secretPath),
+           let permissions = attributes[.posixPermissions] as? Int, permissions & 0o004 != 0 {
+            logger.warning("the secret file is readable by every user; restrict it with: chmod 600 \(secretPath)")
+        }
+        do {
+            return try Keyring(signingKey: SigningKey(secretFileContents: bytes))
+        } catch {
+            throw ConfigurationLoadError(description: "\(secretPath): \(error)")
+        }
+    }
+
+    private static func readBytes(_ path: String) throws(ConfigurationLoadError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationLoadError(description: "cannot read \(path)")
+        }
+        return [UInt8](data)
+    }
+
+    private static func text(_ bytes: [UInt8], path: String) throws(ConfigurationLoadError) -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationLoadError(description: "\(path) is not UTF-8 text")
+        }
+        return text
+    }
+}
+
+/// Why the configuration could not be loaded: the compiler-style diagnostics, or the file problem.
+public struct ConfigurationLoadError: Error, Sendable, CustomStringConvertible {
+    /// One or more lines, each naming the file.
+    public let description: String
+
+    /// Wraps a message.
+    public init(description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,235 @@
+import ScopeGateCore
+
+/// ScopeGate's API description (OpenAPI 3.1) and the Swagger UI page that shows it, as FastAPI serves them
+/// on `/openapi.json` and `/docs`. The OAuth2 password flow lists the scopes of the loaded policy and users.
+enum OpenAPIDocument {
+    /// The version reported in `info.version`.
+    static let apiVersion = "1.0.0"
+
+    /// The document for a configuration, as compact JSON.
+    static func build(for configuration: ServiceConfiguration) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.value(document(for: configuration))
+        return writer.bytes
+    }
+
+    /// Every scope the policy requires, describes or the users can be granted, with its description.
+    static func scopes(of configuration: ServiceConfiguration) -> [String: String] {
+        var scopes: [String: String] = [:]
+        for scope in configuration.users.grantableScopes { scopes[scope] = "Granted to some users." }
+        for rule in configuration.policy.rules {
+            for scope in rule.scopes where scopes[scope] == nil { scopes[scope] = "Required by the policy." }
+        }
+        scopes.merge(configuration.policy.scopeDescriptions) { $1 }
+        return scopes
+    }
+
+    private static let security = "OAuth2PasswordBearer"
+
+    private static func document(for configuration: ServiceConfiguration) -> JSONValue {
+        let scopeMap = JSONValue.object(scopes(of: configuration).mapValues { .string($0) })
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "ScopeGate",
+                "version": .string(apiVersion),
+                "description": "OAuth2 password-grant tokens, forward auth for reverse proxies, and the endpoints of FastAPI's OAuth2 scopes tutorial.",
+            ],
+            "paths": [
+                "/token": ["post": tokenOperation],
+                "/users/me/": ["get": demoOperation(id: "read_users_me", summary: "The current user", scopes: ["me"],
+                                                    schema: ref("User"))],
+                "/users/me/items/": ["get": demoOperation(id: "read_own_items", summary: "The current user's items",
+                                                          scopes: ["me", "items"], schema: ["type": "array", "items": ref("Item")])],
+                "/status/": ["get": demoOperation(id: "read_system_status", summary: "System status (any valid token)", scopes: [],
+                                                  schema: ref("Status"))],
+                "/auth": ["get": forwardAuthOperation(envoy: false)],
+                "/auth/{path}": ["get": forwardAuthOperation(envoy: true)],
+                "/healthz": ["get": operatorOperation(id: "healthz", summary: "Liveness: the process answers", ok: ref("Status"), unavailable: false)],
+                "/readyz": ["get": operatorOperation(id: "readyz", summary: "Readiness: configuration loaded and accepting requests",
+                                                     ok: ref("Status"), unavailable: true)],
+            ],
+            "components": [
+                "securitySchemes": [
+                    .init(stringLiteral: security): [
+                        "type": "oauth2",
+                        "flows": ["password": ["tokenUrl": "token", "scopes": scopeMap]],
+                    ],
+                ],
+                "schemas": schemas,
+            ],
+        ]
+    }
+
+    private static func ref(_ name: String) -> JSONValue {
+        ["$ref": .string("#/components/schemas/\(name)")]
+    }
+
+    private static func json(_ schema: JSONValue, description: String, headers: JSONValue? = nil) -> JSONValue {
+        var response: [String: JSONValue] = ["description": .string(description), "content": ["application/json": ["schema": schema]]]
+        if let headers { response["headers"] = headers }
+        return .object(response)
+    }
+
+    private static func header(_ description: String) -> JSONValue {
+        ["description": .string(description), "schema": ["type": "string"]]
+    }
+
+    private static let challengeHeader: JSONValue = ["WWW-Authenticate": header("Bearer challenge naming the scopes required.")]
+
+    private static var tokenOperation: JSONValue {
+        [
+            "operationId": "login_for_access_token",
+            "summary": "Log in: the OAuth2 password grant",
+            "description": "Checks the password and returns a signed JWT carrying the requested scopes that the user's record allows.",
+            "requestBody": [
+                "required": true,
+                "content": ["application/x-www-form-urlencoded": ["schema": ref("LoginForm")]],
+            ],
+            "responses": [
+                "200": json(ref("Token"), description: "A bearer token."),
+                "400": json(["oneOf": [ref("HTTPError"), ref("OAuthError")]], description: "Wrong credentials or a malformed request."),
+                "422": json(ref("ValidationError"), description: "A required form field is missing."),
+                "429": json(ref("HTTPError"), description: "Too many failed logins; see Retry-After.",
+                            headers: ["Retry-After": header("Seconds to wait.")]),
+                "503": json(ref("HTTPError"), description: "Too many logins in progress; see Retry-After.",
+                            headers: ["Retry-After": header("Seconds to wait.")]),
+            ],
+        ]
+    }
+
+    private static func demoOperation(id: String, summary: String, scopes: [String], schema: JSONValue) -> JSONValue {
+        [
+            "operationId": .string(id),
+            "summary": .string(summary),
+            "security": [[.init(stringLiteral: security): .array(scopes.map { .string($0) })]],
+            "responses": [
+                "200": json(schema, description: "Successful response."),
+                "400": json(ref("HTTPError"), description: "The user is disabled."),
+                "401": json(ref("HTTPError"), description: "Missing or invalid token, or a scope is missing.", headers: challengeHeader),
+            ],
+        ]
+    }
+
+    private static func forwardAuthOperation(envoy: Bool) -> JSONValue {
+        var parameters: [JSONValue] = [
+            ["name": "X-Original-URI", "in": "header", "description": "nginx: the original request target.", "schema": ["type": "string"]],
+            ["name": "X-Original-Method", "in": "header", "description": "nginx: the original method.", "schema": ["type": "string"]],
+            ["name": "X-Forwarded-Uri", "in": "header", "description": "Traefik, Caddy: the original request target.", "schema": ["type": "string"]],
+            ["name": "X-Forwarded-Method", "in": "header", "description": "Traefik, Caddy: the original method.", "schema": ["type": "string"]],
+        ]
+        if envoy {
+            parameters.append(["name": "path", "in": "path", "required": true, "description": "Envoy: the original path after the /auth prefix.",
+                               "schema": ["type": "string"]])
+        }
+        let identity: JSONValue = [
+            "X-Auth-User": header("The user name (empty on public routes)."),
+            "X-Auth-Scopes": header("The granted scopes, space-separated."),
+            "X-Auth-Email": header("The user's email, if any."),
+            "X-Auth-Name": header("The user's full name, if any."),
+        ]
+        return [
+            "operationId": .string(envoy ? "forward_auth_envoy" : "forward_auth"),
+            "summary": .string(envoy ? "Forward auth, Envoy ext_authz style" : "Forward auth for nginx, Traefik and Caddy"),
+            "description": "Decides whether the proxy may pass the original request it describes, by the policy's route rules. Accepted only from trusted proxies.",
+            "parameters": .array(parameters),
+            "security": [[:], [.init(stringLiteral: security): []]],
+            "responses": [
+                "200": ["description": "Allowed; identity headers for the upstream.", "headers": identity],
+                "401": json(ref("HTTPError"), description: "Missing or invalid token, or (default wording) a scope is missing.", headers: challengeHeader),
+                "403": json(ref("HTTPError"), description: "Refused: no rule allows it, ambiguous path, untrusted peer, or (RFC 6750 wording) a scope is missing."),
+            ],
+        ]
+    }
+
+    private static func operatorOperation(id: String, summary: String, ok: JSONValue, unavailable: Bool) -> JSONValue {
+        var responses: [String: JSONValue] = ["200": json(ok, description: "OK.")]
+        if unavailable { responses["503"] = json(ok, description: "Not ready (starting or stopping).") }
+        return ["operationId": .string(id), "summary": .string(summary), "responses": .object(responses)]
+    }
+
+    private static let stringType: JSONValue = ["type": "string"]
+    private static let optionalString: JSONValue = ["type": ["string", "null"]]
+
+    private static var schemas: JSONValue {
+        [
+            "LoginForm": [
+                "type": "object",
+                "required": ["username", "password"],
+                "properties": [
+                    "grant_type": ["type": "string", "pattern": "^password$"],
+                    "username": stringType,
+                    "password": ["type": "string", "format": "password"],
+                    "scope": ["type": "string", "default": "", "description": "Space-separated scopes to request."],
+                    "client_id": stringType,
+                    "client_secret": ["type": "string", "format": "password"],
+                ],
+            ],
+            "Token": [
+                "type": "object",
+                "required": ["access_token", "token_type"],
+                "properties": [
+                    "access_token": stringType,
+                    "token_type": ["type": "string", "const": "bearer"],
+                    "expires_in": ["type": "integer"],
+                    "scope": stringType,
+                ],
+            ],
+            "User": [
+                "type": "object",
+                "required": ["username"],
+                "properties": ["username": stringType, "email": optionalString, "full_name": optionalString,
+                               "disabled": ["type": ["boolean", "null"]]],
+            ],
+            "Item": [
+                "type": "object",
+                "required": ["item_id", "owner"],
+                "properties": ["item_id": stringType, "owner": stringType],
+            ],
+            "Status": ["type": "object", "required": ["status"], "properties": ["status": stringType]],
+            "HTTPError": ["type": "object", "required": ["detail"], "properties": ["detail": stringType]],
+            "OAuthError": [
+                "type": "object",
+                "required": ["error"],
+                "properties": ["error": stringType, "error_description": stringType],
+            ],
+            "ValidationError": [
+                "type": "object",
+                "required": ["detail"],
+                "properties": ["detail": ["type": "array", "items": ["type": "object"]]],
+            ],
+        ]
+    }
+
+    /// FastAPI's `/docs`: Swagger UI from the jsDelivr CDN, pointed at `/openapi.json`.
+    static let swaggerUIPage = """
+        <!DOCTYPE html>
+        <html>
+        <head>
+        <link type="text/css" rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+        <title>ScopeGate - Swagger UI</title>
+        </head>
+        <body>
+        <div id="swagger-ui">
+        </div>
+        <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+        <script>
+        const ui = SwaggerUIBundle({
+            url: '/openapi.json',
+            "dom_id": "#swagger-ui",
+            "layout": "BaseLayout",
+            "deepLinking": true,
+            "showExtensions": true,
+            "showCommonExtensions": true,
+            oauth2RedirectUrl: window.location.origin + '/docs/oauth2-redirect',
+            presets: [
+                SwaggerUIBundle.presets.apis,
+                SwaggerUIBundle.SwaggerUIStandalonePreset
+            ],
+        })
+        </script>
+        </body>
+        </html>
+
+        """
+}
