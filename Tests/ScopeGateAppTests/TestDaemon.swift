@@ -38,7 +38,7 @@ final class TestDaemon {
             """
     }()
 
-    init(policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
+    convenience init(policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
          configure: (inout ServiceConfiguration) -> Void = { _ in }, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
         var configuration = ServiceConfiguration(
             policy: try Policy.load(yaml: policyYAML, file: "policy.yaml"),
@@ -46,6 +46,11 @@ final class TestDaemon {
             keyring: try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8))),
             passwordHasher: try PasswordHasher(cost: 12))
         configure(&configuration)
+        try self.init(configuration: configuration, logger: logger)
+    }
+
+    /// A daemon over a configuration built by the test.
+    init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
         service = ScopeGateService(configuration: configuration, logger: logger)
         var http = HTTPServerConfiguration()
         http.port = 0

@@ -162,7 +162,7 @@ import Testing
             policy.yaml:13:14: error: rule "/z": "bad scope" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, " and \\)
             policy.yaml:15:13: error: rule "/w": "public" must be true or false
             policy.yaml:16:10: error: "default" is "allow"; expected "deny" or "authenticated"
-            policy.yaml:17:1: error: policy: unknown key "extra"; expected one of "rules", "default"
+            policy.yaml:17:1: error: policy: unknown key "extra"; expected one of "rules", "default", "scopes"
             """)
     }
 

@@ -1,0 +1,212 @@
+import Foundation
+import Logging
+import Testing
+@testable import ScopeGateApp
+import ScopeGateCore
+import ScopeGateHTTP
+import ScopeGateTesting
+
+/// One sample of a Prometheus exposition, as the official Python client's parser reads it.
+struct MetricSample: Decodable, Equatable {
+    let name: String
+    let labels: [String: String]
+    let value: Double
+}
+
+/// Parses `/metrics` with `prometheus_client.parser` (a real parser: a malformed exposition fails the test).
+func parseMetrics(_ text: String) throws -> [MetricSample] {
+    let json = try runPython("""
+        import json, sys
+        from prometheus_client.parser import text_string_to_metric_families
+        samples = []
+        for family in text_string_to_metric_families(sys.argv[1]):
+            for s in family.samples:
+                samples.append({"name": s.name, "labels": s.labels, "value": s.value})
+        print(json.dumps(samples))
+        """, arguments: [text])
+    return try JSONDecoder().decode([MetricSample].self, from: Data(json.utf8))
+}
+
+extension [MetricSample] {
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        first { $0.name == name && $0.labels == labels }?.value
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func countsDecisionsLoginsAndReloadsInPrometheusFormat() throws {
+        let daemon = try TestDaemon()
+        let token = try daemon.token(scopes: ["me", "items"])
+        for _ in 0..<3 { #expect(try daemon.auth("/users/me/items/", token: token).status == 200) }
+        #expect(try daemon.auth("/users/me/items/").status == 401)
+        #expect(try daemon.auth("/users/me/items/", token: try daemon.token(scopes: ["me"])).status == 401)
+        #expect(try daemon.auth("/users/me/", token: token + "x").status == 401)
+        #expect(try daemon.auth("/nowhere").status == 403)
+        #expect(try daemon.login("bob", "builder").status == 200)
+        #expect(try daemon.login("bob", "wrong").status == 400)
+        #expect(try daemon.login("nobody", "wrong").status == 400)
+
+        let response = try daemon.get("/metrics")
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
+        let samples = try parseMetrics(response.text)
+        #expect(samples.value("scopegate_decisions_total", ["outcome": "allow", "rule": "/users/me/items/"]) == 3)
+        #expect(samples.value("scopegate_decisions_total", ["outcome": "unauthenticated", "rule": "/users/me/items/"]) == 1)
+        #expect(samples.value("scopegate_decisions_total", ["outcome": "insufficient_scope", "rule": "/users/me/items/"]) == 1)
+        #expect(samples.value("scopegate_decisions_total", ["outcome": "invalid_token", "rule": "/users/me/"]) == 1)
+        #expect(samples.value("scopegate_decisions_total", ["outcome": "forbidden", "rule": "none"]) == 1)
+        #expect(samples.value("scopegate_decision_duration_seconds_count") == 7)
+        #expect(samples.value("scopegate_decision_duration_seconds_bucket", ["le": "+Inf"]) == 7)
+        #expect(samples.value("scopegate_tokens_issued_total") == 1)
+        #expect(samples.value("scopegate_login_failures_total", ["reason": "wrong_password"]) == 1)
+        #expect(samples.value("scopegate_login_failures_total", ["reason": "unknown_user"]) == 1)
+        #expect(samples.value("scopegate_login_throttled_total") == 0)
+        #expect(samples.value("scopegate_config_reloads_total", ["result": "failure"]) == 0)
+        #expect(samples.value("scopegate_config_last_reload_successful") == 1)
+        #expect(samples.contains { $0.name == "scopegate_login_queue_depth" })
+    }
+
+    @Test func countsThrottledLogins() throws {
+        let daemon = try TestDaemon(configure: { $0.loginLimits.pairFreeFailures = 1 })
+        #expect(try daemon.login("bob", "wrong").status == 400)
+        #expect(try daemon.login("bob", "wrong").status == 429)
+        let samples = try parseMetrics(try daemon.get("/metrics").text)
+        #expect(samples.value("scopegate_login_throttled_total") == 1)
+        #expect(samples.value("scopegate_login_failures_total", ["reason": "wrong_password"]) == 1)
+    }
+
+    @Test func metricsCanLeaveTheMainListener() throws {
+        let daemon = try TestDaemon(configure: { $0.metricsOnMainListener = false })
+        #expect(try daemon.get("/metrics").status == 404)
+        var http = HTTPServerConfiguration()
+        http.port = 0
+        http.threads = 1
+        http.workerThreads = 1
+        let operatorServer = try HTTPServer(configuration: http, handler: daemon.service.handleOperator)
+        defer { operatorServer.stop() }
+        let metrics = try sendRequest(port: operatorServer.port, target: "/metrics")
+        #expect(metrics.status == 200)
+        #expect(try !parseMetrics(metrics.text).isEmpty)
+        #expect(try sendRequest(port: operatorServer.port, target: "/healthz").status == 200)
+        // Nothing but the operator endpoints there.
+        #expect(try sendRequest(port: operatorServer.port, method: "POST", target: "/token").status == 404)
+        #expect(try sendRequest(port: operatorServer.port, target: "/auth").status == 404)
+    }
+
+    @Test func readinessFollowsTheService() throws {
+        let daemon = try TestDaemon()
+        let starting = try daemon.get("/readyz")
+        #expect(starting.status == 503)
+        #expect(starting.text == #"{"status":"not ready"}"#)
+        daemon.service.isReady = true
+        let ready = try daemon.get("/readyz")
+        #expect(ready.status == 200)
+        #expect(ready.text == #"{"status":"ready"}"#)
+        #expect(try daemon.get("/healthz").status == 200)
+        #expect(try sendRequest(port: daemon.port, method: "POST", target: "/readyz").status == 405)
+    }
+}
+
+@Suite struct AccessLogTests {
+    @Test func oneLinePerRequestWithTheDecisionAndNoSecrets() throws {
+        let logs = CapturedLogs()
+        let daemon = try TestDaemon(logger: logs.logger(level: .info))
+        let token = try daemon.token(scopes: ["me", "items"])
+        #expect(try daemon.auth("/public/../users/me/items/?page=2", token: token).status == 200)
+        #expect(try daemon.auth("/admin/panel", token: token).status == 401)
+        #expect(try daemon.login("bob", "builder").status == 200)
+        #expect(try daemon.get("/status/").status == 401)
+        let requests = logs.lines.filter { $0.hasPrefix("info request ") }
+        #expect(requests.count == 4)
+        let allow = try #require(requests.first { $0.contains("auth.decision=allow") })
+        #expect(allow.contains("http.method=GET"))
+        #expect(allow.contains("http.path=/users/me/items/"))
+        #expect(allow.contains("http.status=200"))
+        #expect(allow.contains("auth.rule=/users/me/items/"))
+        #expect(allow.contains("auth.user=johndoe"))
+        #expect(allow.range(of: #"duration_us=\d+"#, options: .regularExpression) != nil)
+        #expect(requests.contains { $0.contains("auth.decision=insufficient_scope") && $0.contains("auth.rule=/admin/**") })
+        #expect(requests.contains { $0.contains("http.path=/token") && $0.contains("http.status=200") })
+        #expect(requests.contains { $0.contains("http.path=/status/") && $0.contains("http.status=401") })
+        let all = logs.lines.joined(separator: "\n")
+        #expect(!all.contains(token))
+        #expect(!all.contains(String(token.split(separator: ".")[2])))
+        #expect(!all.contains("builder"))
+    }
+
+    @Test func canBeTurnedOff() throws {
+        let logs = CapturedLogs()
+        let daemon = try TestDaemon(configure: { $0.accessLog = false }, logger: logs.logger(level: .info))
+        #expect(try daemon.auth("/users/me/").status == 401)
+        #expect(!logs.lines.contains { $0.hasPrefix("info request ") })
+    }
+
+    @Test func jsonHandlerWritesOneObjectPerLine() throws {
+        var pipe: [Int32] = [0, 0]
+        #expect(Foundation.pipe(&pipe) == 0)
+        var logger = Logger(label: "scopegate") { JSONLogHandler(label: $0, descriptor: pipe[1]) }
+        logger.logLevel = .info
+        logger.info("request", metadata: ["http.path": "/a\"b\n", "http.status": "200"])
+        logger.debug("not written")
+        close(pipe[1])
+        let data = FileHandle(fileDescriptor: pipe[0], closeOnDealloc: true).readDataToEndOfFile()
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: String])
+        #expect(object["message"] == "request")
+        #expect(object["level"] == "info")
+        #expect(object["http.path"] == "/a\"b\n")
+        #expect(object["time"]?.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"#, options: .regularExpression) != nil)
+    }
+}
+
+@Suite struct OpenAPITests {
+    @Test func describesTheAPIWithThePolicysScopes() throws {
+        let daemon = try TestDaemon()
+        let response = try daemon.get("/openapi.json")
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type") == "application/json")
+        // A real validator: openapi-spec-validator checks the document against the OpenAPI 3.1 schema.
+        let verdict = try runPython("""
+            import json, sys
+            from openapi_spec_validator import validate
+            document = json.loads(sys.argv[1])
+            validate(document)
+            print(document["openapi"])
+            """, arguments: [response.text])
+        #expect(verdict == "3.1.0")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        let components = try #require(document["components"] as? [String: Any])
+        let schemes = try #require(components["securitySchemes"] as? [String: Any])
+        let oauth = try #require(schemes["OAuth2PasswordBearer"] as? [String: Any])
+        let flows = try #require(oauth["flows"] as? [String: Any])
+        let password = try #require(flows["password"] as? [String: Any])
+        #expect(password["tokenUrl"] as? String == "token")
+        let scopes = try #require(password["scopes"] as? [String: String])
+        #expect(scopes == ["me": "Read information about the current user.", "items": "Read items.", "admin": "Use the admin area."])
+        let paths = try #require(document["paths"] as? [String: Any])
+        #expect(Set(paths.keys) == ["/token", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz"])
+    }
+
+    @Test func scopesFollowAReload() throws {
+        let daemon = try TestDaemon()
+        let policy = try Policy.load(yaml: "rules:\n  - path: /reports/**\n    scopes: [reports]\nscopes:\n  reports: Read reports.\n", file: "p.yaml")
+        let configuration = daemon.service.configuration
+        daemon.service.replace(policy: policy, users: configuration.users, keyring: configuration.keyring)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(try daemon.get("/openapi.json").body)) as? [String: Any])
+        let scopes = ((((document["components"] as? [String: Any])?["securitySchemes"] as? [String: Any])?["OAuth2PasswordBearer"]
+            as? [String: Any])?["flows"] as? [String: Any]).flatMap { ($0["password"] as? [String: Any])?["scopes"] as? [String: String] }
+        // The users' grantable scopes stay listed; the new policy's scope comes with its description.
+        #expect(scopes?["reports"] == "Read reports.")
+        #expect(scopes?["admin"] == "Granted to some users.")
+    }
+
+    @Test func servesSwaggerUI() throws {
+        let daemon = try TestDaemon()
+        let page = try daemon.get("/docs")
+        #expect(page.status == 200)
+        #expect(page.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(page.text.contains("SwaggerUIBundle"))
+        #expect(page.text.contains("url: '/openapi.json'"))
+    }
+}
