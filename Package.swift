@@ -77,6 +77,7 @@ let package = Package(
             dependencies: [
                 "ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP", "ScopeGateTesting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -109,7 +109,7 @@ struct Explain: ParsableCommand {
         let verdict = response.status == 200 ? "allow" : "refuse"
         print("decision:  \(verdict), \(response.status)")
         for (name, value) in response.headers where name != "Content-Type" {
-            print("  \(name): \(value)")
+            print("  \(name): \(value.isEmpty ? "(empty)" : value)")
         }
         if !response.body.isEmpty { print("  body: \(String(decoding: response.body, as: UTF8.self))") }
         if response.status != 200 { throw ExitCode(1) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct ScopeGateCommand: ParsableCommand {
@@ -7,4 +8,13 @@ struct ScopeGateCommand: ParsableCommand {
         abstract: "An authorization sidecar: OAuth2 password-grant tokens and forward auth for reverse proxies.",
         subcommands: [Serve.self, HashPassword.self, CheckPolicy.self, Explain.self]
     )
+
+    /// Parses the command line; `serve` also takes its options from `SCOPEGATE_*` environment variables.
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "serve" {
+            arguments += Serve.environmentArguments(commandLine: arguments, environment: ProcessInfo.processInfo.environment)
+        }
+        main(arguments)
+    }
 }

@@ -12,9 +12,10 @@ struct Run {
     let errors: String
 }
 
-func run(_ arguments: [String], input: String? = nil) throws -> Run {
+func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Run {
     let process = Process()
     process.executableURL = binary
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.arguments = arguments
     let output = Pipe()
     let errors = Pipe()
@@ -61,9 +62,10 @@ struct ServingProcess {
     var log: String
     let port: UInt16
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = binary
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = ["serve"] + arguments + ["--port", "0"]
         errors = Pipe()
         process.standardError = errors
@@ -83,6 +85,16 @@ struct ServingProcess {
             throw TestHTTPError(description: "scopegate serve did not start: \(log)")
         }
         self.port = port
+    }
+
+    /// Reads the log until `pattern` (a regular expression) matches, for up to 10 s; the match, or nil.
+    mutating func waitForLog(_ pattern: String) -> Substring? {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let range = log.range(of: pattern, options: .regularExpression) { return log[range] }
+            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        return nil
     }
 
     /// Sends SIGTERM, returns the exit status (nil if it had to be killed) and keeps the rest of the log.
@@ -177,5 +189,163 @@ struct ServingProcess {
         let long = try run(["hash-password", "--cost", "4"], input: String(repeating: "a", count: 73) + "\n")
         #expect(long.status == 1)
         #expect(long.errors.contains("the password is 73 bytes long; bcrypt reads only the first 72, so it is refused"))
+    }
+}
+
+@Suite struct OperatingTests {
+    let users = try! temporaryFile("users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
+    let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
+
+    func login(_ port: UInt16) throws -> String {
+        let login = try sendRequest(port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                    body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
+        let object = try JSONSerialization.jsonObject(with: Data(login.body)) as? [String: Any]
+        return try #require(object?["access_token"] as? String)
+    }
+
+    func auth(_ port: UInt16, _ uri: String, token: String) throws -> Int {
+        try sendRequest(port: port, target: "/auth", headers: [("X-Original-URI", uri), ("X-Original-Method", "GET"),
+                                                                ("Authorization", "Bearer \(token)")]).status
+    }
+
+    @Test func reloadsOnSIGHUPAndKeepsTheOldPolicyWhenTheNewOneIsBad() throws {
+        let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
+        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--no-watch", "--log-format", "json"])
+        let token = try login(server.port)
+        #expect(try auth(server.port, "/a", token: token) == 200)
+        #expect(try auth(server.port, "/b", token: token) == 403)
+
+        try "rules:\n  - path: /b\n    scopes: [me]\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        // --no-watch: the change waits for SIGHUP.
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try auth(server.port, "/b", token: token) == 403)
+        kill(server.process.processIdentifier, SIGHUP)
+        #expect(waitUntil(timeout: 5) { (try? auth(server.port, "/b", token: token)) == 200 })
+        #expect(try auth(server.port, "/a", token: token) == 403)
+
+        try "rules:\n  - path: /c\n    scopes: [nope nope]\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        kill(server.process.processIdentifier, SIGHUP)
+        #expect(waitUntil(timeout: 5) {
+            let metrics = (try? sendRequest(port: server.port, target: "/metrics").text) ?? ""
+            return metrics.contains(#"scopegate_config_reloads_total{result="failure"} 1"#)
+        })
+        #expect(try auth(server.port, "/b", token: token) == 200)
+        #expect(server.process.isRunning)
+        #expect(server.stop() == 0)
+        // Every log line is one JSON object; none carries the token.
+        let lines = server.log.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count > 5)
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "\(line)")
+        }
+        #expect(server.log.contains(#""message":"configuration reloaded""#))
+        #expect(server.log.contains(#""message":"configuration refused; the previous one stays in force""#))
+        #expect(server.log.contains(#""auth.decision":"allow""#))
+        #expect(!server.log.contains(token))
+    }
+
+    @Test func reloadsWhenAWatchedFileChanges() throws {
+        let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
+        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret])
+        let token = try login(server.port)
+        #expect(try auth(server.port, "/a", token: token) == 200)
+        try "rules:\n  - path: /a\n    scopes: [other]\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        #expect(waitUntil(timeout: 5) { (try? auth(server.port, "/a", token: token)) == 401 })
+        #expect(server.stop() == 0)
+        #expect(server.log.contains("file changed"))
+    }
+
+    @Test func servesOperatorEndpointsOnTheMetricsAddress() throws {
+        var server = try ServingProcess(["--demo", "--metrics-address", "127.0.0.1:0"])
+        let found = server.waitForLog(#"operator endpoints on http://127\.0\.0\.1:(\d+)"#)
+        let line = try #require(found)
+        let operatorPort = try #require(UInt16(line.split(separator: ":").last!))
+        #expect(try sendRequest(port: operatorPort, target: "/metrics").text.contains("scopegate_tokens_issued_total 0"))
+        #expect(try sendRequest(port: operatorPort, target: "/readyz").status == 200)
+        #expect(try sendRequest(port: server.port, target: "/metrics").status == 404)
+        #expect(try sendRequest(port: server.port, target: "/readyz").status == 200)
+        #expect(server.stop() == 0)
+        let refused = try run(["serve", "--demo", "--metrics-address", "9090"])
+        #expect(refused.status == 64)
+        #expect(refused.errors.contains("--metrics-address must be HOST:PORT"))
+    }
+
+    @Test func takesOptionsFromTheEnvironment() throws {
+        var server = try ServingProcess(["--log-format", "text"], environment: [
+            "SCOPEGATE_DEMO": "true", "SCOPEGATE_METRICS_ADDRESS": "127.0.0.1:0", "SCOPEGATE_ACCESS_LOG": "false",
+            "SCOPEGATE_LOG_FORMAT": "json", "SCOPEGATE_PORT": "1",
+        ])
+        // SCOPEGATE_PORT=1 lost to the command line's --port 0, and --log-format text to SCOPEGATE_LOG_FORMAT.
+        #expect(server.waitForLog("operator endpoints on") != nil)
+        #expect(try sendRequest(port: server.port, target: "/metrics").status == 404)
+        #expect(server.stop() == 0)
+        #expect(!server.log.contains(#""message":"#))
+        #expect(!server.log.contains("request"))
+        let refused = try run(["serve", "--demo"], environment: ["SCOPEGATE_CHALLENGE": "loud"])
+        #expect(refused.status == 64)
+        #expect(refused.errors.contains("loud"))
+    }
+
+    @Test func explainsADecision() throws {
+        let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /users/{name}/**\n    methods: [GET]\n    scopes: [me]\n")
+        let token = try TokenSigner(key: SigningKey(secretFileContents: Array("c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1".utf8)))
+            .sign(AccessTokenClaims(subject: "bob", scopes: ["me"], issuedAt: Date(), expiresAt: Date() + 600, tokenID: "t"))
+        let allowed = try run(["explain", "--policy", policy, "--users", users, "--secret-file", secret, "GET", "/users/bob/../bob/x?y=1", "--token", token])
+        #expect(allowed.status == 0)
+        #expect(allowed.output == """
+            request:   GET /users/bob/../bob/x?y=1
+            canonical: /users/bob/x
+            rule:      /users/{name}/** methods GET,HEAD (\(policy):2)
+            params:    name=bob
+            required:  a valid token with scopes me
+            token:     valid for bob, scopes me
+            granted:   me
+            decision:  allow, 200
+              X-Auth-User: bob
+              X-Auth-Scopes: me
+              X-Auth-Email: (empty)
+              X-Auth-Name: (empty)
+              Cache-Control: no-store
+
+            """)
+        let refused = try run(["explain", "--policy", policy, "--users", users, "--secret-file", secret, "GET", "/users/bob/x"])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("token:     none given"))
+        #expect(refused.output.contains("decision:  refuse, 401\n  WWW-Authenticate: Bearer scope=\"me\""))
+        let ambiguous = try run(["explain", "--policy", policy, "GET", "/users/a%2Fb/x"])
+        #expect(ambiguous.output.contains("canonical: refused:"))
+        #expect(ambiguous.output.contains("decision:  refuse, 403"))
+        let forged = try run(["explain", "--policy", policy, "--users", users, "GET", "/users/bob/x", "--token", token])
+        #expect(forged.output.contains("token:     refused: "))
+    }
+
+    @Test func everySubcommandHasHelp() throws {
+        let top = try run(["--help"])
+        #expect(top.status == 0)
+        for command in ["serve", "hash-password", "check-policy", "explain"] {
+            #expect(top.output.contains(command), "\(command)")
+            let help = try run([command, "--help"])
+            #expect(help.status == 0, "\(command)")
+            #expect(help.output.contains("USAGE: scopegate \(command)"), "\(command)")
+        }
+        let explain = try run(["explain", "--help"])
+        for option in ["--policy", "--users", "--secret-file", "--token", "<method>", "<target>"] {
+            #expect(explain.output.contains(option), "\(option)")
+        }
+    }
+
+    /// The README's configuration reference names every option `serve --help` lists, with its default.
+    @Test func readmeListsEveryServeOption() throws {
+        let help = try run(["serve", "--help"]).output
+        let readme = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md"), encoding: .utf8)
+        let options = Set(help.matches(of: /--[a-z][a-z0-9-]+/).map { String($0.output) }).subtracting(["--help"])
+        #expect(options.count > 20)
+        for option in options.sorted() {
+            #expect(readme.contains("`\(option)"), "README does not document \(option)")
+            guard !option.hasPrefix("--no-") else { continue }
+            let variable = "SCOPEGATE_" + option.dropFirst(2).uppercased().replacingOccurrences(of: "-", with: "_")
+            #expect(readme.contains("`\(variable)`"), "README does not document \(variable)")
+        }
     }
 }
