@@ -13,6 +13,53 @@ import Testing
         }
         #expect(try PathPattern("/admin/health").isMoreSpecific(than: PathPattern("/admin/**")))
         #expect(try PathPattern("/a/b/**").isMoreSpecific(than: PathPattern("/a/*/c")))
+        // The exact pattern wins the one path it shares with its "**" extension.
+        #expect(try PathPattern("/a").isMoreSpecific(than: PathPattern("/a/**")))
+        #expect(try !PathPattern("/a/**").isMoreSpecific(than: PathPattern("/a")))
+    }
+
+    /// Every shadow warning names methods the matcher really refuses on a path both rules match, and a
+    /// method-limited pattern with a catch-all companion at the same path shadows nothing.
+    @Test func shadowWarningsAgreeWithTheMatcher() throws {
+        let yaml = """
+            rules:
+              - path: /**
+                scopes: []
+              - path: /admin/**
+                methods: [GET]
+                scopes: [admin]
+              - path: /files/{name}
+                methods: [PUT]
+                scopes: [writer]
+              - path: /files/{name}
+                scopes: [reader]
+              - path: /a
+                methods: [POST]
+                scopes: [a]
+              - path: /a/**
+                scopes: [b]
+            """
+        let policy = try Policy.load(yaml: yaml, file: "p.yaml")
+        let shadows = PolicyLinter.warnings(for: policy, users: nil, file: "p.yaml").map(\.description).filter { $0.contains("shadowed") }
+        #expect(shadows == [
+            "p.yaml:2:5: warning: rule \"/**\" is shadowed by rule \"/a\" (line 12) for GET, HEAD, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/a\" decides and refuses the methods it does not list (403)",
+            "p.yaml:2:5: warning: rule \"/**\" is shadowed by rule \"/admin/**\" (line 4) for POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/admin/**\" decides and refuses the methods it does not list (403)",
+            "p.yaml:15:5: warning: rule \"/a/**\" is shadowed by rule \"/a\" (line 12) for GET, HEAD, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/a\" decides and refuses the methods it does not list (403)",
+        ])
+        // What the matcher does on the shared paths.
+        guard case .methodNotAllowed = policy.match(method: "DELETE", path: try CanonicalPath(target: Array("/admin/x".utf8))) else {
+            Issue.record("DELETE /admin/x fell back to a less specific rule")
+            return
+        }
+        guard case .methodNotAllowed = policy.match(method: "GET", path: try CanonicalPath(target: Array("/a".utf8))) else {
+            Issue.record("GET /a fell back to a less specific rule")
+            return
+        }
+        guard case .rule(let rule, _) = policy.match(method: "GET", path: try CanonicalPath(target: Array("/files/x".utf8))) else {
+            Issue.record("GET /files/x found no rule")
+            return
+        }
+        #expect(rule.scopes == ["reader"])
     }
 
     @Test func warnsAboutOverlapsAndUngrantableScopes() throws {
@@ -38,6 +85,7 @@ import Testing
         let warnings = PolicyLinter.warnings(for: policy, users: users, file: "p.yaml").map(\.description)
         #expect(warnings == [
             "p.yaml:2:5: warning: rule \"/admin/**\" overlaps rule \"/admin/health\" (line 4) with a different requirement; where both match, \"/admin/health\" decides (public instead of scopes admin)",
+            "p.yaml:6:5: warning: rule \"/reports/*\" is shadowed by rule \"/reports/today\" (line 9) for GET, HEAD: where both match, \"/reports/today\" decides and refuses the methods it does not list (403)",
             "p.yaml:9:5: warning: rule \"/reports/today\": scope \"writer\" is granted to no user, so this rule allows no one",
         ])
         #expect(PolicyLinter.warnings(for: try Policy.load(yaml: "rules:\n  - path: /a\n    scopes: []\n", file: "q.yaml"), users: nil, file: "q.yaml").isEmpty)

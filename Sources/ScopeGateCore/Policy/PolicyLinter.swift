@@ -3,6 +3,11 @@ public enum PolicyLinter {
     /// - Scopes a rule requires that no user in `users` may be granted (the rule can never allow anyone).
     /// - Rules that overlap a more specific rule with a different requirement: for the paths they share,
     ///   the more specific rule decides, which is easy to miss when reading the file.
+    /// - Rules shadowed for some methods: where a more specific pattern's rules list methods, a request with
+    ///   another method is refused there and never falls back to the less specific rule.
+    ///
+    /// Patterns that could never match a canonical path (dot segments, `%`, `;`, `\`, `?`, `#`, empty
+    /// segments) are load errors, not warnings.
     public static func warnings(for policy: Policy, users: UserDirectory?, file: String) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         if let users {
@@ -29,7 +34,37 @@ public enum PolicyLinter {
                         + "where both match, \"\(specific.pattern)\" decides (\(summary(specific)) instead of \(summary(general)))"))
             }
         }
-        return diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        diagnostics += shadowWarnings(for: policy, file: file)
+        return diagnostics.sorted { ($0.line, $0.column, $0.message) < ($1.line, $1.column, $1.message) }
+    }
+
+    private static func shadowWarnings(for policy: Policy, file: String) -> [Diagnostic] {
+        // The methods each pattern's rules cover together; nil: every method.
+        var covered: [PathPattern: Set<String>?] = [:]
+        var firstRule: [PathPattern: PolicyRule] = [:]
+        for rule in policy.rules {
+            if firstRule[rule.pattern] == nil { firstRule[rule.pattern] = rule }
+            switch (covered[rule.pattern], rule.methods) {
+            case (nil, let methods): covered[rule.pattern] = .some(methods)
+            case (.some(nil), _), (_, nil): covered[rule.pattern] = .some(nil)
+            case (.some(let existing?), let methods?): covered[rule.pattern] = .some(existing.union(methods))
+            }
+        }
+        var diagnostics: [Diagnostic] = []
+        for rule in policy.rules {
+            for (pattern, methods) in covered {
+                guard let methods = methods, pattern != rule.pattern, pattern.overlaps(rule.pattern),
+                      pattern.isMoreSpecific(than: rule.pattern), let specific = firstRule[pattern] else { continue }
+                let lost = (rule.methods ?? Set(PolicyRule.knownMethods)).subtracting(methods)
+                guard !lost.isEmpty else { continue }
+                let listed = PolicyRule.knownMethods.filter(lost.contains).joined(separator: ", ")
+                diagnostics.append(Diagnostic(
+                    file: file, line: rule.line, column: rule.column, severity: .warning,
+                    message: "rule \"\(rule.pattern)\" is shadowed by \(specific) for \(listed): where both match, \"\(pattern)\" "
+                        + "decides and refuses the methods it does not list (403)"))
+            }
+        }
+        return diagnostics
     }
 
     private static func summary(_ rule: PolicyRule) -> String {
@@ -51,7 +86,8 @@ extension PathPattern {
             let rank = Self.rank(mine), otherRank = Self.rank(theirs)
             if rank != otherRank { return rank > otherRank }
         }
-        return segments.count > other.segments.count
+        // Equal up to the shorter one: the longer one ends in "**", and the exact pattern wins.
+        return segments.count < other.segments.count
     }
 
     private static func rank(_ segment: Segment) -> Int {
