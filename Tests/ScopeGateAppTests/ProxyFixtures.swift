@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import ScopeGateHTTP
+import ScopeGateTesting
+
+/// A reverse proxy from Debian's packages, run in a scratch folder until the test ends.
+final class ProxyProcess {
+    let port: UInt16
+    let directory: URL
+    private let process = Process()
+
+    /// Starts `binary` (the first of `candidates` that exists) with the arguments and environment (nil: the
+    /// test's own) `configure` returns for the scratch folder and a free port, and waits until the port accepts
+    /// connections. `log` reads what the proxy wrote, for the error when it does not start.
+    init(name: String, candidates: [String], package: String,
+         configure: (_ directory: URL, _ port: UInt16) throws -> (arguments: [String], environment: [String: String]?),
+         log: @escaping (URL) -> String = { _ in "" }) throws {
+        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw TestHTTPError(description: "\(name) is not installed (apt-get install \(package)); its end-to-end test needs it")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try freePort()
+        process.executableURL = URL(fileURLWithPath: binary)
+        let launch = try configure(directory, port)
+        process.arguments = launch.arguments
+        if let environment = launch.environment { process.environment = environment }
+        let output = directory.appendingPathComponent("output.log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while (try? TestHTTPConnection(port: port)) == nil {
+            guard process.isRunning, Date() < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                let written = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+                throw TestHTTPError(description: "\(name) did not start: \(written) \(log(directory))")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    deinit {
+        // SIGKILL: a child started from a test thread may inherit a mask that blocks SIGTERM.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// The protected application behind a proxy: answers `app METHOD PATH` and the identity headers it received.
+func makeEchoApp() throws -> HTTPServer {
+    var configuration = HTTPServerConfiguration()
+    configuration.port = 0
+    configuration.threads = 1
+    return try HTTPServer(configuration: configuration) { request in
+        let names = ["X-Auth-User", "X-Auth-Scopes", "X-Auth-Email", "X-Auth-Name"]
+        let seen = names.map { name in
+            "\(name)=\(request.headers.rawValues(name).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) })"
+        }
+        return .respond(HTTPResponse(status: 200, body: Array("app \(request.method) \(request.pathText) \(seen.joined(separator: " "))".utf8)))
+    }
+}
+
+/// The checks every proxy recipe must pass: the demo policy enforced through the proxy, identity headers that
+/// only ScopeGate sets, and path tricks that never reach a cheaper rule.
+struct ProxiedDemo {
+    let proxy: UInt16
+    let scopegate: TestDaemon
+
+    func through(_ target: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8] = []) throws -> TestHTTPResponse {
+        try sendRequest(port: proxy, method: method, target: target, headers: headers, body: body)
+    }
+
+    /// `bodiesPassed`: whether the proxy hands ScopeGate's refusal bodies to the client (nginx's auth_request
+    /// sends its own error page instead).
+    func expectProtection(bodiesPassed: Bool) throws {
+        let login = try through("/token", method: "POST", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                body: formBody([("username", "johndoe"), ("password", "secret"), ("scope", "me items")]))
+        #expect(login.status == 200)
+        let token = try #require(try JSONSerialization.jsonObject(with: Data(login.body)) as? [String: Any])["access_token"] as? String
+        let bearer = ("Authorization", "Bearer \(try #require(token))")
+
+        let allowed = try through("/users/me/items/?page=1", headers: [bearer])
+        #expect(allowed.status == 200)
+        #expect(allowed.text == #"app GET /users/me/items/ X-Auth-User=["johndoe"] X-Auth-Scopes=["me items"] X-Auth-Email=["johndoe@example.com"] X-Auth-Name=["John Doe"]"#)
+
+        let challenged = try through("/users/me/")
+        #expect(challenged.status == 401)
+        #expect(challenged.header("WWW-Authenticate") == "Bearer scope=\"me\"")
+        if bodiesPassed { #expect(challenged.text == #"{"detail":"Not authenticated"}"#) }
+
+        let insufficient = try through("/users/me/items/", headers: [("Authorization", "Bearer \(try scopegate.token(scopes: ["me"]))")])
+        #expect(insufficient.status == 401)
+        #expect(insufficient.header("WWW-Authenticate") == "Bearer scope=\"me items\"")
+
+        #expect(try through("/elsewhere", headers: [bearer]).status == 403)
+        #expect(try through("/users/me/", headers: [("Authorization", "Bearer \(try scopegate.token(subject: "alice", scopes: ["me"]))")]).status == 403)
+        // The original method reaches ScopeGate: /admin/** allows GET only.
+        let admin = ("Authorization", "Bearer \(try scopegate.token(subject: "bob", scopes: ["admin"]))")
+        #expect(try through("/admin/x", headers: [admin]).status == 200)
+        #expect(try through("/admin/x", method: "DELETE", headers: [admin]).status == 403)
+    }
+
+    func expectIdentityFromScopeGateOnly() throws {
+        let token = try scopegate.token(scopes: ["me"])
+        let spoofed = try through("/users/me/", headers: [("Authorization", "Bearer \(token)"), ("X-Auth-User", "root"), ("X-Auth-Scopes", "admin")])
+        #expect(spoofed.status == 200)
+        #expect(spoofed.text.contains(#"X-Auth-User=["johndoe"]"#))
+        #expect(spoofed.text.contains(#"X-Auth-Scopes=["me"]"#))
+        #expect(!spoofed.text.contains("root"))
+        let publicPage = try through("/public/page", headers: [("X-Auth-User", "root")])
+        #expect(publicPage.status == 200)
+        #expect(publicPage.text.hasPrefix("app GET /public/page X-Auth-User=["))
+        #expect(!publicPage.text.contains("root"))
+        // A client's own descriptions of the original request cannot steer the decision: the proxy overwrites
+        // them (401, no token) or passes them on beside its own, which then disagree (403).
+        let steered = try through("/users/me/", headers: [("X-Forwarded-Uri", "/public/x"), ("X-Original-URI", "/public/x"),
+                                                          ("X-Forwarded-Method", "GET")])
+        #expect([401, 403].contains(steered.status))
+        let admin = ("Authorization", "Bearer \(try scopegate.token(subject: "bob", scopes: ["admin"]))")
+        #expect(try through("/admin/x", method: "DELETE", headers: [("X-Forwarded-Method", "GET"), ("X-Original-Method", "GET"), admin]).status == 403)
+    }
+
+    func expectPathTricksRefused() throws {
+        #expect(try through("/public/../users/me/").status == 401)
+        #expect(try through("/public/%2e%2e/users/me/").status == 401)
+        #expect(try through("/public/..;/users/me/").status == 403)
+        #expect(try through("/public%2F..%2Fusers/me/").status == 403)
+        #expect(try through("/public/x").status == 200)
+    }
+}
