@@ -11,21 +11,23 @@ extension ScopeGateService {
     /// - Envoy `ext_authz` with `path_prefix: /auth`: the original path after `/auth`, the original method.
     ///
     /// Every path through this function that is not the single allow branch answers 401 or 403.
-    func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord) -> HTTPResponse {
+    func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPResponse {
         let start = ContinuousClock.now
         let state = current
-        var trace = DecisionTrace()
+        var trace = DecisionTrace(describesRequest: record != nil)
         let decision = decide(request, state: state, trace: &trace)
         let response = respond(to: decision, mode: state.configuration.challenge)
         let outcome = Self.outcome(of: decision)
         metrics.recordDecisionDuration(since: start)
         metrics.recordDecision(outcome, rule: trace.rule ?? "none")
-        if let method = trace.method { record.method = method }
-        if let path = trace.path { record.path = path }
-        record.decision = outcome.rawValue
-        record.rule = trace.rule
-        if case .allow(let user?, _, _) = decision { record.user = user.username }
-        if case .insufficientScope(_, let user) = decision { record.user = user }
+        if record != nil {
+            if let method = trace.method { record?.method = method }
+            if let path = trace.path { record?.path = path }
+            record?.decision = outcome.rawValue
+            record?.rule = trace.rule
+            if case .allow(let user?, _, _) = decision { record?.user = user.username }
+            if case .insufficientScope(_, let user) = decision { record?.user = user }
+        }
         if logger.logLevel <= .debug {
             logger.debug("forward-auth decision", metadata: [
                 "http.status": "\(response.status)",
@@ -37,6 +39,8 @@ extension ScopeGateService {
 
     /// What the check learned on its way, for the access log and the metrics.
     struct DecisionTrace {
+        /// Whether the original method and path are wanted (for the access log); the rule always is.
+        let describesRequest: Bool
         var method: String?
         var path: String?
         var rule: String?
@@ -63,8 +67,10 @@ extension ScopeGateService {
         case .success(let value): original = value
         case .failure(let refusal): return .forbidden(refusal.reason)
         }
-        trace.method = original.method
-        trace.path = String(decoding: original.target.prefix(512), as: UTF8.self)
+        if trace.describesRequest {
+            trace.method = original.method
+            trace.path = String(decoding: original.target.prefix(512), as: UTF8.self)
+        }
         // Intermediaries are told to drop headers a Connection header names; naming the ones that describe the
         // original request is an attempt to make some hop forget them.
         let hopByHop = request.headers.rawValues("Connection").flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
@@ -75,7 +81,7 @@ extension ScopeGateService {
         let path: CanonicalPath
         do {
             path = try CanonicalPath(target: original.target)
-            trace.path = path.description
+            if trace.describesRequest { trace.path = path.description }
         } catch {
             return .forbidden("ambiguous original URI: \(error)")
         }

@@ -13,14 +13,23 @@ import Synchronization
 /// let server = try HTTPServer(configuration: http, handler: service.handle)
 /// ```
 public final class ScopeGateService: Sendable {
-    /// The state every request sees one consistent copy of.
-    struct State: Sendable {
+    /// The state every request sees one consistent copy of; a class, so taking it costs one retain.
+    final class State: Sendable {
         let configuration: ServiceConfiguration
         let verifier: TokenVerifier
         let signer: TokenSigner
         let tokenCache: VerifiedTokenCache
         /// `/openapi.json`, whose scopes come from this policy and these users.
         let openAPI: [UInt8]
+
+        init(configuration: ServiceConfiguration, verifier: TokenVerifier, signer: TokenSigner, tokenCache: VerifiedTokenCache,
+             openAPI: [UInt8]) {
+            self.configuration = configuration
+            self.verifier = verifier
+            self.signer = signer
+            self.tokenCache = tokenCache
+            self.openAPI = openAPI
+        }
     }
 
     private let state: Mutex<State>
@@ -31,6 +40,9 @@ public final class ScopeGateService: Sendable {
     let faults: FaultInjection?
     /// Counters and histograms behind `GET /metrics`.
     public let metrics: ServiceMetrics
+    /// Settings a reload does not change, read without the lock.
+    private let accessLog: Bool
+    private let metricsOnMainListener: Bool
     private let readiness = Atomic<Bool>(false)
     private let queueDepth = Mutex<(@Sendable () -> Int)?>(nil)
 
@@ -47,6 +59,8 @@ public final class ScopeGateService: Sendable {
         self.throttle = LoginThrottle(limits: configuration.loginLimits)
         self.faults = faults
         self.metrics = ServiceMetrics()
+        self.accessLog = configuration.accessLog
+        self.metricsOnMainListener = configuration.metricsOnMainListener
     }
 
     /// The configuration in force.
@@ -87,20 +101,20 @@ public final class ScopeGateService: Sendable {
 
     /// Answers one request. Runs on the server's polling threads; password checks are deferred.
     public func handle(_ request: HTTPRequest) -> HTTPHandlerResult {
-        guard current.configuration.accessLog else {
-            var record = RequestRecord(request)
-            return route(request, record: &record)
+        guard accessLog, logger.logLevel <= .info else {
+            var none: RequestRecord?
+            return route(request, record: &none)
         }
         let start = ContinuousClock.now
-        var record = RequestRecord(request)
+        var record: RequestRecord? = RequestRecord(request)
         switch route(request, record: &record) {
         case .respond(let response):
-            logRequest(record, status: response.status, since: start)
+            logRequest(record!, status: response.status, since: start)
             return .respond(response)
         case .deferred(let overloaded, let work):
             return .deferred(overloaded: overloaded) { [self, record] in
                 let response = work()
-                logRequest(record, status: response.status, since: start)
+                logRequest(record!, status: response.status, since: start)
                 return response
             }
         }
@@ -114,7 +128,7 @@ public final class ScopeGateService: Sendable {
         }
     }
 
-    private func route(_ request: HTTPRequest, record: inout RequestRecord) -> HTTPHandlerResult {
+    private func route(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPHandlerResult {
         let path = request.path
         if path == Self.authPath || path.starts(with: Self.authPrefix) {
             return .respond(forwardAuth(request, record: &record))
@@ -129,7 +143,7 @@ public final class ScopeGateService: Sendable {
         case "/healthz", "/readyz":
             return operatorEndpoint(request) ?? .respond(Responses.notFound)
         case "/metrics":
-            guard current.configuration.metricsOnMainListener else { return .respond(Responses.notFound) }
+            guard metricsOnMainListener else { return .respond(Responses.notFound) }
             return operatorEndpoint(request) ?? .respond(Responses.notFound)
         case "/openapi.json":
             guard request.method == "GET" || request.method == "HEAD" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
@@ -162,7 +176,6 @@ public final class ScopeGateService: Sendable {
     }
 
     private func logRequest(_ record: RequestRecord, status: Int, since start: ContinuousClock.Instant) {
-        guard logger.logLevel <= .info else { return }
         let elapsed = ContinuousClock.now - start
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         var metadata: Logger.Metadata = [

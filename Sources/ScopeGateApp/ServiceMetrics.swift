@@ -16,7 +16,12 @@ public final class ServiceMetrics: Sendable {
 
     private let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
-    private let decisionCounters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private struct DecisionKey: Hashable {
+        let outcome: Outcome
+        let rule: String
+    }
+
+    private let decisionCounters = Mutex<[DecisionKey: CoreMetrics.Counter]>([:])
     private let decisionDuration: CoreMetrics.Timer
     private let tokensIssued: CoreMetrics.Counter
     private let loginsUnknownUser: CoreMetrics.Counter
@@ -69,7 +74,7 @@ public final class ServiceMetrics: Sendable {
 
     /// Counts one forward-auth decision under its outcome and the rule that applied (`none` when no rule did).
     func recordDecision(_ outcome: Outcome, rule: String) {
-        let key = outcome.rawValue + "\u{0}" + rule
+        let key = DecisionKey(outcome: outcome, rule: rule)
         let counter = decisionCounters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = CoreMetrics.Counter(label: "scopegate_decisions_total",

@@ -21,6 +21,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var connectionTimeout: Int = 30
     /// Concurrent connections per client address; 0 for no limit.
     public var perIPConnectionLimit: Int = 0
+    /// Bytes libmicrohttpd keeps per connection for the request head and the answer's headers; a request head
+    /// larger than about half of it is refused (431). libmicrohttpd clears this memory between requests, so
+    /// it is kept to what a request with a large token needs.
+    public var connectionMemoryLimit: Int = 16 * 1024
 
     /// The defaults: 127.0.0.1:8000, one polling and one worker thread per core.
     public init() {}
@@ -75,6 +79,7 @@ public final class HTTPServer: @unchecked Sendable {
                 MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: max(1, configuration.connectionTimeout), ptr_value: nil),
                 MHD_OptionItem(option: .STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
                 MHD_OptionItem(option: .LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
+                MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemoryLimit, ptr_value: nil),
                 MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: sockaddrPointer),
             ]
             if configuration.perIPConnectionLimit > 0 {
