@@ -1,5 +1,8 @@
 /// Request header fields in the order received, duplicates kept, names compared case-insensitively.
 /// Values are the raw bytes the client sent: a proxy-forwarded URI is canonicalized from exactly those.
+///
+/// All fields live in one byte buffer (names lower-cased), so collecting a request's headers costs two
+/// allocations however many fields it has.
 public struct HTTPHeaders: Sendable, Sequence {
     /// One field.
     public struct Field: Sendable {
@@ -9,36 +12,81 @@ public struct HTTPHeaders: Sendable, Sequence {
         public let value: [UInt8]
     }
 
-    private var fields: [Field] = []
+    private struct Span: Sendable {
+        let nameStart: Int32
+        let valueStart: Int32
+        let valueEnd: Int32
+    }
+
+    private var bytes: [UInt8] = []
+    private var spans: [Span] = []
 
     /// Creates headers from (name, value) pairs.
     public init(_ pairs: [(String, String)] = []) {
         for (name, value) in pairs { append(name: name, value: Array(value.utf8)) }
     }
 
-    /// Adds a field.
-    public mutating func append(name: String, value: [UInt8]) {
-        fields.append(Field(name: name.lowercased(), value: value))
+    /// Room for `bytes` of names and values in `fields` fields without growing.
+    public init(capacity bytes: Int, fields: Int) {
+        self.bytes.reserveCapacity(bytes)
+        self.spans.reserveCapacity(fields)
     }
 
-    public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
+    /// Adds a field.
+    public mutating func append(name: String, value: [UInt8]) {
+        var name = name
+        name.withUTF8 { nameBytes in
+            value.withUnsafeBytes { append(name: UnsafeRawBufferPointer(nameBytes), value: $0) }
+        }
+    }
+
+    /// Adds a field from raw bytes (a name of at most 64 KiB, as every head is far smaller).
+    public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let nameStart = Int32(truncatingIfNeeded: bytes.count)
+        for byte in name { bytes.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
+        let valueStart = Int32(truncatingIfNeeded: bytes.count)
+        bytes.append(contentsOf: value)
+        spans.append(Span(nameStart: nameStart, valueStart: valueStart, valueEnd: Int32(truncatingIfNeeded: bytes.count)))
+    }
+
+    public func makeIterator() -> IndexingIterator<[Field]> {
+        spans.map { span in
+            Field(name: String(decoding: bytes[Int(span.nameStart)..<Int(span.valueStart)], as: UTF8.self),
+                  value: Array(bytes[Int(span.valueStart)..<Int(span.valueEnd)]))
+        }.makeIterator()
+    }
 
     /// Every value of `name`, raw.
     public func rawValues(_ name: String) -> [[UInt8]] {
         var values: [[UInt8]] = []
-        for field in fields where Self.matches(field.name, name) { values.append(field.value) }
+        var name = name
+        name.withUTF8 { wanted in
+            for span in spans where matches(span, wanted) {
+                values.append(Array(bytes[Int(span.valueStart)..<Int(span.valueEnd)]))
+            }
+        }
         return values
     }
 
     /// The first value of `name` as text, or `nil` when absent or not valid UTF-8.
     public subscript(name: String) -> String? {
-        guard let field = fields.first(where: { Self.matches($0.name, name) }) else { return nil }
-        return String(validating: field.value, as: UTF8.self)
+        var name = name
+        return name.withUTF8 { wanted in
+            guard let span = spans.first(where: { matches($0, wanted) }) else { return nil }
+            return String(validating: bytes[Int(span.valueStart)..<Int(span.valueEnd)], as: UTF8.self)
+        }
     }
 
-    /// Whether a stored (lower-case) name equals `name` in any ASCII case, without allocating.
-    private static func matches(_ stored: String, _ name: String) -> Bool {
-        stored.utf8.count == name.utf8.count
-            && stored.utf8.elementsEqual(name.utf8) { $0 == (($1 >= 0x41 && $1 <= 0x5A) ? $1 | 0x20 : $1) }
+    /// Whether a stored (lower-case) name equals `wanted` in any ASCII case.
+    private func matches(_ span: Span, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = Int(span.nameStart)
+        guard Int(span.valueStart) - start == wanted.count else { return false }
+        return bytes.withUnsafeBufferPointer { stored in
+            for index in 0..<wanted.count {
+                let byte = wanted[index]
+                if stored[start + index] != (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) { return false }
+            }
+            return true
+        }
     }
 }

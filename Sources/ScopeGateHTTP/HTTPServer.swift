@@ -172,10 +172,6 @@ private struct SuspendedConnection: @unchecked Sendable {
     let pointer: OpaquePointer
 }
 
-private final class HeaderCollector {
-    var headers = HTTPHeaders()
-}
-
 private final class ServerContext: @unchecked Sendable {
     // @unchecked: the counters are atomics; everything else is immutable after init.
     let configuration: HTTPServerConfiguration
@@ -277,32 +273,33 @@ private final class ServerContext: @unchecked Sendable {
         for (name, value) in response.headers where isSafeHeader(name: name, value: value) {
             // libmicrohttpd refuses empty values. One space is optional white space, which every HTTP parser
             // strips (RFC 9110 §5.5), so the field still arrives present and empty.
-            _ = MHD_add_response_header(made, name, value.isEmpty ? " " : value)
+            // withCString: no intermediate array for each name and value.
+            _ = name.withCString { name in (value.isEmpty ? " " : value).withCString { MHD_add_response_header(made, name, $0) } }
         }
         if closing { _ = MHD_add_response_header(made, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(response.status), made)
     }
 
     private func headers(of connection: OpaquePointer) -> HTTPHeaders {
-        let collector = HeaderCollector()
-        withExtendedLifetime(collector) {
+        var headers = HTTPHeaders(capacity: 1024, fields: 16)
+        withUnsafeMutablePointer(to: &headers) { pointer in
             _ = MHD_get_connection_values_n(connection, .HEADER_KIND, { cls, _, key, keySize, value, valueSize in
                 guard let cls, let key else { return .YES }
-                let collector = Unmanaged<HeaderCollector>.fromOpaque(cls).takeUnretainedValue()
-                let name = String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self)
-                let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: valueSize)) } ?? []
-                collector.headers.append(name: name, value: bytes)
+                let headers = cls.assumingMemoryBound(to: HTTPHeaders.self)
+                headers.pointee.append(name: UnsafeRawBufferPointer(start: key, count: keySize),
+                                       value: UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueSize))
                 return .YES
-            }, Unmanaged.passUnretained(collector).toOpaque())
+            }, UnsafeMutableRawPointer(pointer))
         }
-        return collector.headers
+        return headers
     }
 
     private func clientAddress(of connection: OpaquePointer) -> IPAddress? {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        let length = CScopeGateShims_client_ip(connection, &bytes)
-        guard length == 4 || length == 16 else { return nil }
-        return IPAddress(bytes: Array(bytes.prefix(Int(length))))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            let length = CScopeGateShims_client_ip(connection, buffer.baseAddress!)
+            guard length == 4 || length == 16 else { return nil }
+            return IPAddress(bytes: Array(buffer.prefix(Int(length))))
+        }
     }
 }
 
