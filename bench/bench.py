@@ -113,11 +113,10 @@ def main():
     small = f"{WORK}/policy-5.yaml"
     open(small, "w").write(open("policies/demo.yaml").read())
     large = f"{WORK}/policy-10000.yaml"
+    extra = "".join(f"  - path: /service{index}/v1/{{id}}/items\n    scopes: [s{index}]\n" for index in range(10_000))
     with open(large, "w") as f:
-        f.write(open("policies/demo.yaml").read().replace("default: deny", ""))
-        for index in range(10_000):
-            f.write(f"  - path: /service{index}/v1/{{id}}/items\n    scopes: [s{index}]\n")
-        f.write("default: deny\n")
+        # The demo policy with 10,000 more rules at the head of its rules list.
+        f.write(open("policies/demo.yaml").read().replace("\nrules:\n", "\nrules:\n" + extra, 1))
 
     sg_port, sg10k_port, static_port, proxy_port, plain_port, upstream_port = (free_port() for _ in range(6))
     scopegate, ready_ms = start_scopegate(small, sg_port)
@@ -160,13 +159,17 @@ def main():
     login_body = urllib.parse.urlencode({"username": "bench", "password": "benchpassword"})
     lua = f"{WORK}/login.lua"
     open(lua, "w").write(f'wrk.method = "POST"\nwrk.body = "{login_body}"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
-    flood = subprocess.Popen(["wrk", "-t1", f"-c{int(4 * login_limit) + 1}", f"-d{SECONDS + 2}s", "-s", lua, f"http://127.0.0.1:{sg_port}/token"],
-                             stdout=subprocess.PIPE, text=True)
+    flood_command = ["wrk", "-t1", f"-c{int(4 * login_limit) + 1}", f"-d{SECONDS}s", "-s", lua, f"http://127.0.0.1:{sg_port}/token"]
+    # Login throughput: the flood alone, so the cores are the logins' (the limit assumes no other load).
+    flood_out = subprocess.run(flood_command, capture_output=True, text=True).stdout
+    flood_errors = re.search(r"Non-2xx or 3xx responses: (\d+)", flood_out)
+    flood_timeouts = re.search(r"timeout (\d+)", flood_out)
+    logins = (int(re.search(r"(\d+) requests in", flood_out).group(1)) - int(flood_errors.group(1) if flood_errors else 0)) / SECONDS
+    # /auth latency while the same flood runs.
+    flood = subprocess.Popen(flood_command[:3] + [f"-d{SECONDS + 2}s"] + flood_command[4:], stdout=subprocess.PIPE, text=True)
     time.sleep(1)
     during = wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, connections=16)
-    flood_out = flood.communicate()[0]
-    logins = int(re.search(r"(\d+) requests in", flood_out).group(1)) / (SECONDS + 2)
-    flood_errors = re.search(r"Non-2xx or 3xx responses: (\d+)", flood_out)
+    flood.communicate()
     alone = wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, connections=16)
 
     for process in (scopegate, scopegate10k, upstream, static, proxies):
@@ -191,8 +194,9 @@ def main():
         f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(k, f5)):.2f}", "<= 1.10")
     row("/auth p99 ms during login flood vs alone", f"{during['p99']:.2f}", f"{alone['p99']:.2f}",
         f"{during['p99'] / max(alone['p99'], 0.001):.2f}", "<=5ms,<=2x")
-    row("logins/s vs cores / cost-12 hash time", f"{logins:.2f}", f"{login_limit:.2f}", f"{logins / login_limit:.2f}", ">= 0.90")
-    row("excess logins answered 503 (count)", f"{flood_errors.group(1) if flood_errors else 0}", "", "", "")
+    row("logins/s (flood alone) vs cores / cost-12 hash time", f"{logins:.2f}", f"{login_limit:.2f}", f"{logins / login_limit:.2f}", ">= 0.90")
+    row("excess logins answered 503 / timed out (count)",
+        f"{flood_errors.group(1) if flood_errors else 0}/{flood_timeouts.group(1) if flood_timeouts else 0}", "", "", "0 timeouts")
     row("startup to first /healthz 200 (ms)", f"{ready_ms:.0f}", "", "", "<= 100")
     row("RSS idle / under load (MB)", f"{idle_rss:.1f}/{peak_rss:.1f}", "", "", "<= 20 idle")
     errors = sum(run["errors"] for runs in results.values() for run in runs)

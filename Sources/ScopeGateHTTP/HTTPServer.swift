@@ -13,8 +13,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Threads for deferred (slow) work.
     public var workerThreads: Int = ProcessInfo.processInfo.activeProcessorCount
-    /// Deferred jobs that may wait for a worker before new ones are answered as overloaded.
-    public var workerQueueLimit: Int = 32
+    /// Deferred jobs that may wait for a worker; past it the handler's overloaded answer (503) is sent. Two
+    /// per worker keeps a queued login's wait near two hash times instead of letting clients time out.
+    public var workerQueueLimit: Int = 2 * ProcessInfo.processInfo.activeProcessorCount
     /// The largest request body accepted; larger ones get 413.
     public var maximumBodySize: Int = 16 * 1024
     /// Seconds a connection may stay idle or unfinished before it is closed.

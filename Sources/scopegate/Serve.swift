@@ -59,6 +59,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Polling threads (default: one per core).")
     var threads: Int?
 
+    @Option(name: .customLong("login-queue"), help: "Logins that may wait for a password check; more are answered 503 with Retry-After (default: two per core).")
+    var loginQueue: Int?
+
     @Option(name: .customLong("max-connections-per-ip"), help: "Concurrent connections one address may hold; 0 for no limit.")
     var maxConnectionsPerIP = 256
 
@@ -90,7 +93,7 @@ struct Serve: ParsableCommand {
     static let environmentOptions: [(name: String, flag: Bool)] = [
         ("host", false), ("port", false), ("policy", false), ("users", false), ("secret-file", false), ("demo", true),
         ("token-lifetime", false), ("leeway", false), ("trusted-proxies", false), ("challenge", false), ("bcrypt-cost", false),
-        ("threads", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("log-level", false),
+        ("threads", false), ("login-queue", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("log-level", false),
         ("log-format", false), ("access-log", true), ("watch", true), ("metrics-address", false), ("issuer", false), ("audience", false),
     ]
 
@@ -121,6 +124,7 @@ struct Serve: ParsableCommand {
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
         guard leeway >= 0 else { throw ValidationError("--leeway must not be negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let loginQueue, loginQueue < 1 { throw ValidationError("--login-queue must be at least 1") }
         guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must not be negative") }
         guard connectionTimeout > 0 else { throw ValidationError("--connection-timeout must be positive") }
         if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
@@ -175,6 +179,7 @@ struct Serve: ParsableCommand {
         http.host = host
         http.port = port
         if let threads { http.threads = threads }
+        if let loginQueue { http.workerQueueLimit = loginQueue }
         http.perIPConnectionLimit = maxConnectionsPerIP
         http.connectionTimeout = connectionTimeout
         let server: HTTPServer
