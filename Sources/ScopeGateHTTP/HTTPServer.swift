@@ -16,6 +16,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// Deferred jobs that may wait for a worker; past it the handler's overloaded answer (503) is sent. Two
     /// per worker keeps a queued login's wait near two hash times instead of letting clients time out.
     public var workerQueueLimit: Int = 2 * ProcessInfo.processInfo.activeProcessorCount
+    /// How long an overloaded answer (503) waits before it is sent, the connection parked meanwhile.
+    public var overloadDelay: Duration = .milliseconds(500)
     /// The largest request body accepted; larger ones get 413.
     public var maximumBodySize: Int = 16 * 1024
     /// Seconds a connection may stay idle or unfinished before it is closed.
@@ -178,6 +180,7 @@ private final class ServerContext: @unchecked Sendable {
     let configuration: HTTPServerConfiguration
     let handler: HTTPHandler
     let workers: WorkerPool
+    private let delayQueue = DispatchQueue(label: "scopegate.overload-delay")
     private let stopping = Atomic<Bool>(false)
     private let suspended = Atomic<Int>(0)
     private let active = Atomic<Int>(0)
@@ -230,7 +233,8 @@ private final class ServerContext: @unchecked Sendable {
         case .respond(let response):
             return queue(response, on: connection)
         case .deferred(let overloaded, let work):
-            guard !stopping.load(ordering: .acquiring), workers.reserve() else { return queue(overloaded, on: connection) }
+            guard !stopping.load(ordering: .acquiring) else { return queue(overloaded, on: connection) }
+            guard workers.reserve() else { return answerLater(overloaded, on: connection, state: state) }
             suspended.add(1, ordering: .relaxed)
             MHD_suspend_connection(connection)
             let handle = SuspendedConnection(pointer: connection)
@@ -242,6 +246,25 @@ private final class ServerContext: @unchecked Sendable {
             })
             return .YES
         }
+    }
+
+    /// Sends the overloaded answer after `overloadDelay`, the connection suspended meanwhile: a client that
+    /// retries at once (ignoring Retry-After) then costs a few answers a second, not the cores the queued
+    /// work needs.
+    private func answerLater(_ response: HTTPResponse, on connection: OpaquePointer, state: RequestState) -> MHD_Result {
+        guard configuration.overloadDelay > .zero else { return queue(response, on: connection) }
+        state.response = response
+        suspended.add(1, ordering: .relaxed)
+        MHD_suspend_connection(connection)
+        let handle = SuspendedConnection(pointer: connection)
+        let counter = self
+        let delay = configuration.overloadDelay.components
+        let nanoseconds = Int(delay.seconds) * 1_000_000_000 + Int(delay.attoseconds / 1_000_000_000)
+        delayQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+            MHD_resume_connection(handle.pointer)
+            counter.suspended.subtract(1, ordering: .releasing)
+        }
+        return .YES
     }
 
     private func earlyRejection(for state: RequestState) -> HTTPResponse? {

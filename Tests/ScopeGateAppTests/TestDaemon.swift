@@ -56,6 +56,7 @@ final class TestDaemon {
         http.port = 0
         http.threads = 2
         http.workerThreads = 2
+        http.workerQueueLimit = 16
         server = try HTTPServer(configuration: http, handler: service.handle)
     }
 

@@ -114,7 +114,7 @@ final class Gate: Sendable {
 
     @Test func excessSlowWorkIsAnsweredAsOverloaded() throws {
         let gate = Gate()
-        let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 1 }) { _ in
+        let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 1; $0.overloadDelay = .milliseconds(300) }) { _ in
             .deferred(overloaded: HTTPResponse(status: 503, headers: [("Retry-After", "1")])) {
                 gate.wait()
                 return HTTPResponse(status: 200)
@@ -127,7 +127,10 @@ final class Gate: Sendable {
         let queued = try TestHTTPConnection(port: server.port)
         try queued.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         try #require(waitUntil { server.pendingWork >= 2 })
+        // The overloaded answer is held back for the delay (a client retrying at once costs little), then sent.
+        let started = ContinuousClock.now
         let rejected = try sendRequest(port: server.port, target: "/")
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
         #expect(rejected.status == 503)
         #expect(rejected.header("Retry-After") == "1")
         gate.open(2)
