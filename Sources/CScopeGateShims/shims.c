@@ -1,6 +1,11 @@
+#define _GNU_SOURCE  /* pthread_setname_np */
 #include "CScopeGateShims.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -49,4 +54,23 @@ int CScopeGateShims_client_ip(struct MHD_Connection *connection, uint8_t *out) {
         return 16;
     }
     return 0;
+}
+
+int CScopeGateShims_set_thread_niceness(int niceness) {
+#ifdef __linux__
+    /* On Linux a nice value belongs to a thread, named by its kernel thread id. */
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), niceness);
+#else
+    (void)niceness;
+    return 0;
+#endif
+}
+
+int CScopeGateShims_set_thread_name(const char *name) {
+#ifdef __linux__
+    return pthread_setname_np(pthread_self(), name);
+#else
+    (void)name;
+    return 0;
+#endif
 }

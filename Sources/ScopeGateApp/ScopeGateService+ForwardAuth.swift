@@ -16,7 +16,12 @@ extension ScopeGateService {
         let state = current
         var trace = DecisionTrace(describesRequest: record != nil)
         let decision = decide(request, state: state, trace: &trace)
-        let response = respond(to: decision, mode: state.configuration.challenge)
+        let response: HTTPResponse
+        if case .allow(_?, _, _) = decision, let cached = trace.token {
+            response = cached.allowResponse { respond(to: decision, mode: state.configuration.challenge) }
+        } else {
+            response = respond(to: decision, mode: state.configuration.challenge)
+        }
         let outcome = Self.outcome(of: decision)
         metrics.recordDecisionDuration(since: start)
         metrics.recordDecision(outcome, rule: trace.rule ?? "none")
@@ -44,6 +49,8 @@ extension ScopeGateService {
         var method: String?
         var path: String?
         var rule: String?
+        /// The cached token the decision rests on, which keeps its allow answer.
+        var token: CachedToken?
     }
 
     private func decide(_ request: HTTPRequest, state: State, trace: inout DecisionTrace) -> ForwardAuthDecision {
@@ -116,7 +123,9 @@ extension ScopeGateService {
         try faults?.check(.verify)
         let verified: VerifiedToken
         do {
-            verified = try state.tokenCache.verify(token, with: state.verifier, now: clock())
+            let entry = try state.tokenCache.entry(token, with: state.verifier, now: clock())
+            trace.token = entry
+            verified = entry.token
         } catch {
             return .unauthenticated(.invalidToken(error.description), requiredScopes: required)
         }

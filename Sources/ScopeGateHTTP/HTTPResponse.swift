@@ -6,12 +6,22 @@ public struct HTTPResponse: Sendable {
     public var headers: [(name: String, value: String)]
     /// The body.
     public var body: [UInt8]
+    /// The same response built once for libmicrohttpd, sent instead of building it again; see ``prepared()``.
+    public private(set) var preparedForm: PreparedResponse?
 
     /// Creates a response.
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// This response with its libmicrohttpd form built now, for a response that will be sent many times
+    /// unchanged (it must not be modified afterwards: the built form is what is sent).
+    public func prepared() -> HTTPResponse {
+        var copy = self
+        copy.preparedForm = PreparedResponse(self)
+        return copy
     }
 
     /// A JSON response with `Content-Type: application/json`.

@@ -16,6 +16,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// Deferred jobs that may wait for a worker; past it the handler's overloaded answer (503) is sent. Two
     /// per worker keeps a queued login's wait near two hash times instead of letting clients time out.
     public var workerQueueLimit: Int = 2 * ProcessInfo.processInfo.activeProcessorCount
+    /// How much lower the worker threads' scheduling priority is than the polling threads' (a nice value):
+    /// decisions preempt password hashing when both want the cores; hashing still gets what is left.
+    public var workerNiceness: Int = 5
     /// How long an overloaded answer (503) waits before it is sent, the connection parked meanwhile.
     public var overloadDelay: Duration = .milliseconds(500)
     /// The largest request body accepted; larger ones get 413.
@@ -188,7 +191,8 @@ private final class ServerContext: @unchecked Sendable {
     init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
-        self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit, name: "scopegate-worker")
+        self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit, name: "sg-worker",
+                                  niceness: Int32(configuration.workerNiceness))
     }
 
     var suspendedCount: Int { suspended.load(ordering: .acquiring) }
@@ -288,19 +292,11 @@ private final class ServerContext: @unchecked Sendable {
     }
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer, closing: Bool = false) -> MHD_Result {
-        var body = response.body
-        let made = body.withUnsafeMutableBytes { buffer in
-            MHD_create_response_from_buffer(buffer.count, buffer.baseAddress, .RESPMEM_MUST_COPY)
+        if !closing, let prepared = response.preparedForm {
+            return MHD_queue_response(connection, UInt32(response.status), prepared.pointer)
         }
-        guard let made else { return .NO }
+        guard let made = makeMHDResponse(response, closing: closing) else { return .NO }
         defer { MHD_destroy_response(made) }
-        for (name, value) in response.headers where isSafeHeader(name: name, value: value) {
-            // libmicrohttpd refuses empty values. One space is optional white space, which every HTTP parser
-            // strips (RFC 9110 §5.5), so the field still arrives present and empty.
-            // withCString: no intermediate array for each name and value.
-            _ = name.withCString { name in (value.isEmpty ? " " : value).withCString { MHD_add_response_header(made, name, $0) } }
-        }
-        if closing { _ = MHD_add_response_header(made, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(response.status), made)
     }
 
@@ -324,6 +320,39 @@ private final class ServerContext: @unchecked Sendable {
             guard length == 4 || length == 16 else { return nil }
             return IPAddress(bytes: Array(buffer.prefix(Int(length))))
         }
+    }
+}
+
+/// A response in libmicrohttpd's form: the body copied, the safe headers added.
+func makeMHDResponse(_ response: HTTPResponse, closing: Bool) -> OpaquePointer? {
+    var body = response.body
+    let made = body.withUnsafeMutableBytes { buffer in
+        MHD_create_response_from_buffer(buffer.count, buffer.baseAddress, .RESPMEM_MUST_COPY)
+    }
+    guard let made else { return nil }
+    for (name, value) in response.headers where isSafeHeader(name: name, value: value) {
+        // libmicrohttpd refuses empty values. One space is optional white space, which every HTTP parser
+        // strips (RFC 9110 §5.5), so the field still arrives present and empty.
+        // withCString: no intermediate array for each name and value.
+        _ = name.withCString { name in (value.isEmpty ? " " : value).withCString { MHD_add_response_header(made, name, $0) } }
+    }
+    if closing { _ = MHD_add_response_header(made, "Connection", "close") }
+    return made
+}
+
+/// A response built once into libmicrohttpd's form and queued on many connections: libmicrohttpd counts its
+/// references under a lock, so any polling thread may queue it.
+public final class PreparedResponse: @unchecked Sendable {
+    // @unchecked: the pointer is set once; libmicrohttpd synchronizes its own reference count.
+    let pointer: OpaquePointer
+
+    init?(_ response: HTTPResponse) {
+        guard let made = makeMHDResponse(response, closing: false) else { return nil }
+        pointer = made
+    }
+
+    deinit {
+        MHD_destroy_response(pointer)
     }
 }
 

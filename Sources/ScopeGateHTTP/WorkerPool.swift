@@ -1,3 +1,4 @@
+import CScopeGateShims
 import Foundation
 
 /// A fixed set of threads with a bounded queue, for slow work (password hashing) that must not run on the
@@ -12,11 +13,19 @@ final class WorkerPool: @unchecked Sendable {
     private var threads: [Thread] = []
     private let queueLimit: Int
 
-    init(threads count: Int, queueLimit: Int, name: String) {
+    /// `niceness`: how much lower than the polling threads the workers run (Linux thread nice value), so that
+    /// quick answers preempt slow work at once when both want the cores.
+    init(threads count: Int, queueLimit: Int, name: String, niceness: Int32 = 0) {
         self.queueLimit = queueLimit
         for index in 0..<max(1, count) {
-            let thread = Thread { self.run() }
-            thread.name = "\(name)-\(index)"
+            let threadName = "\(name)-\(index)"
+            let thread = Thread {
+                // The kernel's thread name (what top -H and /proc show) holds 15 bytes.
+                _ = CScopeGateShims_set_thread_name(String(threadName.utf8.prefix(15))!)
+                if niceness != 0 { _ = CScopeGateShims_set_thread_niceness(niceness) }
+                self.run()
+            }
+            thread.name = threadName
             thread.stackSize = 1 << 20
             threads.append(thread)
             thread.start()

@@ -25,17 +25,17 @@ final class ProxyProcess {
         let launch = try configure(directory, port)
         process.arguments = launch.arguments
         if let environment = launch.environment { process.environment = environment }
-        let output = directory.appendingPathComponent("output.log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
+        // Standard error into a pipe (read only if the proxy does not start); no file handle of the test's
+        // own that Foundation could close twice.
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
         let deadline = Date().addingTimeInterval(10)
         while (try? TestHTTPConnection(port: port)) == nil {
             guard process.isRunning, Date() < deadline else {
                 kill(process.processIdentifier, SIGKILL)
-                let written = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+                let written = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
                 throw TestHTTPError(description: "\(name) did not start: \(written) \(log(directory))")
             }
             Thread.sleep(forTimeInterval: 0.02)

@@ -126,6 +126,20 @@ final class ReloadFixture {
         #expect(try fixture.daemon.auth("/x", token: try fixture.token()).status == 200)
     }
 
+    @Test func identityHeadersFollowTheUsersFile() throws {
+        let fixture = try ReloadFixture()
+        let bob = try fixture.token()
+        // Answered twice, so the second answer is the one kept for this token.
+        for _ in 0..<2 { #expect(try fixture.daemon.auth("/x", token: bob).header("X-Auth-Scopes") == "a b") }
+        try ReloadFixture.write(ReloadFixture.usersYAML.replacingOccurrences(of: "scopes: [a, b]", with: "scopes: [a]")
+            .replacingOccurrences(of: "  bob:\n", with: "  bob:\n    email: bob@example.com\n"), to: fixture.files.usersPath!)
+        #expect(fixture.reloader.reload(reason: "test") == .reloaded)
+        let after = try fixture.daemon.auth("/x", token: bob)
+        #expect(after.status == 200)
+        #expect(after.header("X-Auth-Scopes") == "a")
+        #expect(after.header("X-Auth-Email") == "bob@example.com")
+    }
+
     @Test func decisionsNeverSeeAMixOfOldAndNew() throws {
         // State A: /x needs a, bob has a. State B: /x needs b, bob has b. bob's token carries a and b, so it is
         // allowed under A and under B; policy A with users B (or B with A) would refuse it.

@@ -112,6 +112,44 @@ final class Gate: Sendable {
         #expect(try slow.readResponse().text == "GET /after 0 -")
     }
 
+    @Test func workersRunBelowThePollingThreads() throws {
+        // A niceness no other server in this process uses, so its workers can be told apart.
+        let server = try startServer({ $0.workerThreads = 2; $0.workerNiceness = 7 }, handler: echo)
+        defer { server.stop() }
+        func threads() -> [(name: String, nice: Int)] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.compactMap { task -> (String, Int)? in
+                guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                      let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+                // After the name: state is field 3, nice is field 19.
+                let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+                return (String(stat[stat.index(after: open)..<close]), Int(fields[16]) ?? 0)
+            }
+        }
+        let found = waitUntil(timeout: 5) { threads().filter { $0.name.hasPrefix("sg-worker-") && $0.nice == 7 }.count == 2 }
+        #expect(found, "\(threads())")
+        // The polling threads keep the process's own priority.
+        #expect(threads().contains { $0.nice == 0 })
+    }
+
+    @Test func preparedResponsesAreSentAsBuilt() throws {
+        let prepared = HTTPResponse(status: 200, headers: [("X-Auth-User", "bob"), ("X-Empty", "")], body: Array("ok".utf8)).prepared()
+        let server = try startServer({ $0.threads = 2 }) { _ in .respond(prepared) }
+        defer { server.stop() }
+        // From several connections (and so both polling threads), again and again.
+        let connections = try (0..<4).map { _ in try TestHTTPConnection(port: server.port) }
+        for _ in 0..<25 {
+            for connection in connections {
+                try connection.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                let response = try connection.readResponse()
+                #expect(response.status == 200)
+                #expect(response.header("X-Auth-User") == "bob")
+                #expect(response.headers("X-Empty") == [""])
+                #expect(response.text == "ok")
+            }
+        }
+    }
+
     @Test func excessSlowWorkIsAnsweredAsOverloaded() throws {
         let gate = Gate()
         let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 1; $0.overloadDelay = .milliseconds(300) }) { _ in

@@ -22,4 +22,10 @@ uint16_t CScopeGateShims_bound_port(struct MHD_Daemon *daemon);
 /// when the peer is not an IP socket. MHD_get_connection_info is variadic.
 int CScopeGateShims_client_ip(struct MHD_Connection *connection, uint8_t *out);
 
+/// Lowers (or raises, as root) the calling thread's scheduling priority to `niceness`; 0 on success.
+int CScopeGateShims_set_thread_niceness(int niceness);
+
+/// Names the calling thread for the kernel (at most 15 bytes are kept); 0 on success.
+int CScopeGateShims_set_thread_name(const char *name);
+
 #endif
