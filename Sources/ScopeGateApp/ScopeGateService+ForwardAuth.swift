@@ -69,8 +69,9 @@ extension ScopeGateService {
         guard let peer = request.clientAddress, configuration.trustedProxies.contains(where: { $0.contains(peer) }) else {
             return .forbidden("forward-auth requests are accepted only from trusted proxies")
         }
+        let fields = DescribingFields(request.headers)
         let original: (method: String, target: [UInt8])
-        switch originalRequest(of: request) {
+        switch originalRequest(of: request, fields: fields) {
         case .success(let value): original = value
         case .failure(let refusal): return .forbidden(refusal.reason)
         }
@@ -80,10 +81,12 @@ extension ScopeGateService {
         }
         // Intermediaries are told to drop headers a Connection header names; naming the ones that describe the
         // original request is an attempt to make some hop forget them.
-        let hopByHop = request.headers.rawValues("Connection").flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        if let named = hopByHop.first(where: Self.describingHeaders.contains) {
-            return .forbidden("the Connection header names \(named)")
+        if fields.hasConnection {
+            let hopByHop = request.headers.rawValues("Connection").flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            if let named = hopByHop.first(where: Self.describingHeaders.contains) {
+                return .forbidden("the Connection header names \(named)")
+            }
         }
         let path: CanonicalPath
         do {
@@ -112,12 +115,11 @@ extension ScopeGateService {
             trace.rule = ruleName
         }
 
-        let authorizations = request.headers.rawValues("Authorization")
-        guard !authorizations.isEmpty else { return .unauthenticated(.noToken, requiredScopes: required) }
-        guard authorizations.count == 1 else {
+        guard let authorization = fields.authorization.first else { return .unauthenticated(.noToken, requiredScopes: required) }
+        guard fields.authorization.count == 1 else {
             return .unauthenticated(.invalidToken("more than one Authorization header"), requiredScopes: required)
         }
-        guard let token = strictBearerToken(authorizations[0]) else {
+        guard let token = strictBearerToken(authorization) else {
             return .unauthenticated(.noToken, requiredScopes: required)
         }
         try faults?.check(.verify)
@@ -152,45 +154,75 @@ extension ScopeGateService {
         let reason: String
     }
 
+    /// The headers a forward-auth check reads, found in one pass: for each, its first value and how many
+    /// times it appears.
+    private struct DescribingFields {
+        struct Field {
+            var first: ArraySlice<UInt8>?
+            var count = 0
+
+            mutating func add(_ value: ArraySlice<UInt8>) {
+                if count == 0 { first = value }
+                count += 1
+            }
+        }
+
+        var originalURI = Field()
+        var forwardedURI = Field()
+        var originalMethod = Field()
+        var forwardedMethod = Field()
+        var authorization = Field()
+        var hasConnection = false
+
+        init(_ headers: HTTPHeaders) {
+            headers.forEachField { name, value in
+                switch name.count {
+                case 14 where name.elementsEqual("x-original-uri".utf8): originalURI.add(value)
+                case 15 where name.elementsEqual("x-forwarded-uri".utf8): forwardedURI.add(value)
+                case 17 where name.elementsEqual("x-original-method".utf8): originalMethod.add(value)
+                case 18 where name.elementsEqual("x-forwarded-method".utf8): forwardedMethod.add(value)
+                case 13 where name.elementsEqual("authorization".utf8): authorization.add(value)
+                case 10 where name.elementsEqual("connection".utf8): hasConnection = true
+                default: break
+                }
+            }
+        }
+    }
+
     /// The original method and target, from whichever proxy convention the request uses. Conflicting or
     /// repeated descriptions are refused.
-    private func originalRequest(of request: HTTPRequest) -> Result<(method: String, target: [UInt8]), Refusal> {
-        var targets: [[UInt8]] = []
-        for name in ["X-Original-URI", "X-Forwarded-Uri"] {
-            let values = request.headers.rawValues(name)
-            if values.count > 1 { return .failure(Refusal(reason: "header \(name) appears more than once")) }
-            targets += values
-        }
-        var methods: [[UInt8]] = []
-        for name in ["X-Original-Method", "X-Forwarded-Method"] {
-            let values = request.headers.rawValues(name)
-            if values.count > 1 { return .failure(Refusal(reason: "header \(name) appears more than once")) }
-            methods += values
-        }
+    private func originalRequest(of request: HTTPRequest, fields: DescribingFields) -> Result<(method: String, target: [UInt8]), Refusal> {
+        if fields.originalURI.count > 1 { return .failure(Refusal(reason: "header X-Original-URI appears more than once")) }
+        if fields.forwardedURI.count > 1 { return .failure(Refusal(reason: "header X-Forwarded-Uri appears more than once")) }
+        if fields.originalMethod.count > 1 { return .failure(Refusal(reason: "header X-Original-Method appears more than once")) }
+        if fields.forwardedMethod.count > 1 { return .failure(Refusal(reason: "header X-Forwarded-Method appears more than once")) }
+        var targets: [ArraySlice<UInt8>] = [fields.originalURI.first, fields.forwardedURI.first].compactMap { $0 }
+        var methods: [ArraySlice<UInt8>] = [fields.originalMethod.first, fields.forwardedMethod.first].compactMap { $0 }
         if request.path.count > 5 {
             // Envoy: the original path follows the /auth prefix, and the method is the request's own.
-            targets.append(Array(request.path.dropFirst(5)))
-            methods.append(Array(request.method.utf8))
+            targets.append(request.path[5...])
+            methods.append(Array(request.method.utf8)[...])
         }
         guard let target = targets.first else { return .failure(Refusal(reason: "missing original URI (X-Original-URI or X-Forwarded-Uri)")) }
-        guard targets.allSatisfy({ $0 == target }) else { return .failure(Refusal(reason: "the original URI headers disagree")) }
+        guard targets.allSatisfy({ $0.elementsEqual(target) }) else { return .failure(Refusal(reason: "the original URI headers disagree")) }
         guard let method = methods.first else {
             return .failure(Refusal(reason: "missing original method (X-Original-Method or X-Forwarded-Method)"))
         }
-        guard methods.allSatisfy({ $0 == method }) else { return .failure(Refusal(reason: "the original method headers disagree")) }
+        guard methods.allSatisfy({ $0.elementsEqual(method) }) else { return .failure(Refusal(reason: "the original method headers disagree")) }
         guard (1...32).contains(method.count), method.allSatisfy(isTokenCharacter) else {
             return .failure(Refusal(reason: "the original method is not an HTTP method token"))
         }
-        return .success((String(decoding: method, as: UTF8.self), target))
+        return .success((String(decoding: method, as: UTF8.self), Array(target)))
     }
 
     /// RFC 6750 §2.1: `Bearer` (any case), one space, a b64token.
-    private func strictBearerToken(_ value: [UInt8]) -> [UInt8]? {
-        guard value.count > 7, value.prefix(6).map({ $0 | 0x20 }) == Array("bearer".utf8), value[6] == UInt8(ascii: " ") else {
+    private func strictBearerToken(_ value: ArraySlice<UInt8>) -> [UInt8]? {
+        let start = value.startIndex
+        guard value.count > 7, value[start..<start + 6].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
+              value[start + 6] == UInt8(ascii: " ") else {
             return nil
         }
-        let token = Array(value.dropFirst(7))
-        return token
+        return Array(value[(start + 7)...])
     }
 
     private func respond(to decision: ForwardAuthDecision, mode: ChallengeMode) -> HTTPResponse {

@@ -56,6 +56,13 @@ public struct HTTPHeaders: Sendable, Sequence {
         }.makeIterator()
     }
 
+    /// Calls `body` with each field's lower-cased name and raw value, in order, without copying either.
+    public func forEachField(_ body: (_ name: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>) -> Void) {
+        for span in spans {
+            body(bytes[Int(span.nameStart)..<Int(span.valueStart)], bytes[Int(span.valueStart)..<Int(span.valueEnd)])
+        }
+    }
+
     /// Every value of `name`, raw.
     public func rawValues(_ name: String) -> [[UInt8]] {
         var values: [[UInt8]] = []
