@@ -179,8 +179,8 @@ public final class ScopeGateService: Sendable {
         let elapsed = ContinuousClock.now - start
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         var metadata: Logger.Metadata = [
-            "http.method": "\(record.method)",
-            "http.path": "\(record.path)",
+            "http.method": "\(Self.printable(record.method))",
+            "http.path": "\(Self.printable(record.path))",
             "http.status": "\(status)",
             "duration_us": "\(microseconds)",
         ]
@@ -222,6 +222,18 @@ public final class ScopeGateService: Sendable {
             location = "http://\(host)\(target)"
         }
         return HTTPResponse(status: 307, headers: [("Location", location)])
+    }
+}
+
+extension ScopeGateService {
+    /// `text` with control characters shown as `\u{…}`, so a client's bytes cannot forge or colour log
+    /// lines in the text format (the JSON format escapes them anyway).
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }) else { return text }
+        return String(text.unicodeScalars.map { scalar in
+            scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
+                ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }.joined())
     }
 }
 

@@ -134,6 +134,17 @@ extension [MetricSample] {
         #expect(!all.contains("builder"))
     }
 
+    @Test func clientBytesCannotForgeLogLines() throws {
+        let logs = CapturedLogs()
+        let daemon = try TestDaemon(logger: logs.logger(level: .info))
+        // A raw escape character in the original URI (refused as ambiguous, but logged as received).
+        #expect(try daemon.auth("/x\u{1b}[31mred").status == 403)
+        let line = try #require(logs.lines.first { $0.hasPrefix("info request ") })
+        #expect(!line.contains("\u{1b}"))
+        #expect(line.contains(#"http.path=/x\u{1b}[31mred"#))
+        #expect(ScopeGateService.printable("plain /path") == "plain /path")
+    }
+
     @Test func canBeTurnedOff() throws {
         let logs = CapturedLogs()
         let daemon = try TestDaemon(configure: { $0.accessLog = false }, logger: logs.logger(level: .info))
