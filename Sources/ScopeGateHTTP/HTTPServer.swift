@@ -239,16 +239,24 @@ private final class ServerContext: @unchecked Sendable {
         case .deferred(let overloaded, let work):
             guard !stopping.load(ordering: .acquiring) else { return queue(overloaded, on: connection) }
             guard workers.reserve() else { return answerLater(overloaded, on: connection, state: state) }
-            suspended.add(1, ordering: .relaxed)
-            MHD_suspend_connection(connection)
-            let handle = SuspendedConnection(pointer: connection)
-            let counter = self
+            let resume = suspend(connection)
             workers.submit(reserved: {
                 state.response = work()
-                MHD_resume_connection(handle.pointer)
-                counter.suspended.subtract(1, ordering: .releasing)
+                resume()
             })
             return .YES
+        }
+    }
+
+    /// Suspends the connection; the returned function, called from any thread once `response` of the
+    /// request's state is set, resumes it so the next callback sends that response.
+    private func suspend(_ connection: OpaquePointer) -> @Sendable () -> Void {
+        suspended.add(1, ordering: .relaxed)
+        MHD_suspend_connection(connection)
+        let handle = SuspendedConnection(pointer: connection)
+        return { [self] in
+            MHD_resume_connection(handle.pointer)
+            suspended.subtract(1, ordering: .releasing)
         }
     }
 
@@ -258,16 +266,10 @@ private final class ServerContext: @unchecked Sendable {
     private func answerLater(_ response: HTTPResponse, on connection: OpaquePointer, state: RequestState) -> MHD_Result {
         guard configuration.overloadDelay > .zero else { return queue(response, on: connection) }
         state.response = response
-        suspended.add(1, ordering: .relaxed)
-        MHD_suspend_connection(connection)
-        let handle = SuspendedConnection(pointer: connection)
-        let counter = self
+        let resume = suspend(connection)
         let delay = configuration.overloadDelay.components
         let nanoseconds = Int(delay.seconds) * 1_000_000_000 + Int(delay.attoseconds / 1_000_000_000)
-        delayQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
-            MHD_resume_connection(handle.pointer)
-            counter.suspended.subtract(1, ordering: .releasing)
-        }
+        delayQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { resume() }
         return .YES
     }
 
