@@ -141,10 +141,8 @@ struct Serve: ParsableCommand {
     func run() throws {
         let logger = makeLogger()
         let files = ConfigurationFiles(policyPath: policy, usersPath: users, secretPath: secretFile, demo: demo)
-        // Before anything else, so a signal that arrives as soon as the server is up is never lost (and SIGHUP,
-        // whose default is to end the process, only ever reloads).
+        // Before anything else, so a termination signal that arrives as soon as the server is up is never lost.
         let termination = TerminationSignal()
-        let hangup = SignalHandler(SIGHUP)
         let loaded: ConfigurationFiles.Loaded
         do {
             loaded = try files.load(logger: logger)
@@ -164,7 +162,8 @@ struct Serve: ParsableCommand {
         }
         let service = ScopeGateService(configuration: configuration, logger: logger)
         let reloader = ConfigurationReloader(files: files, initial: loaded.contents, service: service, logger: logger)
-        hangup.onSignal { reloader.reload(reason: "SIGHUP") }
+        // Still before listening: from here on SIGHUP reloads instead of ending the process.
+        let hangup = SignalHandler(SIGHUP) { reloader.reload(reason: "SIGHUP") }
         let watcher: FileWatcher?
         if watch, !files.paths.isEmpty {
             do {
@@ -207,6 +206,7 @@ struct Serve: ParsableCommand {
             logger.info("operator endpoints on http://\(Self.show(operatorHost)):\(operatorServer.port)")
         }
         termination.wait()
+        hangup.cancel()
         logger.info("stopping")
         service.isReady = false
         watcher?.cancel()
@@ -271,41 +271,38 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case auto, json, text
 }
 
-/// A signal handled on a Dispatch queue instead of by its default action, from creation on.
+/// A signal handled by `action` on a Dispatch queue instead of by its default action, from creation on.
 final class SignalHandler: @unchecked Sendable {
     // @unchecked: `source` is set once in init.
     private let source: any DispatchSourceSignal
 
-    init(_ signalNumber: Int32) {
+    init(_ signalNumber: Int32, action: @escaping @Sendable () -> Void) {
         source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "scopegate.signal"))
+        source.setEventHandler(handler: action)
         source.resume()
         signal(signalNumber, SIG_IGN)
     }
 
-    /// Runs `action` for each delivery.
-    func onSignal(_ action: @escaping @Sendable () -> Void) {
-        source.setEventHandler(handler: action)
+    /// Stops handling the signal (it stays ignored).
+    func cancel() {
+        source.cancel()
     }
 }
 
 /// SIGINT and SIGTERM, caught from creation on.
 final class TerminationSignal {
-    private let semaphore = DispatchSemaphore(value: 0)
-    private var sources: [any DispatchSourceSignal] = []
+    private let semaphore: DispatchSemaphore
+    private let handlers: [SignalHandler]
 
     init() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [semaphore] in semaphore.signal() }
-            source.resume()
-            sources.append(source)
-            signal(signalNumber, SIG_IGN)
-        }
+        let semaphore = DispatchSemaphore(value: 0)
+        self.semaphore = semaphore
+        handlers = [SIGINT, SIGTERM].map { SignalHandler($0) { semaphore.signal() } }
     }
 
     /// Blocks until one of the signals arrives.
     func wait() {
         semaphore.wait()
-        sources.forEach { $0.cancel() }
+        handlers.forEach { $0.cancel() }
     }
 }
