@@ -12,7 +12,9 @@ struct YAMLDocument {
     /// Parses `text` into a node tree, or records why it cannot.
     mutating func root(of text: String) -> Node? {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // The basic resolver: ScopeGate reads scalars as written, so the default rules (regular expressions) would
+            // only cost start-up time and memory.
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 error(at: nil, "the file is empty")
                 return nil
             }
