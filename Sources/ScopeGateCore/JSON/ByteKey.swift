@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Bytes as a dictionary key, hashed in one pass over contiguous memory (`[UInt8]`'s own hashing feeds the
 /// hasher one byte at a time, which dominates lookups of long keys such as tokens).
 public struct ByteKey: Hashable, Sendable {
@@ -14,6 +18,9 @@ public struct ByteKey: Hashable, Sendable {
     }
 
     public static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
-        lhs.bytes == rhs.bytes
+        // One memcmp rather than an element-by-element loop (keys are often 200-byte tokens).
+        lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        }
     }
 }
