@@ -115,6 +115,11 @@ public struct ConfigurationFiles: Sendable {
         return [UInt8](data)
     }
 
+    /// A configuration file's text, or why it cannot be read.
+    public static func readText(_ path: String) throws(ConfigurationLoadError) -> String {
+        try text(try readBytes(path), path: path)
+    }
+
     private static func text(_ bytes: [UInt8], path: String) throws(ConfigurationLoadError) -> String {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigurationLoadError(description: "\(path) is not UTF-8 text")

@@ -146,19 +146,22 @@ public final class ScopeGateService: Sendable {
             guard metricsOnMainListener else { return .respond(Responses.notFound) }
             return operatorEndpoint(request) ?? .respond(Responses.notFound)
         case "/openapi.json":
-            guard request.method == "GET" || request.method == "HEAD" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
-            return .respond(.json(200, current.openAPI))
+            return refusedUnlessRead(request) ?? .respond(.json(200, current.openAPI))
         case "/docs":
-            guard request.method == "GET" || request.method == "HEAD" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
-            return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
+            return refusedUnlessRead(request) ?? .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
                                          body: Array(OpenAPIDocument.swaggerUIPage.utf8)))
         default:
             return .respond(redirectForSlash(request) ?? Responses.notFound)
         }
     }
 
+    /// 405 for anything but GET and HEAD on the read-only endpoints; nil when the method is one of them.
+    private func refusedUnlessRead(_ request: HTTPRequest) -> HTTPHandlerResult? {
+        request.method == "GET" || request.method == "HEAD" ? nil : .respond(Responses.methodNotAllowed(allow: "GET"))
+    }
+
     private func operatorEndpoint(_ request: HTTPRequest) -> HTTPHandlerResult? {
-        guard request.method == "GET" || request.method == "HEAD" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
+        if let refused = refusedUnlessRead(request) { return refused }
         switch request.pathText {
         case "/healthz":
             return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))

@@ -35,12 +35,7 @@ final class VerifiedTokenCache: Sendable {
         self.leeway = leeway
     }
 
-    /// The verified token for `bytes`: from the cache while it has not expired, else from `verifier`.
-    func verify(_ bytes: [UInt8], with verifier: TokenVerifier, now: Date) throws(TokenError) -> VerifiedToken {
-        try entry(bytes, with: verifier, now: now).token
-    }
-
-    /// The cache entry for `bytes`, verified now if it is not cached or has expired.
+    /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`.
     func entry(_ bytes: [UInt8], with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
         let key = ByteKey(bytes)
         let cached = entries.withLock { $0[key] }

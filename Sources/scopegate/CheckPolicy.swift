@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import ScopeGateApp
 import ScopeGateCore
 
 struct CheckPolicy: ParsableCommand {
@@ -16,9 +16,7 @@ struct CheckPolicy: ParsableCommand {
     var users: String?
 
     func run() throws {
-        guard let text = FileManager.default.contents(atPath: policy).flatMap({ String(data: $0, encoding: .utf8) }) else {
-            throw StartupError(description: "cannot read \(policy)")
-        }
+        let text = try readText(policy)
         let loaded: Policy
         do {
             loaded = try Policy.load(yaml: text, file: policy)
@@ -28,9 +26,7 @@ struct CheckPolicy: ParsableCommand {
         }
         var directory: UserDirectory?
         if let users {
-            guard let usersText = FileManager.default.contents(atPath: users).flatMap({ String(data: $0, encoding: .utf8) }) else {
-                throw StartupError(description: "cannot read \(users)")
-            }
+            let usersText = try readText(users)
             do {
                 directory = try UserDirectory.load(yaml: usersText, file: users)
             } catch {
@@ -42,5 +38,13 @@ struct CheckPolicy: ParsableCommand {
         for warning in warnings { print(warning.description) }
         if !warnings.isEmpty { throw ExitCode.failure }
         print("\(policy): \(loaded.rules.count) rules, no problems")
+    }
+
+    private func readText(_ path: String) throws -> String {
+        do {
+            return try ConfigurationFiles.readText(path)
+        } catch {
+            throw StartupError(description: error.description)
+        }
     }
 }

@@ -15,22 +15,22 @@ import ScopeGateCore
         let (verifier, signer) = try setup()
         let cache = VerifiedTokenCache(capacity: 2, leeway: 0)
         let token = Array(try signer.sign(AccessTokenClaims(subject: "a", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "1")).utf8)
-        #expect(try cache.verify(token, with: verifier, now: now).scopes == ["me"])
-        #expect(try cache.verify(token, with: verifier, now: now + 59).subject == "a")
-        #expect(throws: TokenError.expired(at: now + 60, now: now + 60)) { try cache.verify(token, with: verifier, now: now + 60) }
+        #expect(try cache.entry(token, with: verifier, now: now).token.scopes == ["me"])
+        #expect(try cache.entry(token, with: verifier, now: now + 59).token.subject == "a")
+        #expect(throws: TokenError.expired(at: now + 60, now: now + 60)) { try cache.entry(token, with: verifier, now: now + 60) }
     }
 
     @Test func onlyExactBytesHitAndTheCacheStaysBounded() throws {
         let (verifier, signer) = try setup()
         let cache = VerifiedTokenCache(capacity: 2, leeway: 0)
         let token = try signer.sign(AccessTokenClaims(subject: "a", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "1"))
-        _ = try cache.verify(Array(token.utf8), with: verifier, now: now)
+        _ = try cache.entry(Array(token.utf8), with: verifier, now: now)
         var tampered = Array(token.utf8)
         tampered[tampered.count - 2] ^= 1
-        #expect(throws: TokenError.self) { try cache.verify(tampered, with: verifier, now: now) }
+        #expect(throws: TokenError.self) { try cache.entry(tampered, with: verifier, now: now) }
         for index in 0..<5 {
             let other = try signer.sign(AccessTokenClaims(subject: "u\(index)", scopes: [], issuedAt: now, expiresAt: now + 60, tokenID: "\(index)"))
-            #expect(try cache.verify(Array(other.utf8), with: verifier, now: now).subject == "u\(index)")
+            #expect(try cache.entry(Array(other.utf8), with: verifier, now: now).token.subject == "u\(index)")
         }
     }
 }
