@@ -70,7 +70,7 @@ extension ScopeGateService {
             return .forbidden("forward-auth requests are accepted only from trusted proxies")
         }
         let fields = DescribingFields(request.headers)
-        let original: (method: String, target: [UInt8])
+        let original: (method: String, target: ArraySlice<UInt8>)
         switch originalRequest(of: request, fields: fields) {
         case .success(let value): original = value
         case .failure(let refusal): return .forbidden(refusal.reason)
@@ -123,26 +123,24 @@ extension ScopeGateService {
             return .unauthenticated(.noToken, requiredScopes: required)
         }
         try faults?.check(.verify)
-        let verified: VerifiedToken
+        let entry: CachedToken
         do {
-            let entry = try state.tokenCache.entry(token, with: state.verifier, now: clock())
+            entry = try state.tokenCache.entry(token, with: state.verifier, now: clock())
             trace.token = entry
-            verified = entry.token
         } catch {
             return .unauthenticated(.invalidToken(error.description), requiredScopes: required)
         }
         try faults?.check(.lookup)
-        guard let user = configuration.users[verified.subject] else {
-            return .unauthenticated(.invalidToken("user \"\(verified.subject.prefix(64))\" no longer exists"), requiredScopes: required)
+        // The entry was resolved against this state's users when it was cached.
+        guard let user = entry.user else {
+            return .unauthenticated(.invalidToken("user \"\(entry.token.subject.prefix(64))\" no longer exists"), requiredScopes: required)
         }
         if user.disabled { return .forbidden("user \"\(user.username)\" is disabled") }
-        // A scope removed from the user's record stops working at once, even in tokens issued before.
-        let effective = verified.scopes.filter { user.scopes.contains($0) }
-        guard required.allSatisfy(effective.contains) else {
+        guard required.allSatisfy(entry.effectiveScopes.contains) else {
             return .insufficientScope(requiredScopes: required, user: user.username)
         }
         try faults?.check(.allow)
-        return .allow(user: user, scopes: effective, rule: ruleName)
+        return .allow(user: user, scopes: entry.effectiveScopes, rule: ruleName)
     }
 
     private static let describingHeaders: Set<String> = [
@@ -198,39 +196,48 @@ extension ScopeGateService {
     }
 
     /// The original method and target, from whichever proxy convention the request uses. Conflicting or
-    /// repeated descriptions are refused.
-    private func originalRequest(of request: HTTPRequest, fields: DescribingFields) -> Result<(method: String, target: [UInt8]), Refusal> {
+    /// repeated descriptions are refused. The target is a slice of the request's own bytes.
+    private func originalRequest(of request: HTTPRequest, fields: DescribingFields) -> Result<(method: String, target: ArraySlice<UInt8>), Refusal> {
         if fields.originalURI.count > 1 { return .failure(Refusal(reason: "header X-Original-URI appears more than once")) }
         if fields.forwardedURI.count > 1 { return .failure(Refusal(reason: "header X-Forwarded-Uri appears more than once")) }
         if fields.originalMethod.count > 1 { return .failure(Refusal(reason: "header X-Original-Method appears more than once")) }
         if fields.forwardedMethod.count > 1 { return .failure(Refusal(reason: "header X-Forwarded-Method appears more than once")) }
-        var targets: [ArraySlice<UInt8>] = [fields.originalURI.first, fields.forwardedURI.first].compactMap { $0 }
-        var methods: [ArraySlice<UInt8>] = [fields.originalMethod.first, fields.forwardedMethod.first].compactMap { $0 }
-        if request.path.count > 5 {
-            // Envoy: the original path follows the /auth prefix, and the method is the request's own.
-            targets.append(request.path[5...])
-            methods.append(Array(request.method.utf8)[...])
+        // Envoy: the original path follows the /auth prefix, and the method is the request's own.
+        let envoy = request.path.count > 5
+        guard let target = fields.originalURI.first ?? fields.forwardedURI.first ?? (envoy ? request.path[5...] : nil) else {
+            return .failure(Refusal(reason: "missing original URI (X-Original-URI or X-Forwarded-Uri)"))
         }
-        guard let target = targets.first else { return .failure(Refusal(reason: "missing original URI (X-Original-URI or X-Forwarded-Uri)")) }
-        guard targets.allSatisfy({ $0.elementsEqual(target) }) else { return .failure(Refusal(reason: "the original URI headers disagree")) }
-        guard let method = methods.first else {
+        let targetsAgree = agree(fields.originalURI.first, target) && agree(fields.forwardedURI.first, target)
+            && (!envoy || request.path[5...].elementsEqual(target))
+        guard targetsAgree else { return .failure(Refusal(reason: "the original URI headers disagree")) }
+        let methodText: String
+        if let method = fields.originalMethod.first ?? fields.forwardedMethod.first {
+            let methodsAgree = agree(fields.originalMethod.first, method) && agree(fields.forwardedMethod.first, method)
+                && (!envoy || request.method.utf8.elementsEqual(method))
+            guard methodsAgree else { return .failure(Refusal(reason: "the original method headers disagree")) }
+            guard (1...32).contains(method.count), method.allSatisfy(isTokenCharacter) else {
+                return .failure(Refusal(reason: "the original method is not an HTTP method token"))
+            }
+            methodText = String(decoding: method, as: UTF8.self)
+        } else if envoy {
+            guard (1...32).contains(request.method.utf8.count), request.method.utf8.allSatisfy(isTokenCharacter) else {
+                return .failure(Refusal(reason: "the original method is not an HTTP method token"))
+            }
+            methodText = request.method
+        } else {
             return .failure(Refusal(reason: "missing original method (X-Original-Method or X-Forwarded-Method)"))
         }
-        guard methods.allSatisfy({ $0.elementsEqual(method) }) else { return .failure(Refusal(reason: "the original method headers disagree")) }
-        guard (1...32).contains(method.count), method.allSatisfy(isTokenCharacter) else {
-            return .failure(Refusal(reason: "the original method is not an HTTP method token"))
-        }
-        return .success((String(decoding: method, as: UTF8.self), Array(target)))
+        return .success((methodText, target))
     }
 
     /// RFC 6750 §2.1: `Bearer` (any case), one space, a b64token.
-    private func strictBearerToken(_ value: ArraySlice<UInt8>) -> [UInt8]? {
+    private func strictBearerToken(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
         let start = value.startIndex
         guard value.count > 7, value[start..<start + 6].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
               value[start + 6] == UInt8(ascii: " ") else {
             return nil
         }
-        return Array(value[(start + 7)...])
+        return value[(start + 7)...]
     }
 
     private func respond(to decision: ForwardAuthDecision, mode: ChallengeMode) -> HTTPResponse {
@@ -284,6 +291,11 @@ extension ScopeGateService {
         case .forbidden(let reason): "forbidden: \(reason)"
         }
     }
+}
+
+/// Whether an optional description is absent or says the same as `other`.
+private func agree(_ value: ArraySlice<UInt8>?, _ other: ArraySlice<UInt8>) -> Bool {
+    value.map { $0.elementsEqual(other) } ?? true
 }
 
 /// RFC 9110 tchar.

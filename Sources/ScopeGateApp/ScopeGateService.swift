@@ -72,7 +72,7 @@ public final class ScopeGateService: Sendable {
         State(configuration: configuration,
               verifier: TokenVerifier(keyring: configuration.keyring, options: configuration.verification),
               signer: TokenSigner(key: configuration.keyring.signingKey),
-              tokenCache: VerifiedTokenCache(leeway: configuration.verification.leeway),
+              tokenCache: VerifiedTokenCache(leeway: configuration.verification.leeway, users: configuration.users),
               openAPI: OpenAPIDocument.build(for: configuration))
     }
 

@@ -3,14 +3,23 @@ import ScopeGateCore
 import ScopeGateHTTP
 import Synchronization
 
-/// A verified token as cached, with the forward-auth answer that allows it once one has been built: the
-/// identity headers depend only on the token and the users file, and the cache belongs to one configuration.
+/// A verified token as cached, resolved against the users of the cache's configuration once: its user
+/// record and the scopes that record still allows. Also keeps the forward-auth answer that allows the token
+/// once one has been built: the identity headers depend only on the token and the users file.
 final class CachedToken: Sendable {
     let token: VerifiedToken
+    /// The token's user, nil when the users file no longer has it.
+    let user: UserRecord?
+    /// The token's scopes that its user's record still allows (a scope removed from the record stops
+    /// working at once, even in tokens issued before), in the token's order.
+    let effectiveScopes: [String]
     private let allowAnswer = Mutex<HTTPResponse?>(nil)
 
-    init(_ token: VerifiedToken) {
+    init(_ token: VerifiedToken, users: UserDirectory) {
         self.token = token
+        let user = users[token.subject]
+        self.user = user
+        self.effectiveScopes = user.map { user in token.scopes.filter(user.scopes.contains) } ?? []
     }
 
     /// The allow answer for this token, built by `make` the first time.
@@ -23,27 +32,31 @@ final class CachedToken: Sendable {
 }
 
 /// Remembers tokens that passed verification, keyed by their exact bytes, so a repeated token skips
-/// base64url, JSON and HMAC work. A hit is still checked against `exp` (with the verifier's leeway); the
-/// cache belongs to one key ring and one set of options, and is bounded.
+/// base64url, JSON and HMAC work and the user lookup. A hit is still checked against `exp` (with the
+/// verifier's leeway); the cache belongs to one key ring, one set of options and one users file, and is
+/// bounded.
 final class VerifiedTokenCache: Sendable {
     private let entries = Mutex<[ByteKey: CachedToken]>([:])
     private let capacity: Int
     private let leeway: TimeInterval
+    private let users: UserDirectory
 
-    init(capacity: Int = 10_000, leeway: TimeInterval) {
+    init(capacity: Int = 10_000, leeway: TimeInterval, users: UserDirectory) {
         self.capacity = capacity
         self.leeway = leeway
+        self.users = users
     }
 
-    /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`.
-    func entry(_ bytes: [UInt8], with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
-        let key = ByteKey(bytes)
-        let cached = entries.withLock { $0[key] }
+    /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`. A hit
+    /// copies nothing: the bytes may be a slice of the request's header buffer.
+    func entry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
+        let cached = entries.withLock { $0[ByteKey(bytes)] }
         if let cached {
             if now.timeIntervalSince1970 < cached.token.expiresAt.timeIntervalSince1970 + leeway { return cached }
-            _ = entries.withLock { $0.removeValue(forKey: key) }
+            _ = entries.withLock { $0.removeValue(forKey: ByteKey(bytes)) }
         }
-        let verified = CachedToken(try verifier.verify(bytes: bytes, now: now))
+        let key = ByteKey(copying: bytes)
+        let verified = CachedToken(try verifier.verify(bytes: Array(key.bytes), now: now), users: users)
         entries.withLock { entries in
             if entries.count >= capacity {
                 // Drop what has expired; if that is not enough, start over: correctness never depends on a hit.

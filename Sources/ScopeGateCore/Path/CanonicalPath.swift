@@ -12,21 +12,32 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
     /// The most segments a path may have.
     public static let maximumSegments = 256
 
+    /// The decoded path: `/` followed by the segments joined with `/`. Decoding never yields a `/` inside a
+    /// segment (`%2F` is refused), so the segments are exactly the parts between slashes.
+    public let bytes: [UInt8]
+
     /// The decoded segments. Only the last may be empty: that is a trailing slash (`/` is `[""]`).
-    public let segments: [[UInt8]]
+    public var segments: [[UInt8]] {
+        bytes.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Array.init)
+    }
 
     /// The decoded path, `/` followed by the segments joined with `/`.
     public var description: String {
-        "/" + segments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+        String(decoding: bytes, as: UTF8.self)
     }
 
     /// Canonicalizes a raw request target: origin form (`/a/b?q`) or absolute form (`http://host/a/b`).
     public init(target: String) throws(PathError) {
-        try self.init(target: Array(target.utf8))
+        try self.init(target: Array(target.utf8)[...])
     }
 
     /// Canonicalizes a raw request target given as bytes.
     public init(target: [UInt8]) throws(PathError) {
+        try self.init(target: target[...])
+    }
+
+    /// Canonicalizes a raw request target given as bytes, in one pass into one buffer.
+    public init(target: ArraySlice<UInt8>) throws(PathError) {
         guard !target.isEmpty else { throw .empty }
         guard target.count <= Self.maximumLength else { throw .tooLong(length: target.count, limit: Self.maximumLength) }
         var path = try Self.pathPart(of: target)
@@ -34,54 +45,64 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
             path = path[..<end]
         }
         guard path.first == UInt8(ascii: "/") else { throw .notOriginForm }
+        var slashes = 0
         for byte in path {
             switch byte {
             case 0x00..<0x20, 0x7F: throw .controlCharacter
             case UInt8(ascii: " "): throw .whitespace
             case UInt8(ascii: "\\"): throw .backslash
             case UInt8(ascii: ";"): throw .semicolon
+            case UInt8(ascii: "/"): slashes += 1
             default: continue
             }
         }
-        let raw = path.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard raw.count <= Self.maximumSegments else { throw .tooManySegments(limit: Self.maximumSegments) }
+        guard slashes <= Self.maximumSegments else { throw .tooManySegments(limit: Self.maximumSegments) }
 
-        var output: [[UInt8]] = []
-        output.reserveCapacity(raw.count)
-        for (index, encoded) in raw.enumerated() {
-            let isLast = index == raw.count - 1
-            let segment = try Self.decode(encoded)
-            if segment == [UInt8(ascii: ".")] {
-                if isLast { output.append([]) }
-            } else if segment == [UInt8(ascii: "."), UInt8(ascii: ".")] {
-                guard !output.isEmpty else { throw .aboveRoot }
-                output.removeLast()
-                if isLast { output.append([]) }
-            } else if segment.isEmpty && !isLast {
+        // RFC 3986 §5.2.4 over the output: each decoded segment is appended after a `/`, then a `.` or `..`
+        // segment is taken back off (with the segment before it, for `..`).
+        var output: [UInt8] = []
+        output.reserveCapacity(path.count + 1)
+        var segmentStart = path.startIndex + 1
+        while true {
+            let segmentEnd = path[segmentStart...].firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
+            let isLast = segmentEnd == path.endIndex
+            let mark = output.count
+            output.append(UInt8(ascii: "/"))
+            try Self.decode(path[segmentStart..<segmentEnd], into: &output)
+            let length = output.count - mark - 1
+            if length == 1 && output[mark + 1] == UInt8(ascii: ".") {
+                output.removeSubrange(mark...)
+                if isLast { output.append(UInt8(ascii: "/")) }
+            } else if length == 2 && output[mark + 1] == UInt8(ascii: ".") && output[mark + 2] == UInt8(ascii: ".") {
+                output.removeSubrange(mark...)
+                guard let previous = output.lastIndex(of: UInt8(ascii: "/")) else { throw .aboveRoot }
+                output.removeSubrange(previous...)
+                if isLast { output.append(UInt8(ascii: "/")) }
+            } else if length == 0 && !isLast {
                 throw .emptySegment
-            } else {
-                output.append(segment)
             }
+            if isLast { break }
+            segmentStart = segmentEnd + 1
         }
-        if output.isEmpty { output = [[]] }
-        segments = output
+        if output.isEmpty { output = [UInt8(ascii: "/")] }
+        bytes = output
     }
 
     /// The path part of an origin-form or absolute-form target.
-    private static func pathPart(of target: [UInt8]) throws(PathError) -> ArraySlice<UInt8> {
-        if target.first == UInt8(ascii: "/") { return target[...] }
+    private static func pathPart(of target: ArraySlice<UInt8>) throws(PathError) -> ArraySlice<UInt8> {
+        if target.first == UInt8(ascii: "/") { return target }
         let lowered = target.prefix(8).map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
         let schemeLength: Int
         if lowered.starts(with: Array("http://".utf8)) {
             schemeLength = 7
         } else if lowered.starts(with: Array("https://".utf8)) {
             schemeLength = 8
-        } else if let colon = target.firstIndex(of: UInt8(ascii: ":")), colon < (target.firstIndex(of: UInt8(ascii: "/")) ?? target.count) {
+        } else if let colon = target.firstIndex(of: UInt8(ascii: ":")), colon < (target.firstIndex(of: UInt8(ascii: "/")) ?? target.endIndex) {
             throw .unsupportedScheme
         } else {
             throw .notOriginForm
         }
-        let rest = target[schemeLength...]
+        let rest = target[(target.startIndex + schemeLength)...]
         guard let pathStart = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else {
             return [UInt8(ascii: "/")][...]
         }
@@ -93,10 +114,9 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
         return target[pathStart...]
     }
 
-    /// Percent-decodes one segment and refuses what must not appear in it.
-    private static func decode(_ encoded: ArraySlice<UInt8>) throws(PathError) -> [UInt8] {
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(encoded.count)
+    /// Percent-decodes one segment onto `output` and refuses what must not appear in it.
+    private static func decode(_ encoded: ArraySlice<UInt8>, into output: inout [UInt8]) throws(PathError) {
+        let start = output.count
         var index = encoded.startIndex
         var sawNonASCII = false
         while index < encoded.endIndex {
@@ -120,12 +140,11 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
                 index += 1
             }
             if byte >= 0x80 { sawNonASCII = true }
-            decoded.append(byte)
+            output.append(byte)
         }
         if sawNonASCII {
-            guard let text = String(validating: decoded, as: UTF8.self) else { throw .invalidUTF8 }
+            guard let text = String(validating: output[start...], as: UTF8.self) else { throw .invalidUTF8 }
             if text.unicodeScalars.contains(where: isControl) { throw .controlCharacter }
         }
-        return decoded
     }
 }

@@ -56,10 +56,12 @@ public struct PathPattern: Hashable, Sendable, CustomStringConvertible {
 
     /// The values of the `{name}` segments in a path this pattern matches.
     func parameters(in path: CanonicalPath) -> [String: String] {
+        guard segments.contains(where: { if case .wildcard(_?) = $0 { true } else { false } }) else { return [:] }
+        let values = path.segments
         var parameters: [String: String] = [:]
         for (index, segment) in segments.enumerated() {
-            if case .wildcard(let name?) = segment, index < path.segments.count {
-                parameters[name] = String(decoding: path.segments[index], as: UTF8.self)
+            if case .wildcard(let name?) = segment, index < values.count {
+                parameters[name] = String(decoding: values[index], as: UTF8.self)
             }
         }
         return parameters

@@ -85,7 +85,8 @@ public struct Policy: Sendable {
 
     /// Finds the rule for a request.
     public func match(method: String, path: CanonicalPath) -> RouteMatch {
-        guard let ruleIndices = search(node: 0, position: 0, segments: path.segments) else { return .noRule }
+        var visits = 0
+        guard let ruleIndices = search(path: path.bytes, visits: &visits) else { return .noRule }
         var fallback: Int?
         for index in ruleIndices {
             let rule = rules[index]
@@ -104,31 +105,36 @@ public struct Policy: Sendable {
     /// How many trie nodes a match for `path` visits: the measure of matching cost.
     func visitedNodes(path: CanonicalPath) -> Int {
         var visits = 0
-        _ = search(node: 0, position: 0, segments: path.segments, visits: &visits)
+        _ = search(path: path.bytes, visits: &visits)
         return visits
     }
 
-    private func search(node: Int, position: Int, segments: [[UInt8]]) -> [Int]? {
-        var visits = 0
-        return search(node: node, position: position, segments: segments, visits: &visits)
+    private func search(path: [UInt8], visits: inout Int) -> [Int]? {
+        nodes.withUnsafeBufferPointer { nodes in
+            Self.search(nodes, node: 0, path: path, slash: 0, visits: &visits)
+        }
     }
 
     /// Depth-first, most specific branch first; returns the rules of the first node that matches fully.
-    private func search(node: Int, position: Int, segments: [[UInt8]], visits: inout Int) -> [Int]? {
+    /// `slash` is the index in `path` of the `/` before the next segment, or the path's end when none is left.
+    private static func search(_ nodes: UnsafeBufferPointer<TrieNode>, node: Int, path: [UInt8], slash: Int,
+                               visits: inout Int) -> [Int]? {
         visits += 1
-        let current = nodes[node]
-        if position == segments.count {
-            if !current.exactRules.isEmpty { return current.exactRules }
-            return current.globstarRules.isEmpty ? nil : current.globstarRules
+        if slash == path.count {
+            if !nodes[node].exactRules.isEmpty { return nodes[node].exactRules }
+            return nodes[node].globstarRules.isEmpty ? nil : nodes[node].globstarRules
         }
-        let segment = segments[position]
-        if let next = current.literals[ByteKey(segment)], let found = search(node: next, position: position + 1, segments: segments, visits: &visits) {
+        let segmentStart = slash + 1
+        let segmentEnd = path[segmentStart...].firstIndex(of: UInt8(ascii: "/")) ?? path.count
+        if let next = nodes[node].literals[ByteKey(path[segmentStart..<segmentEnd])],
+           let found = search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
             return found
         }
-        if !segment.isEmpty, let next = current.wildcard, let found = search(node: next, position: position + 1, segments: segments, visits: &visits) {
+        if segmentEnd > segmentStart, let next = nodes[node].wildcard,
+           let found = search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
             return found
         }
-        return current.globstarRules.isEmpty ? nil : current.globstarRules
+        return nodes[node].globstarRules.isEmpty ? nil : nodes[node].globstarRules
     }
 }
 
