@@ -320,7 +320,7 @@ private final class ServerContext: @unchecked Sendable {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
             let length = CScopeGateShims_client_ip(connection, buffer.baseAddress!)
             guard length == 4 || length == 16 else { return nil }
-            return IPAddress(bytes: Array(buffer.prefix(Int(length))))
+            return IPAddress(bytes: buffer.prefix(Int(length)))
         }
     }
 }

@@ -1,18 +1,30 @@
 import Foundation
 
-/// An IPv4 or IPv6 address as raw bytes (4 or 16). IPv4-mapped IPv6 addresses are stored as IPv4.
+/// An IPv4 or IPv6 address (IPv4-mapped IPv6 addresses are stored as IPv4), held as one 128-bit number so
+/// that taking a connection's address and testing it against networks allocates nothing.
 public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+    /// The address as a number, network byte order read big-endian (IPv4 in the low 32 bits).
+    private let value: UInt128
+    /// Whether this is an IPv4 address.
+    public let isIPv4: Bool
+
     /// 4 or 16 bytes, network order.
-    public let bytes: [UInt8]
+    public var bytes: [UInt8] {
+        let count = isIPv4 ? 4 : 16
+        return (0..<count).map { UInt8(truncatingIfNeeded: value >> (8 * (count - 1 - $0))) }
+    }
 
     /// Creates an address from 4 or 16 bytes; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4.
-    public init?(bytes: [UInt8]) {
-        if bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
-            self.bytes = Array(bytes[12...])
-        } else if bytes.count == 4 || bytes.count == 16 {
-            self.bytes = bytes
+    public init?<Bytes: Collection<UInt8>>(bytes: Bytes) {
+        guard bytes.count == 4 || bytes.count == 16 else { return nil }
+        var value: UInt128 = 0
+        for byte in bytes { value = value << 8 | UInt128(byte) }
+        if bytes.count == 16 && value >> 32 == 0xFFFF {
+            self.value = value & 0xFFFF_FFFF
+            isIPv4 = true
         } else {
-            return nil
+            self.value = value
+            isIPv4 = bytes.count == 4
         }
     }
 
@@ -34,13 +46,18 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether this is an IPv4 address.
-    public var isIPv4: Bool { bytes.count == 4 }
-
     public var description: String {
         if isIPv4 { return bytes.map(String.init).joined(separator: ".") }
-        let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        let groups = stride(from: 112, through: 0, by: -16).map { String(UInt16(truncatingIfNeeded: value >> $0), radix: 16) }
         return groups.joined(separator: ":")
+    }
+
+    /// Whether the first `length` bits of this address and `other` agree (both of one family).
+    func sharesPrefix(_ length: Int, with other: IPAddress) -> Bool {
+        guard isIPv4 == other.isIPv4 else { return false }
+        let bits = isIPv4 ? 32 : 128
+        guard length > 0 else { return true }
+        return (value ^ other.value) >> (bits - min(length, bits)) == 0
     }
 
     private static func parseIPv6(_ text: String) -> [UInt8]? {
@@ -88,7 +105,7 @@ public struct CIDRRange: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let address = IPAddress(String(parts[0])) else { return nil }
-        let bits = address.bytes.count * 8
+        let bits = address.isIPv4 ? 32 : 128
         var length = bits
         if parts.count == 2 {
             guard let value = Int(parts[1]), (0...bits).contains(value), parts[1].allSatisfy(\.isASCII) else { return nil }
@@ -100,15 +117,7 @@ public struct CIDRRange: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether `address` is inside this network.
     public func contains(_ address: IPAddress) -> Bool {
-        guard address.bytes.count == network.bytes.count else { return false }
-        var remaining = prefixLength
-        for index in 0..<network.bytes.count {
-            if remaining <= 0 { return true }
-            let mask: UInt8 = remaining >= 8 ? 0xFF : ~(0xFF >> UInt8(remaining))
-            if address.bytes[index] & mask != network.bytes[index] & mask { return false }
-            remaining -= 8
-        }
-        return true
+        address.sharesPrefix(prefixLength, with: network)
     }
 
     public var description: String { "\(network)/\(prefixLength)" }

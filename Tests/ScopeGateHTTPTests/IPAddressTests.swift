@@ -29,4 +29,24 @@ import ScopeGateHTTP
         #expect(CIDRRange("10.0.0.0/") == nil)
         #expect(CIDRRange("10.0.0.0/-1") == nil)
     }
+
+    @Test func matchesIPv6PrefixesAtEveryBoundary() throws {
+        let net = try #require(CIDRRange("2001:db8:abcd:1200::/56"))
+        #expect(net.contains(try #require(IPAddress("2001:db8:abcd:12ff:ffff::1"))))
+        #expect(!net.contains(try #require(IPAddress("2001:db8:abcd:1300::"))))
+        #expect(!net.contains(try #require(IPAddress("10.0.0.1"))))
+        #expect(try #require(CIDRRange("::/0")).contains(try #require(IPAddress("ffff::"))))
+        #expect(try #require(CIDRRange("::/0")).contains(try #require(IPAddress("::ffff:1.2.3.4"))) == false)
+        let odd = try #require(CIDRRange("192.168.1.128/25"))
+        #expect(odd.contains(try #require(IPAddress("192.168.1.200"))))
+        #expect(!odd.contains(try #require(IPAddress("192.168.1.127"))))
+    }
+
+    @Test func keepsItsBytesAndUnmapsIPv4() throws {
+        let mapped = try #require(IPAddress(bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 1]))
+        #expect(mapped.isIPv4 && mapped.bytes == [10, 0, 0, 1] && mapped == IPAddress("10.0.0.1"))
+        let v6 = try #require(IPAddress("2001:db8::ff"))
+        #expect(v6.bytes == [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff])
+        #expect(IPAddress(bytes: [1, 2, 3]) == nil)
+    }
 }

@@ -117,8 +117,19 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
     /// Percent-decodes one segment onto `output` and refuses what must not appear in it.
     private static func decode(_ encoded: ArraySlice<UInt8>, into output: inout [UInt8]) throws(PathError) {
         let start = output.count
-        var index = encoded.startIndex
         var sawNonASCII = false
+        var escaped = false
+        for byte in encoded {
+            if byte == UInt8(ascii: "%") { escaped = true; break }
+            if byte >= 0x80 { sawNonASCII = true }
+        }
+        if !escaped {
+            // Nothing to decode (the usual case): one copy.
+            output.append(contentsOf: encoded)
+            if sawNonASCII { try validateUTF8(output[start...]) }
+            return
+        }
+        var index = encoded.startIndex
         while index < encoded.endIndex {
             var byte = encoded[index]
             if byte == UInt8(ascii: "%") {
@@ -142,9 +153,12 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
             if byte >= 0x80 { sawNonASCII = true }
             output.append(byte)
         }
-        if sawNonASCII {
-            guard let text = String(validating: output[start...], as: UTF8.self) else { throw .invalidUTF8 }
-            if text.unicodeScalars.contains(where: isControl) { throw .controlCharacter }
-        }
+        if sawNonASCII { try validateUTF8(output[start...]) }
+    }
+
+    /// A decoded segment with bytes over 0x7F must be UTF-8 without control characters (C1 included).
+    private static func validateUTF8(_ segment: ArraySlice<UInt8>) throws(PathError) {
+        guard let text = String(validating: segment, as: UTF8.self) else { throw .invalidUTF8 }
+        if text.unicodeScalars.contains(where: isControl) { throw .controlCharacter }
     }
 }

@@ -41,11 +41,11 @@ public struct Policy: Sendable {
             for segment in rule.pattern.segments {
                 switch segment {
                 case .literal(let bytes):
-                    if let next = nodes[node].literals[ByteKey(bytes)] {
+                    if let next = nodes[node].literals[bytes[...]] {
                         node = next
                     } else {
                         nodes.append(TrieNode())
-                        nodes[node].literals[ByteKey(bytes)] = nodes.count - 1
+                        nodes[node].literals.insert(bytes, child: nodes.count - 1)
                         node = nodes.count - 1
                     }
                 case .wildcard:
@@ -126,7 +126,7 @@ public struct Policy: Sendable {
         }
         let segmentStart = slash + 1
         let segmentEnd = path[segmentStart...].firstIndex(of: UInt8(ascii: "/")) ?? path.count
-        if let next = nodes[node].literals[ByteKey(path[segmentStart..<segmentEnd])],
+        if let next = nodes[node].literals[path[segmentStart..<segmentEnd]],
            let found = search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
             return found
         }
@@ -139,10 +139,41 @@ public struct Policy: Sendable {
 }
 
 private struct TrieNode: Sendable {
-    var literals: [ByteKey: Int] = [:]
+    var literals = LiteralChildren()
     var wildcard: Int?
     var exactRules: [Int] = []
     var globstarRules: [Int] = []
+}
+
+/// A trie node's literal children: a few are compared directly (a length check and a memcmp cost less than
+/// hashing the segment), many are found through a dictionary.
+private struct LiteralChildren: Sendable {
+    private static let directLimit = 8
+    private var keys: [ByteKey] = []
+    private var children: [Int] = []
+    private var table: [ByteKey: Int]?
+
+    subscript(segment: ArraySlice<UInt8>) -> Int? {
+        let key = ByteKey(segment)
+        if let table { return table[key] }
+        for index in keys.indices where keys[index] == key { return children[index] }
+        return nil
+    }
+
+    mutating func insert(_ segment: [UInt8], child: Int) {
+        let key = ByteKey(segment)
+        if table != nil {
+            table![key] = child
+        } else if keys.count < Self.directLimit {
+            keys.append(key)
+            children.append(child)
+        } else {
+            table = Dictionary(uniqueKeysWithValues: zip(keys, children))
+            table![key] = child
+            keys = []
+            children = []
+        }
+    }
 }
 
 /// Two rules are equally specific and both cover a method.

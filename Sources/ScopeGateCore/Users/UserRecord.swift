@@ -1,5 +1,6 @@
-/// One user from the users file.
-public struct UserRecord: Equatable, Sendable {
+/// One user from the users file. A class: forward-auth decisions pass it around on every request, and a
+/// copy is then one reference, not six.
+public final class UserRecord: Equatable, Sendable {
     /// The user name: the token's `sub`.
     public let username: String
     /// Display name, if any.
@@ -22,5 +23,10 @@ public struct UserRecord: Equatable, Sendable {
         self.passwordHash = passwordHash
         self.disabled = disabled
         self.scopes = scopes
+    }
+
+    public static func == (lhs: UserRecord, rhs: UserRecord) -> Bool {
+        lhs.username == rhs.username && lhs.fullName == rhs.fullName && lhs.email == rhs.email
+            && lhs.passwordHash == rhs.passwordHash && lhs.disabled == rhs.disabled && lhs.scopes == rhs.scopes
     }
 }
