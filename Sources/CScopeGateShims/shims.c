@@ -2,6 +2,7 @@
 #include "CScopeGateShims.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -73,4 +74,11 @@ int CScopeGateShims_set_thread_name(const char *name) {
     (void)name;
     return 0;
 #endif
+}
+
+int CScopeGateShims_thread_slot(void) {
+    static _Atomic int next = 0;
+    static _Thread_local int slot = -1;
+    if (slot < 0) slot = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
+    return slot;
 }

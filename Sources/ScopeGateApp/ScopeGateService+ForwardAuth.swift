@@ -23,8 +23,7 @@ extension ScopeGateService {
             response = respond(to: decision, mode: state.configuration.challenge)
         }
         let outcome = Self.outcome(of: decision)
-        metrics.recordDecisionDuration(since: start)
-        metrics.recordDecision(outcome, rule: trace.rule ?? "none")
+        metrics.recordDecision(outcome, rule: trace.rule ?? "none", since: start)
         if record != nil {
             if let method = trace.method { record?.method = method }
             if let path = trace.path { record?.path = path }

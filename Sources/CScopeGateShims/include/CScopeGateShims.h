@@ -28,4 +28,8 @@ int CScopeGateShims_set_thread_niceness(int niceness);
 /// Names the calling thread for the kernel (at most 15 bytes are kept); 0 on success.
 int CScopeGateShims_set_thread_name(const char *name);
 
+/// A small number of the calling thread's own, handed out in order of first call (0, 1, 2, …): threads
+/// that record statistics pick their shard by it.
+int CScopeGateShims_thread_slot(void);
+
 #endif
