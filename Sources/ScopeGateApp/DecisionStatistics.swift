@@ -17,13 +17,35 @@ final class DecisionStatistics: Sendable {
 
     /// What some decisions add up to.
     struct Totals {
+        /// Decisions by key, except those of the latest run of one key, which `latest` counts.
         var counts: [Key: Int] = [:]
+        /// The key of the latest decisions and how many in a row had it: runs of one rule and outcome are the
+        /// common case, and comparing with the last key (the same strings) costs less than hashing it.
+        var latest: (key: Key, count: Int)?
         /// Decisions per bucket, not cumulative; the last entry counts those over the largest bound.
         var buckets = [Int](repeating: 0, count: DecisionStatistics.bucketBounds.count + 1)
         var count = 0
         var sumNanoseconds: Int64 = 0
 
+        /// Counts `key` once.
+        mutating func count(_ key: Key) {
+            if let latest, latest.key.outcome == key.outcome, latest.key.rule == key.rule {
+                self.latest!.count += 1
+                return
+            }
+            settle()
+            latest = (key, 1)
+        }
+
+        /// Moves the latest run into `counts`.
+        mutating func settle() {
+            if let latest { counts[latest.key, default: 0] += latest.count }
+            latest = nil
+        }
+
         mutating func add(_ other: Totals) {
+            var other = other
+            other.settle()
             counts.merge(other.counts, uniquingKeysWith: +)
             for index in buckets.indices { buckets[index] += other.buckets[index] }
             count += other.count
@@ -43,7 +65,7 @@ final class DecisionStatistics: Sendable {
     func record(_ outcome: ServiceMetrics.Outcome, rule: String, nanoseconds: Int64) {
         let bucket = Self.bucketBounds.firstIndex { nanoseconds <= $0 } ?? Self.bucketBounds.count
         shards[currentThreadSlot() & (shards.count - 1)].totals.withLock { totals in
-            totals.counts[Key(outcome: outcome, rule: rule), default: 0] += 1
+            totals.count(Key(outcome: outcome, rule: rule))
             totals.buckets[bucket] += 1
             totals.count += 1
             totals.sumNanoseconds += nanoseconds

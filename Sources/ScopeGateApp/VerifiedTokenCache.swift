@@ -36,7 +36,7 @@ final class CachedToken: Sendable {
 /// verifier's leeway); the cache belongs to one key ring, one set of options and one users file, and is
 /// bounded.
 final class VerifiedTokenCache: Sendable {
-    private let entries = Mutex<[ByteKey: CachedToken]>([:])
+    private let entries = Mutex<[TokenKey: CachedToken]>([:])
     private let capacity: Int
     private let leeway: TimeInterval
     private let users: UserDirectory
@@ -50,13 +50,14 @@ final class VerifiedTokenCache: Sendable {
     /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`. A hit
     /// copies nothing: the bytes may be a slice of the request's header buffer.
     func entry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
-        let cached = entries.withLock { $0[ByteKey(bytes)] }
+        let cached = entries.withLock { $0[TokenKey(bytes)] }
         if let cached {
             if now.timeIntervalSince1970 < cached.token.expiresAt.timeIntervalSince1970 + leeway { return cached }
-            _ = entries.withLock { $0.removeValue(forKey: ByteKey(bytes)) }
+            _ = entries.withLock { $0.removeValue(forKey: TokenKey(bytes)) }
         }
-        let key = ByteKey(copying: bytes)
-        let verified = CachedToken(try verifier.verify(bytes: Array(key.bytes), now: now), users: users)
+        let owned = Array(bytes)
+        let verified = CachedToken(try verifier.verify(bytes: owned, now: now), users: users)
+        let key = TokenKey(owned[...])
         entries.withLock { entries in
             if entries.count >= capacity {
                 // Drop what has expired; if that is not enough, start over: correctness never depends on a hit.
@@ -66,5 +67,26 @@ final class VerifiedTokenCache: Sendable {
             entries[key] = verified
         }
         return verified
+    }
+}
+
+/// A token's bytes as a cache key. Equality compares every byte; the hash reads only the length and the last
+/// 16 bytes, which for a stored key lie inside its HMAC signature: ScopeGate's secret makes them uniform and
+/// out of a client's choosing, and only verified tokens are stored, so no client can pile entries into one
+/// bucket.
+private struct TokenKey: Hashable {
+    let bytes: ArraySlice<UInt8>
+
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.count)
+        bytes.suffix(16).withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    static func == (lhs: TokenKey, rhs: TokenKey) -> Bool {
+        ByteKey(lhs.bytes) == ByteKey(rhs.bytes)
     }
 }

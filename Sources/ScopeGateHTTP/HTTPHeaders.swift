@@ -20,6 +20,9 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     private var bytes: [UInt8] = []
     private var spans: [Span] = []
+    /// Whether a `Content-Length` or `Transfer-Encoding` field is present: most requests have neither, and
+    /// the server then skips looking for them.
+    public private(set) var hasFramingFields = false
 
     /// Creates headers from (name, value) pairs.
     public init(_ pairs: [(String, String)] = []) {
@@ -45,6 +48,10 @@ public struct HTTPHeaders: Sendable, Sequence {
         let nameStart = Int32(truncatingIfNeeded: bytes.count)
         for byte in name { bytes.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
         let valueStart = Int32(truncatingIfNeeded: bytes.count)
+        if name.count == 14 || name.count == 17 {
+            let stored = bytes[Int(nameStart)...]
+            if stored.elementsEqual("content-length".utf8) || stored.elementsEqual("transfer-encoding".utf8) { hasFramingFields = true }
+        }
         bytes.append(contentsOf: value)
         spans.append(Span(nameStart: nameStart, valueStart: valueStart, valueEnd: Int32(truncatingIfNeeded: bytes.count)))
     }

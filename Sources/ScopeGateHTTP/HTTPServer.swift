@@ -205,7 +205,7 @@ private final class ServerContext: @unchecked Sendable {
                 requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let existing = requestContext.pointee else {
             active.add(1, ordering: .relaxed)
-            let state = RequestState(method: String(cString: method), path: Array(UnsafeRawBufferPointer(start: url, count: strlen(url))),
+            let state = RequestState(method: Self.methodName(method), path: Self.bytes(of: url),
                                      headers: headers(of: connection), clientAddress: clientAddress(of: connection))
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             if let rejection = earlyRejection(for: state) {
@@ -273,7 +273,25 @@ private final class ServerContext: @unchecked Sendable {
         return .YES
     }
 
+    /// The method as a String; the common ones are constants (no validation or copy).
+    private static func methodName(_ method: UnsafePointer<CChar>) -> String {
+        if strcmp(method, "GET") == 0 { return "GET" }
+        if strcmp(method, "POST") == 0 { return "POST" }
+        if strcmp(method, "HEAD") == 0 { return "HEAD" }
+        return String(cString: method)
+    }
+
+    /// A C string's bytes, copied in one go.
+    private static func bytes(of text: UnsafePointer<CChar>) -> [UInt8] {
+        let count = strlen(text)
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { memcpy(buffer.baseAddress!, text, count) }
+            initialized = count
+        }
+    }
+
     private func earlyRejection(for state: RequestState) -> HTTPResponse? {
+        guard state.headers.hasFramingFields else { return nil }
         let lengths = state.headers.rawValues("Content-Length")
         let encodings = state.headers.rawValues("Transfer-Encoding")
         if !lengths.isEmpty && !encodings.isEmpty || lengths.count > 1 || encodings.count > 1 {

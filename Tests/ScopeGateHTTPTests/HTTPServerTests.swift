@@ -68,7 +68,8 @@ final class Gate: Sendable {
         #expect(response.status == 400)
         #expect(response.header("Connection")?.lowercased() == "close")
         #expect(connection.isClosedByPeer())
-        for framing in ["Content-Length: 3\r\nContent-Length: 4", "Content-Length: +3", "Content-Length: 0x3"] {
+        for framing in ["Content-Length: 3\r\nContent-Length: 4", "Content-Length: +3", "Content-Length: 0x3",
+                        "CONTENT-length: 3\r\ncontent-LENGTH: 4", "transfer-ENCODING: chunked\r\nContent-length: 4"] {
             let other = try TestHTTPConnection(port: server.port)
             try other.send("POST / HTTP/1.1\r\nHost: x\r\n\(framing)\r\n\r\nabcd")
             #expect(try other.readResponse().status == 400, "\(framing)")

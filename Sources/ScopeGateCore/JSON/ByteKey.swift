@@ -5,9 +5,8 @@ import Glibc
 /// Bytes as a dictionary key, hashed in one pass over contiguous memory (`[UInt8]`'s own hashing feeds the
 /// hasher one byte at a time, which dominates lookups of long keys such as tokens).
 ///
-/// A key may be a slice of a larger buffer, so a lookup needs no copy (a path segment inside the path, a
-/// token inside a request's header buffer); keys that are stored should own their bytes (`init(copying:)`),
-/// or the whole buffer stays alive with them.
+/// A key may be a slice of a larger buffer, so a lookup needs no copy (a path segment inside the path); keys
+/// that are stored should own their bytes, or the whole buffer stays alive with them.
 public struct ByteKey: Hashable, Sendable {
     /// The bytes.
     public let bytes: ArraySlice<UInt8>
@@ -20,11 +19,6 @@ public struct ByteKey: Hashable, Sendable {
     /// Wraps a slice, sharing its buffer: for lookups.
     public init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
-    }
-
-    /// Copies a slice into a key of its own: for keys that are stored.
-    public init(copying bytes: ArraySlice<UInt8>) {
-        self.bytes = Array(bytes)[...]
     }
 
     public func hash(into hasher: inout Hasher) {

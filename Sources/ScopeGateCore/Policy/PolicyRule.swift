@@ -1,5 +1,6 @@
-/// One route → requirement rule of a policy.
-public struct PolicyRule: Sendable, CustomStringConvertible {
+/// One route → requirement rule of a policy. A class: a match hands it out on every request, and a copy is
+/// then one reference.
+public final class PolicyRule: Sendable, CustomStringConvertible {
     /// The route pattern.
     public let pattern: PathPattern
     /// The methods the rule is limited to (with `HEAD` added wherever `GET` is), or `nil` for all methods.
