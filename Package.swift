@@ -18,7 +18,7 @@ let package = Package(
     dependencies: [
         // Command-line parsing with generated help and validation.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // YAML with line/column marks, for compiler-style errors in policy and users files.
+        // YAML as plain values, for the tests that read the proxy recipes in docker/.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The logging API the Swift server ecosystem shares.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -30,10 +30,11 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CScopeGateShims", dependencies: ["CMicroHTTPD"]),
         .target(
             name: "ScopeGateCore",
-            dependencies: ["COpenSSL", "CCrypt", .product(name: "Yams", package: "Yams")],
+            dependencies: ["COpenSSL", "CCrypt", "CYAML"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,5 +1,3 @@
-import Yams
-
 /// Walks a YAML document and collects compiler-style diagnostics, so a loader reports every problem at once.
 struct YAMLDocument {
     let file: String
@@ -10,35 +8,32 @@ struct YAMLDocument {
     }
 
     /// Parses `text` into a node tree, or records why it cannot.
-    mutating func root(of text: String) -> Node? {
+    mutating func root(of text: String) -> YAMLNode? {
         do {
-            // The basic resolver: ScopeGate reads scalars as written, so the default rules (regular expressions) would
-            // only cost start-up time and memory.
-            guard let node = try Yams.compose(yaml: text, .basic) else {
+            guard let node = try YAMLNode.compose(text) else {
                 error(at: nil, "the file is empty")
                 return nil
             }
             return node
-        } catch let error as YamlError {
-            record(error)
         } catch {
-            self.error(at: nil, "cannot read YAML: \(error)")
+            diagnostics.append(Diagnostic(file: file, line: error.mark?.line ?? 1, column: error.mark?.column ?? 1,
+                                          message: "invalid YAML: \(error.message)"))
         }
         return nil
     }
 
-    mutating func error(at node: Node?, _ message: String) {
+    mutating func error(at node: YAMLNode?, _ message: String) {
         let mark = node?.mark
         diagnostics.append(Diagnostic(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
     }
 
     /// The members of a mapping, refusing duplicate and unknown keys. `nil` when `node` is not a mapping.
-    mutating func members(of node: Node, what: String, allowed: [String]) -> [String: (key: Node, value: Node)]? {
+    mutating func members(of node: YAMLNode, what: String, allowed: [String]) -> [String: (key: YAMLNode, value: YAMLNode)]? {
         guard case .mapping(let mapping) = node else {
             error(at: node, "\(what) must be a mapping")
             return nil
         }
-        var result: [String: (key: Node, value: Node)] = [:]
+        var result: [String: (key: YAMLNode, value: YAMLNode)] = [:]
         for (key, value) in mapping {
             guard let name = key.scalar?.string else {
                 error(at: key, "\(what): keys must be plain strings")
@@ -58,7 +53,7 @@ struct YAMLDocument {
     }
 
     /// A scalar's text, or an error when the node is a list or mapping.
-    mutating func string(_ node: Node, what: String) -> String? {
+    mutating func string(_ node: YAMLNode, what: String) -> String? {
         guard case .scalar(let scalar) = node else {
             error(at: node, "\(what) must be a string")
             return nil
@@ -67,7 +62,7 @@ struct YAMLDocument {
     }
 
     /// `true` or `false`, spelled exactly so.
-    mutating func bool(_ node: Node, what: String) -> Bool? {
+    mutating func bool(_ node: YAMLNode, what: String) -> Bool? {
         guard case .scalar(let scalar) = node, scalar.style == .plain, ["true", "false"].contains(scalar.string) else {
             error(at: node, "\(what) must be true or false")
             return nil
@@ -76,12 +71,12 @@ struct YAMLDocument {
     }
 
     /// A list of strings (`[a, b]` or a block list).
-    mutating func strings(_ node: Node, what: String) -> [(String, Node)]? {
+    mutating func strings(_ node: YAMLNode, what: String) -> [(String, YAMLNode)]? {
         guard case .sequence(let sequence) = node else {
             error(at: node, "\(what) must be a list")
             return nil
         }
-        var values: [(String, Node)] = []
+        var values: [(String, YAMLNode)] = []
         for item in sequence {
             guard case .scalar(let scalar) = item else {
                 error(at: item, "\(what) must contain only strings")
@@ -92,18 +87,4 @@ struct YAMLDocument {
         return values
     }
 
-    private mutating func record(_ yamlError: YamlError) {
-        switch yamlError {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-            diagnostics.append(Diagnostic(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)"))
-        case .composer(_, let problem, let mark, _):
-            diagnostics.append(Diagnostic(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)"))
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let names = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            diagnostics.append(Diagnostic(file: file, line: context.mark.line, column: context.mark.column,
-                                          message: "key \(names) appears more than once in this mapping"))
-        default:
-            diagnostics.append(Diagnostic(file: file, line: 1, column: 1, message: "invalid YAML: \(yamlError)"))
-        }
-    }
 }

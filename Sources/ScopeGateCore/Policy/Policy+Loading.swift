@@ -1,4 +1,3 @@
-import Yams
 
 extension Policy {
     /// The keys a policy file's top level may have.
@@ -84,7 +83,7 @@ extension Policy {
         throw ConfigurationError(diagnostics: diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
     }
 
-    private static func loadRule(_ node: Node, document: inout YAMLDocument) -> PolicyRule? {
+    private static func loadRule(_ node: YAMLNode, document: inout YAMLDocument) -> PolicyRule? {
         guard let members = document.members(of: node, what: "a rule", allowed: ruleKeys) else { return nil }
         let errorsBefore = document.diagnostics.count
         guard let pathNode = members["path"]?.value else {
@@ -138,6 +137,6 @@ extension Policy {
         guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
         let mark = node.mark
         return PolicyRule(pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic,
-                          line: mark?.line ?? 0, column: mark?.column ?? 0)
+                          line: mark.line, column: mark.column)
     }
 }

@@ -1,4 +1,3 @@
-import Yams
 
 /// The users ScopeGate knows, loaded from a users file and immutable once loaded.
 public struct UserDirectory: Sendable {
@@ -56,7 +55,7 @@ public struct UserDirectory: Sendable {
         return UserDirectory(records)
     }
 
-    private static func loadUser(key: Node, value: Node, document: inout YAMLDocument) -> UserRecord? {
+    private static func loadUser(key: YAMLNode, value: YAMLNode, document: inout YAMLDocument) -> UserRecord? {
         guard let username = document.string(key, what: "a user name") else { return nil }
         let label = "user \(quotedForMessage(username))"
         let errorsBefore = document.diagnostics.count
