@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 public import Logging
 public import ScopeGateCore
 
@@ -93,12 +94,12 @@ public struct ConfigurationFiles: Sendable {
                 throw ConfigurationLoadError(description: "demo secret: \(error)")
             }
         }
-        if !demo, String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == DemoConfiguration.secret {
+        if !demo, String(decoding: bytes, as: UTF8.self).trimmingWhitespace() == DemoConfiguration.secret {
             throw ConfigurationLoadError(description: "\(secretPath) holds the secret published in FastAPI's tutorial; anyone could forge "
                 + "tokens. Create a new one with: openssl rand -hex 32 > \(secretPath)")
         }
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: secretPath),
-           let permissions = attributes[.posixPermissions] as? Int, permissions & 0o004 != 0 {
+        var information = Glibc.stat()
+        if stat(secretPath, &information) == 0, information.st_mode & 0o004 != 0 {
             logger.warning("the secret file is readable by every user; restrict it with: chmod 600 \(secretPath)")
         }
         do {

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 public import ScopeGateHTTP
 import Synchronization
 
@@ -78,7 +78,7 @@ public final class LoginThrottle: Sendable {
                 }
                 if entry.failures >= free {
                     let exponent = min(entry.failures - free, 30)
-                    entry.blockedUntil = now + min(cap, pow(2, Double(exponent)))
+                    entry.blockedUntil = now + min(cap, Double(1 << exponent))
                 }
                 entries[key] = entry
             }

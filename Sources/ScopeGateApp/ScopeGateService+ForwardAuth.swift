@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ScopeGateCore
 import ScopeGateHTTP
@@ -82,7 +82,7 @@ extension ScopeGateService {
         // original request is an attempt to make some hop forget them.
         if fields.hasConnection {
             let hopByHop = request.headers.rawValues("Connection").flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                .map { $0.trimmingWhitespace().lowercased() }
             if let named = hopByHop.first(where: Self.describingHeaders.contains) {
                 return .forbidden("the Connection header names \(named)")
             }

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 public import Logging
 public import ScopeGateCore
 public import ScopeGateHTTP
@@ -202,7 +202,7 @@ public final class ScopeGateService: Sendable {
         guard isTrusted(peer) else { return peer }
         let hops = request.headers.rawValues("X-Forwarded-For")
             .flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.trimmingWhitespace() }
         for hop in hops.reversed() {
             guard let address = IPAddress(hop) else { return peer }
             if !isTrusted(address) { return address }

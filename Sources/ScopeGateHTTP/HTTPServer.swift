@@ -1,6 +1,8 @@
 internal import CMicroHTTPD
 internal import CScopeGateShims
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// How a server listens and what it allows.
@@ -135,11 +137,11 @@ public final class HTTPServer: @unchecked Sendable {
         let listening = MHD_quiesce_daemon(daemon)
         let deadline = ContinuousClock.now + .seconds(10)
         while context.suspendedCount > 0 && ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 0.005)
+            sleep(for: .milliseconds(5))
         }
         let settle = ContinuousClock.now + .milliseconds(500)
         while context.activeRequests > 0 && context.suspendedCount == 0 && ContinuousClock.now < settle {
-            Thread.sleep(forTimeInterval: 0.005)
+            sleep(for: .milliseconds(5))
         }
         MHD_stop_daemon(daemon)
         if listening >= 0 { close(listening) }

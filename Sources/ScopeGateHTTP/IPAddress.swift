@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An IPv4 or IPv6 address (IPv4-mapped IPv6 addresses are stored as IPv4), held as one 128-bit number so
 /// that taking a connection's address and testing it against networks allocates nothing.
@@ -62,8 +62,9 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     private static func parseIPv6(_ text: String) -> [UInt8]? {
         let halves: [String]
-        if let range = text.range(of: "::") {
-            halves = [String(text[..<range.lowerBound]), String(text[range.upperBound...])]
+        let parts = text.split(separator: "::", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 2 {
+            halves = parts
             if halves[1].contains("::") { return nil }
         } else {
             halves = [text]

@@ -1,16 +1,14 @@
 import CScopeGateShims
-import Foundation
 
 /// A fixed set of threads with a bounded queue, for slow work (password hashing) that must not run on the
 /// server's polling threads nor starve Dispatch's shared pool.
 final class WorkerPool: @unchecked Sendable {
     // @unchecked: `jobs`, `running` and `busy` are only touched with `condition` locked.
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var jobs: [@Sendable () -> Void] = []
     private var running = true
     private var busy = 0
     private var reserved = 0
-    private var threads: [Thread] = []
     private let queueLimit: Int
 
     /// `niceness`: how much lower than the polling threads the workers run (Linux thread nice value), so that
@@ -19,16 +17,12 @@ final class WorkerPool: @unchecked Sendable {
         self.queueLimit = queueLimit
         for index in 0..<max(1, count) {
             let threadName = "\(name)-\(index)"
-            let thread = Thread {
+            startThread(stackSize: 1 << 20) {
                 // The kernel's thread name (what top -H and /proc show) holds 15 bytes.
                 _ = CScopeGateShims_set_thread_name(String(threadName.utf8.prefix(15))!)
                 if niceness != 0 { _ = CScopeGateShims_set_thread_niceness(niceness) }
                 self.run()
             }
-            thread.name = threadName
-            thread.stackSize = 1 << 20
-            threads.append(thread)
-            thread.start()
         }
     }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import ScopeGateCore
 
 struct HashPassword: ParsableCommand {
@@ -14,9 +14,9 @@ struct HashPassword: ParsableCommand {
 
     func run() throws {
         let interactive = isatty(STDIN_FILENO) == 1
-        if interactive { FileHandle.standardError.write(Data("Password: ".utf8)) }
+        if interactive { writeToStandardError("Password: ") }
         let password = interactive ? readWithoutEcho() : readLine(strippingNewline: true)
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        if interactive { writeToStandardError("\n") }
         guard let password, !password.isEmpty else { throw StartupError(description: "no password given") }
         print(try PasswordHasher(cost: cost).hash(password))
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 @main
 struct ScopeGateCommand: ParsableCommand {

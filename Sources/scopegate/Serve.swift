@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 public import ScopeGateApp
 import ScopeGateCore
@@ -102,7 +103,7 @@ struct Serve: ParsableCommand {
     static func environmentArguments(commandLine: [String], environment: [String: String]) -> [String] {
         var arguments: [String] = []
         for (name, isFlag) in environmentOptions {
-            let variable = "SCOPEGATE_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            let variable = "SCOPEGATE_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
             guard let value = environment[variable] else { continue }
             let given = commandLine.contains { $0 == "--\(name)" || $0.hasPrefix("--\(name)=") || $0 == "--no-\(name)" }
             if given { continue }
@@ -151,14 +152,14 @@ struct Serve: ParsableCommand {
         }
         let configuration = try makeConfiguration(loaded)
         if demo {
-            FileHandle.standardError.write(Data("""
+            writeToStandardError("""
                 ************************************************************************************
                 WARNING: demo mode. The demo users (johndoe/secret, alice/secretalice) are active and tokens
                 are signed with the secret published in FastAPI's tutorial: anyone can forge them.
                 For trying ScopeGate out only. Never expose this instance.
                 ************************************************************************************
 
-                """.utf8))
+                """)
         }
         let service = ScopeGateService(configuration: configuration, logger: logger)
         let reloader = ConfigurationReloader(files: files, initial: loaded.contents, service: service, logger: logger)
@@ -236,7 +237,7 @@ struct Serve: ParsableCommand {
             throw StartupError(description: "--bcrypt-cost: \(error)")
         }
         var trusted: [CIDRRange] = []
-        for text in trustedProxies.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !text.isEmpty {
+        for text in trustedProxies.split(separator: ",").map({ $0.trimmingWhitespace() }) where !text.isEmpty {
             guard let range = CIDRRange(text) else { throw StartupError(description: "--trusted-proxies: \"\(text)\" is not an address or CIDR range") }
             trusted.append(range)
         }

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// Why a bearer token was refused. Messages say what was wrong and never contain the token itself.
 public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// The claims of an access token ScopeGate issues.
 public struct AccessTokenClaims: Equatable, Sendable {

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// Checks beyond the signature that a verifier applies to every token.
 public struct VerificationOptions: Sendable {

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// What a token proved, once its signature and claims passed every check.
 public struct VerifiedToken: Equatable, Sendable {

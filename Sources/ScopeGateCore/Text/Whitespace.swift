@@ -1,0 +1,10 @@
+extension StringProtocol {
+    /// The text without leading and trailing spaces, tabs, carriage returns and line feeds: the white space
+    /// of HTTP field values (RFC 9110 §5.6.3) and of the ends of lines in ScopeGate's files.
+    public func trimmingWhitespace() -> String {
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        let bytes = Array(utf8)
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
+    }
+}
