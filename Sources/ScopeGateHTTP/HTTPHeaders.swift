@@ -46,14 +46,27 @@ public struct HTTPHeaders: Sendable, Sequence {
     /// Adds a field from raw bytes (a name of at most 64 KiB, as every head is far smaller).
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let nameStart = Int32(truncatingIfNeeded: bytes.count)
-        for byte in name { bytes.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
-        let valueStart = Int32(truncatingIfNeeded: bytes.count)
-        if name.count == 14 || name.count == 17 {
-            let stored = bytes[Int(nameStart)...]
-            if stored.elementsEqual("content-length".utf8) || stored.elementsEqual("transfer-encoding".utf8) { hasFramingFields = true }
+        bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
+        let framing = bytes.withUnsafeMutableBufferPointer { stored in
+            let lowered = UnsafeMutableBufferPointer(rebasing: stored[Int(nameStart)...])
+            for index in lowered.indices where lowered[index] >= 0x41 && lowered[index] <= 0x5A { lowered[index] |= 0x20 }
+            return Self.isFramingName(UnsafeBufferPointer(lowered))
         }
-        bytes.append(contentsOf: value)
+        if framing { hasFramingFields = true }
+        let valueStart = Int32(truncatingIfNeeded: bytes.count)
+        bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
         spans.append(Span(nameStart: nameStart, valueStart: valueStart, valueEnd: Int32(truncatingIfNeeded: bytes.count)))
+    }
+
+    private static let contentLength = Array("content-length".utf8)
+    private static let transferEncoding = Array("transfer-encoding".utf8)
+
+    private static func isFramingName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch (name.count, name.first) {
+        case (14, UInt8(ascii: "c")): name.elementsEqual(contentLength)
+        case (17, UInt8(ascii: "t")): name.elementsEqual(transferEncoding)
+        default: false
+        }
     }
 
     public func makeIterator() -> IndexingIterator<[Field]> {
