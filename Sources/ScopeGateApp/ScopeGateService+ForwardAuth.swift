@@ -17,8 +17,8 @@ extension ScopeGateService {
         var trace = DecisionTrace(describesRequest: record != nil)
         let decision = decide(request, state: state, trace: &trace)
         let response: HTTPResponse
-        if case .allow(_?, _, _) = decision, let cached = trace.token {
-            response = cached.allowResponse { respond(to: decision, mode: state.configuration.challenge) }
+        if case .allow(_?, _, _) = decision, let prepared = trace.token?.allowResponse {
+            response = prepared
         } else {
             response = respond(to: decision, mode: state.configuration.challenge)
         }
@@ -242,13 +242,7 @@ extension ScopeGateService {
     private func respond(to decision: ForwardAuthDecision, mode: ChallengeMode) -> HTTPResponse {
         switch decision {
         case .allow(let user, let scopes, _):
-            return HTTPResponse(status: 200, headers: [
-                ("X-Auth-User", user?.username ?? ""),
-                ("X-Auth-Scopes", scopes.joined(separator: " ")),
-                ("X-Auth-Email", user?.email ?? ""),
-                ("X-Auth-Name", user?.fullName ?? ""),
-                ("Cache-Control", "no-store"),
-            ])
+            return Responses.allow(user: user, scopes: scopes)
         case .unauthenticated(.noToken, let required):
             return Responses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))])
         case .unauthenticated(.invalidToken, let required):

@@ -33,6 +33,9 @@ public final class ScopeGateService: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Bumped by every replacement of `state`, so threads can keep the state they last saw.
+    private let generation = Atomic<Int>(0)
+    private let seen = SeenStates()
     let logger: Logger
     let clock: @Sendable () -> Date
     let throttle: LoginThrottle
@@ -66,7 +69,18 @@ public final class ScopeGateService: Sendable {
     /// The configuration in force.
     public var configuration: ServiceConfiguration { current.configuration }
 
-    var current: State { state.withLock { $0 } }
+    /// The state in force. Taking `state`'s lock on every request would make each polling thread write the
+    /// lock's cache line; a thread instead keeps the state it last took and takes the lock again only after
+    /// a replacement (a request that began just before a replacement may still see the old state whole).
+    var current: State {
+        let slot = currentThreadSlot()
+        guard let seen = seen[slot] else { return state.withLock { $0 } }
+        if let kept = seen.state, seen.generation == generation.load(ordering: .acquiring) { return kept }
+        let (fresh, freshGeneration) = state.withLock { ($0, generation.load(ordering: .relaxed)) }
+        seen.state = fresh
+        seen.generation = freshGeneration
+        return fresh
+    }
 
     private static func makeState(_ configuration: ServiceConfiguration) -> State {
         State(configuration: configuration,
@@ -85,6 +99,7 @@ public final class ScopeGateService: Sendable {
             configuration.users = users
             configuration.keyring = keyring
             state = Self.makeState(configuration)
+            generation.add(1, ordering: .releasing)
         }
     }
 
@@ -254,4 +269,17 @@ struct RequestRecord: Sendable {
         path = String(request.pathText.prefix(512))
         clientAddress = request.clientAddress
     }
+}
+
+/// The state each of the first 64 threads last took from a service, indexed by ``currentThreadSlot()``.
+private final class SeenStates: Sendable {
+    final class Seen: @unchecked Sendable {
+        // @unchecked: a Seen is read and written only by the thread whose slot it is.
+        var state: ScopeGateService.State?
+        var generation = 0
+    }
+
+    private let slots = (0..<64).map { _ in Seen() }
+
+    subscript(slot: Int) -> Seen? { slot < slots.count ? slots[slot] : nil }
 }

@@ -4,8 +4,8 @@ import ScopeGateHTTP
 import Synchronization
 
 /// A verified token as cached, resolved against the users of the cache's configuration once: its user
-/// record and the scopes that record still allows. Also keeps the forward-auth answer that allows the token
-/// once one has been built: the identity headers depend only on the token and the users file.
+/// record, the scopes that record still allows, and the forward-auth answer that allows it (the identity
+/// headers depend only on the token and the users file), built once into libmicrohttpd's form.
 final class CachedToken: Sendable {
     let token: VerifiedToken
     /// The token's user, nil when the users file no longer has it.
@@ -13,21 +13,16 @@ final class CachedToken: Sendable {
     /// The token's scopes that its user's record still allows (a scope removed from the record stops
     /// working at once, even in tokens issued before), in the token's order.
     let effectiveScopes: [String]
-    private let allowAnswer = Mutex<HTTPResponse?>(nil)
+    /// The answer for a request this token is allowed; nil when the user is gone or disabled.
+    let allowResponse: HTTPResponse?
 
     init(_ token: VerifiedToken, users: UserDirectory) {
         self.token = token
         let user = users[token.subject]
         self.user = user
-        self.effectiveScopes = user.map { user in token.scopes.filter(user.scopes.contains) } ?? []
-    }
-
-    /// The allow answer for this token, built by `make` the first time.
-    func allowResponse(_ make: () -> HTTPResponse) -> HTTPResponse {
-        if let built = allowAnswer.withLock({ $0 }) { return built }
-        let built = make().prepared()
-        allowAnswer.withLock { $0 = built }
-        return built
+        let effectiveScopes = user.map { user in token.scopes.filter(user.scopes.contains) } ?? []
+        self.effectiveScopes = effectiveScopes
+        allowResponse = user.flatMap { $0.disabled ? nil : Responses.allow(user: $0, scopes: effectiveScopes).prepared() }
     }
 }
 
