@@ -229,13 +229,14 @@ extension ScopeGateService {
         return .success((methodText, target))
     }
 
+    private static let bearerLetters: [UInt8] = Array("bearer".utf8)
+
     /// RFC 6750 §2.1: `Bearer` (any case), one space, a b64token.
     private func strictBearerToken(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
         let start = value.startIndex
-        guard value.count > 7, value[start..<start + 6].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
-              value[start + 6] == UInt8(ascii: " ") else {
-            return nil
-        }
+        guard value.count > 7, value[start + 6] == UInt8(ascii: " ") else { return nil }
+        // "bearer" in any case: setting the 0x20 bit lower-cases letters (and no other byte becomes a letter of it).
+        for (offset, letter) in Self.bearerLetters.enumerated() where value[start + offset] | 0x20 != letter { return nil }
         return value[(start + 7)...]
     }
 

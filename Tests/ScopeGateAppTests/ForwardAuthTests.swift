@@ -160,8 +160,12 @@ import ScopeGateTesting
         let basic = try daemon.auth("/users/me/", headers: [("Authorization", "Basic am9objpzZWNyZXQ=")])
         #expect(basic.status == 401)
         #expect(basic.text == #"{"detail":"Not authenticated"}"#)
-        #expect(try daemon.auth("/users/me/", headers: [("Authorization", "bearer \(meOnly)")]).status == 200)
-        #expect(try daemon.auth("/users/me/", headers: [("Authorization", "Bearer  \(meOnly)")]).status == 401)
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            #expect(try daemon.auth("/users/me/", headers: [("Authorization", "\(scheme) \(meOnly)")]).status == 200, "\(scheme)")
+        }
+        for near in ["Bearer  \(meOnly)", "Bearer\t\(meOnly)", "Bearex \(meOnly)", "Bea\u{7F}er \(meOnly)", "Bearer"] {
+            #expect(try daemon.auth("/users/me/", headers: [("Authorization", near)]).status == 401, "\(near)")
+        }
     }
 
     @Test func refusesHopByHopTricks() throws {
