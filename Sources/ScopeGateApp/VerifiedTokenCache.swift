@@ -7,6 +7,8 @@ import Synchronization
 /// record, the scopes that record still allows, and the forward-auth answer that allows it (the identity
 /// headers depend only on the token and the users file), built once into libmicrohttpd's form.
 final class CachedToken: Sendable {
+    /// The token as received: the key it is cached under.
+    let bytes: [UInt8]
     let token: VerifiedToken
     /// The token's user, nil when the users file no longer has it.
     let user: UserRecord?
@@ -16,7 +18,8 @@ final class CachedToken: Sendable {
     /// The answer for a request this token is allowed; nil when the user is gone or disabled.
     let allowResponse: HTTPResponse?
 
-    init(_ token: VerifiedToken, users: UserDirectory) {
+    init(_ token: VerifiedToken, bytes: [UInt8], users: UserDirectory) {
+        self.bytes = bytes
         self.token = token
         let user = users[token.subject]
         self.user = user
@@ -30,8 +33,13 @@ final class CachedToken: Sendable {
 /// base64url, JSON and HMAC work and the user lookup. A hit is still checked against `exp` (with the
 /// verifier's leeway); the cache belongs to one key ring, one set of options and one users file, and is
 /// bounded.
+///
+/// Each of the first 64 threads also keeps the entries it used recently in a table of its own, read without
+/// the shared table's lock (whose cache line every thread would otherwise write on every request).
 final class VerifiedTokenCache: Sendable {
     private let entries = Mutex<[TokenKey: CachedToken]>([:])
+    private let recent = (0..<64).map { _ in RecentTokens() }
+    private static let recentCapacity = 1_024
     private let capacity: Int
     private let leeway: TimeInterval
     private let users: UserDirectory
@@ -45,24 +53,49 @@ final class VerifiedTokenCache: Sendable {
     /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`. A hit
     /// copies nothing: the bytes may be a slice of the request's header buffer.
     func entry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
+        let slot = currentThreadSlot()
+        let mine = slot < recent.count ? recent[slot] : nil
+        if let mine, let kept = mine.entries[TokenKey(bytes)] {
+            if isFresh(kept, now: now) { return kept }
+            mine.entries.removeValue(forKey: TokenKey(bytes))
+        }
+        let entry = try sharedEntry(bytes, with: verifier, now: now)
+        if let mine {
+            if mine.entries.count >= Self.recentCapacity { mine.entries.removeAll(keepingCapacity: true) }
+            mine.entries[TokenKey(entry.bytes[...])] = entry
+        }
+        return entry
+    }
+
+    private func isFresh(_ entry: CachedToken, now: Date) -> Bool {
+        now.timeIntervalSince1970 < entry.token.expiresAt.timeIntervalSince1970 + leeway
+    }
+
+    private func sharedEntry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
         let cached = entries.withLock { $0[TokenKey(bytes)] }
         if let cached {
-            if now.timeIntervalSince1970 < cached.token.expiresAt.timeIntervalSince1970 + leeway { return cached }
+            if isFresh(cached, now: now) { return cached }
             _ = entries.withLock { $0.removeValue(forKey: TokenKey(bytes)) }
         }
         let owned = Array(bytes)
-        let verified = CachedToken(try verifier.verify(bytes: owned, now: now), users: users)
+        let verified = CachedToken(try verifier.verify(bytes: owned, now: now), bytes: owned, users: users)
         let key = TokenKey(owned[...])
         entries.withLock { entries in
             if entries.count >= capacity {
                 // Drop what has expired; if that is not enough, start over: correctness never depends on a hit.
-                entries = entries.filter { now.timeIntervalSince1970 < $0.value.token.expiresAt.timeIntervalSince1970 + leeway }
+                entries = entries.filter { isFresh($0.value, now: now) }
                 if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             }
             entries[key] = verified
         }
         return verified
     }
+}
+
+/// The entries one thread used recently.
+private final class RecentTokens: @unchecked Sendable {
+    // @unchecked: read and written only by the thread whose slot this is.
+    var entries: [TokenKey: CachedToken] = [:]
 }
 
 /// A token's bytes as a cache key. Equality compares every byte; the hash reads only the length and the last

@@ -188,7 +188,8 @@ private final class ServerContext: @unchecked Sendable {
     private let delayQueue = DispatchQueue(label: "scopegate.overload-delay")
     private let stopping = Atomic<Bool>(false)
     private let suspended = Atomic<Int>(0)
-    private let active = Atomic<Int>(0)
+    /// Requests begun and not yet completed: changed twice per request, so kept per thread.
+    private let active = ShardedCounter()
 
     init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
@@ -198,15 +199,15 @@ private final class ServerContext: @unchecked Sendable {
     }
 
     var suspendedCount: Int { suspended.load(ordering: .acquiring) }
-    var activeRequests: Int { active.load(ordering: .acquiring) }
+    var activeRequests: Int { active.value }
     func beginStopping() { stopping.store(true, ordering: .releasing) }
-    func requestFinished() { active.subtract(1, ordering: .relaxed) }
+    func requestFinished() { active.add(-1) }
 
     func access(connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
                 uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
                 requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let existing = requestContext.pointee else {
-            active.add(1, ordering: .relaxed)
+            active.add(1)
             let state = RequestState(method: Self.methodName(method), path: Self.bytes(of: url),
                                      headers: headers(of: connection), clientAddress: clientAddress(of: connection))
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
