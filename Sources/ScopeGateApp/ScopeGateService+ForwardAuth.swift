@@ -214,17 +214,14 @@ extension ScopeGateService {
             let methodsAgree = agree(fields.originalMethod.first, method) && agree(fields.forwardedMethod.first, method)
                 && (!envoy || request.method.utf8.elementsEqual(method))
             guard methodsAgree else { return .failure(Refusal(reason: "the original method headers disagree")) }
-            guard (1...32).contains(method.count), method.allSatisfy(isTokenCharacter) else {
-                return .failure(Refusal(reason: "the original method is not an HTTP method token"))
-            }
             methodText = String(decoding: method, as: UTF8.self)
         } else if envoy {
-            guard (1...32).contains(request.method.utf8.count), request.method.utf8.allSatisfy(isTokenCharacter) else {
-                return .failure(Refusal(reason: "the original method is not an HTTP method token"))
-            }
             methodText = request.method
         } else {
             return .failure(Refusal(reason: "missing original method (X-Original-Method or X-Forwarded-Method)"))
+        }
+        guard (1...32).contains(methodText.utf8.count), methodText.utf8.allSatisfy(isTokenCharacter) else {
+            return .failure(Refusal(reason: "the original method is not an HTTP method token"))
         }
         return .success((methodText, target))
     }
