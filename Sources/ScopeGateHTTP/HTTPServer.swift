@@ -31,7 +31,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var perIPConnectionLimit: Int = 0
     /// Bytes libmicrohttpd keeps per connection for the request head and the answer's headers; a request head
     /// larger than about half of it is refused (431). libmicrohttpd clears this memory between requests, so
-    /// it is kept to what a request with a large token needs.
+    /// the default (heads up to 8 KiB: a large token and the usual headers, not a browser's cookies, which
+    /// the shipped proxy recipes keep out of `/auth`) is a cost paid on every request.
     public var connectionMemoryLimit: Int = 16 * 1024
 
     /// The defaults: 127.0.0.1:8000, one polling and one worker thread per core.

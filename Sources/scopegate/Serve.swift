@@ -69,6 +69,10 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("connection-timeout"), help: "Seconds an idle or unfinished connection is kept open.")
     var connectionTimeout = 30
 
+    @Option(name: .customLong("max-request-head"),
+            help: "Largest request head (request line and headers) accepted, in KiB; larger ones are answered 431. Each connection reserves twice this.")
+    var maxRequestHead = 8
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -94,7 +98,7 @@ struct Serve: ParsableCommand {
     static let environmentOptions: [(name: String, flag: Bool)] = [
         ("host", false), ("port", false), ("policy", false), ("users", false), ("secret-file", false), ("demo", true),
         ("token-lifetime", false), ("leeway", false), ("trusted-proxies", false), ("challenge", false), ("bcrypt-cost", false),
-        ("threads", false), ("login-queue", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("log-level", false),
+        ("threads", false), ("login-queue", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("max-request-head", false), ("log-level", false),
         ("log-format", false), ("access-log", true), ("watch", true), ("metrics-address", false), ("issuer", false), ("audience", false),
     ]
 
@@ -128,6 +132,7 @@ struct Serve: ParsableCommand {
         if let loginQueue, loginQueue < 1 { throw ValidationError("--login-queue must be at least 1") }
         guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must not be negative") }
         guard connectionTimeout > 0 else { throw ValidationError("--connection-timeout must be positive") }
+        guard (4...1024).contains(maxRequestHead) else { throw ValidationError("--max-request-head must be 4 to 1024 (KiB)") }
         if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
             throw ValidationError("--metrics-address must be HOST:PORT, such as 127.0.0.1:9090 or [::1]:9090")
         }
@@ -182,6 +187,7 @@ struct Serve: ParsableCommand {
         if let loginQueue { http.workerQueueLimit = loginQueue }
         http.perIPConnectionLimit = maxConnectionsPerIP
         http.connectionTimeout = connectionTimeout
+        http.connectionMemoryLimit = maxRequestHead * 2 * 1024
         let server: HTTPServer
         var operatorServer: HTTPServer?
         do {

@@ -33,6 +33,10 @@ func startCaddy(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         try demo.expectIdentityFromScopeGateOnly()
     }
 
+    @Test func cookiesStayOutOfTheSubrequest() throws {
+        try demo.expectCookiesKeptFromScopeGate()
+    }
+
     @Test func pathTricksNeverReachACheaperRule() throws {
         try demo.expectPathTricksRefused()
     }

@@ -70,6 +70,10 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         try demo.expectIdentityFromScopeGateOnly()
     }
 
+    @Test func cookiesStayOutOfTheSubrequest() throws {
+        try demo.expectCookiesKeptFromScopeGate()
+    }
+
     @Test func pathTricksNeverReachACheaperRule() throws {
         try demo.expectPathTricksRefused()
     }

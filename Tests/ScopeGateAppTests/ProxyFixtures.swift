@@ -55,6 +55,8 @@ func makeEchoApp() throws -> HTTPServer {
     var configuration = HTTPServerConfiguration()
     configuration.port = 0
     configuration.threads = 1
+    // Room for the large cookies a browser may send the application.
+    configuration.connectionMemoryLimit = 64 * 1024
     return try HTTPServer(configuration: configuration) { request in
         let names = ["X-Auth-User", "X-Auth-Scopes", "X-Auth-Email", "X-Auth-Name"]
         let seen = names.map { name in
@@ -122,6 +124,18 @@ struct ProxiedDemo {
         #expect([401, 403].contains(steered.status))
         let admin = ("Authorization", "Bearer \(try scopegate.token(subject: "bob", scopes: ["admin"]))")
         #expect(try through("/admin/x", method: "DELETE", headers: [("X-Forwarded-Method", "GET"), ("X-Original-Method", "GET"), admin]).status == 403)
+    }
+
+    /// A browser's cookies reach the application but not ScopeGate, whose request heads stay small: with
+    /// them, this request's head would pass ScopeGate's 8 KiB limit and be refused (431).
+    func expectCookiesKeptFromScopeGate() throws {
+        let cookie = ("Cookie", "session=" + String(repeating: "c", count: 7_900))
+        let bearer = ("Authorization", "Bearer \(try scopegate.token(scopes: ["me"]))")
+        let response = try through("/users/me/", headers: [bearer, cookie])
+        #expect(response.status == 200)
+        #expect(response.text.contains(#"X-Auth-User=["johndoe"]"#))
+        #expect(try sendRequest(port: scopegate.port, target: "/auth", headers: [bearer, cookie, ("X-Original-URI", "/users/me/"),
+                                                                                 ("X-Original-Method", "GET")]).status == 431)
     }
 
     func expectPathTricksRefused() throws {

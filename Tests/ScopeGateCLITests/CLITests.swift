@@ -270,6 +270,19 @@ struct ServingProcess {
         #expect(refused.errors.contains("--metrics-address must be HOST:PORT"))
     }
 
+    @Test func sizesTheLargestRequestHead() throws {
+        let cookie = [("Cookie", "a=" + String(repeating: "x", count: 20_000))]
+        var small = try ServingProcess(["--demo"])
+        #expect(try sendRequest(port: small.port, target: "/healthz", headers: cookie).status == 431)
+        #expect(small.stop() == 0)
+        var large = try ServingProcess(["--demo", "--max-request-head", "32"])
+        #expect(try sendRequest(port: large.port, target: "/healthz", headers: cookie).status == 200)
+        #expect(large.stop() == 0)
+        let refused = try run(["serve", "--demo", "--max-request-head", "2"])
+        #expect(refused.status == 64)
+        #expect(refused.errors.contains("--max-request-head must be 4 to 1024 (KiB)"))
+    }
+
     @Test func takesOptionsFromTheEnvironment() throws {
         var server = try ServingProcess(["--log-format", "text"], environment: [
             "SCOPEGATE_DEMO": "true", "SCOPEGATE_METRICS_ADDRESS": "127.0.0.1:0", "SCOPEGATE_ACCESS_LOG": "false",
