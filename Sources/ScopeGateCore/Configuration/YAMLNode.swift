@@ -84,9 +84,10 @@ enum YAMLNode {
             let next = UnsafeMutablePointer<yaml_document_t>.allocate(capacity: 1)
             defer { next.deallocate() }
             guard yaml_parser_load(parser, next) == 1 else { throw failure(of: parser) }
-            let another = yaml_document_get_root_node(next)
+            // The mark is read before the document (which owns the node) is deleted.
+            let another = yaml_document_get_root_node(next).map { mark($0.pointee.start_mark) }
             yaml_document_delete(next)
-            if let another { throw Failure(message: "the file holds more than one YAML document", mark: mark(another.pointee.start_mark)) }
+            if let another { throw Failure(message: "the file holds more than one YAML document", mark: another) }
             return node
         }
     }
