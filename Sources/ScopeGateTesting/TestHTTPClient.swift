@@ -36,7 +36,9 @@ public struct TestHTTPError: Error, CustomStringConvertible {
 /// One TCP connection that speaks raw HTTP/1.1, so tests can send exactly the bytes an attacker or a
 /// proxy would (smuggling, odd targets, pipelining) and read exactly what comes back.
 public final class TestHTTPConnection {
-    private let socket: Int32
+    /// The connected socket; -1 once closed. deinit also runs when init throws after setting it, so a failed
+    /// connect must not leave it to be closed twice (the second close could hit another thread's new socket).
+    private var socket: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to `host:port` (IPv4 literal).
@@ -51,13 +53,15 @@ public final class TestHTTPConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
+            let failure = errno
             Glibc.close(socket)
-            throw TestHTTPError(description: "connect to \(host):\(port) failed: errno \(errno)")
+            socket = -1
+            throw TestHTTPError(description: "connect to \(host):\(port) failed: errno \(failure)")
         }
     }
 
     deinit {
-        Glibc.close(socket)
+        if socket >= 0 { Glibc.close(socket) }
     }
 
     /// Sends raw bytes.
