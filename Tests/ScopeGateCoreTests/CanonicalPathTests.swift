@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ScopeGateCore
 
@@ -89,5 +90,45 @@ import Testing
         #expect(path.segments == [Array("users".utf8), Array("me".utf8), []])
         // Canonically equivalent Unicode spellings stay distinct: matching is byte for byte.
         #expect(try CanonicalPath(target: "/caf%C3%A9") != CanonicalPath(target: "/cafe%CC%81"))
+    }
+
+    /// RFC 3986 §5.2.4 over a list of decoded segments: the specification the one-buffer canonicalizer and its
+    /// copy-through fast path must both agree with.
+    static func reference(_ target: String) -> Result<String, PathError> {
+        let decoded = target.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map { raw in
+            raw.replacingOccurrences(of: "%2e", with: ".").replacingOccurrences(of: "%2E", with: ".").replacingOccurrences(of: "%61", with: "a")
+        }
+        var output: [String] = []
+        for (index, segment) in decoded.enumerated() {
+            let isLast = index == decoded.count - 1
+            if segment == "." {
+                if isLast { output.append("") }
+            } else if segment == ".." {
+                guard !output.isEmpty else { return .failure(.aboveRoot) }
+                output.removeLast()
+                if isLast { output.append("") }
+            } else if segment.isEmpty && !isLast {
+                return .failure(.emptySegment)
+            } else {
+                output.append(segment)
+            }
+        }
+        return .success("/" + (output.isEmpty ? [""] : output).joined(separator: "/"))
+    }
+
+    @Test func agreesWithTheSpecificationOnRandomPaths() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["a", "b", "ab", ".", "..", "", "%2e", "%2E%2e", "%61", "a.", ".a"]
+        for _ in 0..<5_000 {
+            let target = "/" + (0..<Int.random(in: 1...6, using: &generator)).map { _ in
+                pieces.randomElement(using: &generator)!
+            }.joined(separator: "/")
+            let actual = Result { () throws(PathError) -> String in try CanonicalPath(target: target).description }
+            switch (actual, Self.reference(target)) {
+            case (.success(let got), .success(let expected)): #expect(got == expected, "\(target)")
+            case (.failure(let got), .failure(let expected)): #expect(got == expected, "\(target)")
+            default: Issue.record("\(target): \(actual) but the specification says \(Self.reference(target))")
+            }
+        }
     }
 }

@@ -45,18 +45,13 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
             path = path[..<end]
         }
         guard path.first == UInt8(ascii: "/") else { throw .notOriginForm }
-        var slashes = 0
-        for byte in path {
-            switch byte {
-            case 0x00..<0x20, 0x7F: throw .controlCharacter
-            case UInt8(ascii: " "): throw .whitespace
-            case UInt8(ascii: "\\"): throw .backslash
-            case UInt8(ascii: ";"): throw .semicolon
-            case UInt8(ascii: "/"): slashes += 1
-            default: continue
-            }
+        let scan = try path.withUnsafeBufferPointer { bytes throws(PathError) in try Self.scan(bytes) }
+        guard scan.slashes <= Self.maximumSegments else { throw .tooManySegments(limit: Self.maximumSegments) }
+        if scan.isCanonical {
+            // Nothing to decode, resolve or refuse (the usual case): the path is its own canonical form.
+            bytes = Array(path)
+            return
         }
-        guard slashes <= Self.maximumSegments else { throw .tooManySegments(limit: Self.maximumSegments) }
 
         // RFC 3986 §5.2.4 over the output: each decoded segment is appended after a `/`, then a `.` or `..`
         // segment is taken back off (with the segment before it, for `..`).
@@ -86,6 +81,42 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
         }
         if output.isEmpty { output = [UInt8(ascii: "/")] }
         bytes = output
+    }
+
+    /// What one pass over a path's bytes finds: how many segments it has, and whether it is canonical as it
+    /// stands (no escapes, bytes over 0x7F, dot segments or empty segments before the last).
+    private static func scan(_ path: UnsafeBufferPointer<UInt8>) throws(PathError) -> (slashes: Int, isCanonical: Bool) {
+        var slashes = 0
+        var isCanonical = true
+        var segmentStart = 1
+        for index in 0..<path.count {
+            let byte = path[index]
+            switch byte {
+            case 0x00..<0x20, 0x7F: throw .controlCharacter
+            case UInt8(ascii: " "): throw .whitespace
+            case UInt8(ascii: "\\"): throw .backslash
+            case UInt8(ascii: ";"): throw .semicolon
+            case UInt8(ascii: "%"), 0x80...: isCanonical = false
+            case UInt8(ascii: "/"):
+                slashes += 1
+                if index > 0 && !isPlain(path, segmentStart..<index) { isCanonical = false }
+                segmentStart = index + 1
+            default: continue
+            }
+        }
+        // The last segment may be empty (a trailing slash), but not a dot segment.
+        if segmentStart < path.count && !isPlain(path, segmentStart..<path.count) { isCanonical = false }
+        return (slashes, isCanonical)
+    }
+
+    /// Whether a segment before the last is non-empty and not `.` or `..`.
+    private static func isPlain(_ path: UnsafeBufferPointer<UInt8>, _ segment: Range<Int>) -> Bool {
+        switch segment.count {
+        case 0: false
+        case 1: path[segment.lowerBound] != UInt8(ascii: ".")
+        case 2: path[segment.lowerBound] != UInt8(ascii: ".") || path[segment.lowerBound + 1] != UInt8(ascii: ".")
+        default: true
+        }
     }
 
     /// The path part of an origin-form or absolute-form target.
