@@ -174,24 +174,24 @@ extension ScopeGateService {
         init(_ headers: HTTPHeaders) {
             headers.forEachField { name, value in
                 switch name.count {
-                case 14 where name == Self.originalURIName[...]: originalURI.add(value)
-                case 15 where name == Self.forwardedURIName[...]: forwardedURI.add(value)
-                case 17 where name == Self.originalMethodName[...]: originalMethod.add(value)
-                case 18 where name == Self.forwardedMethodName[...]: forwardedMethod.add(value)
-                case 13 where name == Self.authorizationName[...]: authorization.add(value)
-                case 10 where name == Self.connectionName[...]: hasConnection = true
+                case 14 where ByteKey(name) == Self.originalURIName: originalURI.add(value)
+                case 15 where ByteKey(name) == Self.forwardedURIName: forwardedURI.add(value)
+                case 17 where ByteKey(name) == Self.originalMethodName: originalMethod.add(value)
+                case 18 where ByteKey(name) == Self.forwardedMethodName: forwardedMethod.add(value)
+                case 13 where ByteKey(name) == Self.authorizationName: authorization.add(value)
+                case 10 where ByteKey(name) == Self.connectionName: hasConnection = true
                 default: break
                 }
             }
         }
 
-        // Lower-case, as HTTPHeaders stores names; byte arrays compare faster than String.UTF8View.
-        private static let originalURIName = Array("x-original-uri".utf8)
-        private static let forwardedURIName = Array("x-forwarded-uri".utf8)
-        private static let originalMethodName = Array("x-original-method".utf8)
-        private static let forwardedMethodName = Array("x-forwarded-method".utf8)
-        private static let authorizationName = Array("authorization".utf8)
-        private static let connectionName = Array("connection".utf8)
+        // Lower-case, as HTTPHeaders stores names; byte keys compare with one memcmp.
+        private static let originalURIName = ByteKey(Array("x-original-uri".utf8))
+        private static let forwardedURIName = ByteKey(Array("x-forwarded-uri".utf8))
+        private static let originalMethodName = ByteKey(Array("x-original-method".utf8))
+        private static let forwardedMethodName = ByteKey(Array("x-forwarded-method".utf8))
+        private static let authorizationName = ByteKey(Array("authorization".utf8))
+        private static let connectionName = ByteKey(Array("connection".utf8))
     }
 
     /// The original method and target, from whichever proxy convention the request uses. Conflicting or

@@ -49,7 +49,10 @@ public struct HTTPHeaders: Sendable, Sequence {
         bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
         let framing = bytes.withUnsafeMutableBufferPointer { stored in
             let lowered = UnsafeMutableBufferPointer(rebasing: stored[Int(nameStart)...])
-            for index in lowered.indices where lowered[index] >= 0x41 && lowered[index] <= 0x5A { lowered[index] |= 0x20 }
+            for index in lowered.indices {
+                let byte = lowered[index]
+                lowered[index] = byte | (byte &- 0x41 < 26 ? 0x20 : 0)   // A-Z to a-z, without a branch
+            }
             return Self.isFramingName(UnsafeBufferPointer(lowered))
         }
         if framing { hasFramingFields = true }

@@ -120,6 +120,14 @@ import ScopeGateTesting
         #expect(both.status == 200)
     }
 
+    @Test func readsHeaderNamesInAnyCase() throws {
+        let shouted = try daemon.get("/auth", headers: [("X-ORIGINAL-URI", "/users/me/"), ("x-original-method", "GET"),
+                                                        ("AUTHORIZATION", "Bearer \(meOnly)")])
+        #expect(shouted.status == 200)
+        let twice = try daemon.get("/auth", headers: [("X-Original-URI", "/public/x"), ("x-ORIGINAL-uri", "/admin/x"), ("X-Original-Method", "GET")])
+        #expect(twice.text == #"{"detail":"Forbidden: header X-Original-URI appears more than once"}"#)
+    }
+
     @Test func refusesConflictingOrMissingDescriptions() throws {
         let cases: [(headers: [(String, String)], reason: String)] = [
             ([("X-Original-URI", "/public/x"), ("X-Forwarded-Uri", "/admin/x"), ("X-Original-Method", "GET")], "the original URI headers disagree"),
