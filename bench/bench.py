@@ -145,12 +145,13 @@ def main():
         wait_http(f"http://127.0.0.1:{port}/")
 
     auth_headers = [f"Authorization: Bearer {token}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
-    results = {name: [] for name in ["auth", "static", "chain", "plain", "ceiling", "auth10k", "auth5"]}
+    results = {name: [] for name in ["auth", "static", "healthz", "chain", "plain", "ceiling", "auth10k", "auth5"]}
     peak_rss = 0.0
     for _ in range(REPEATS):
         results["auth"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
         peak_rss = max(peak_rss, rss_mb(scopegate.pid))
         results["static"].append(wrk(f"http://127.0.0.1:{static_port}/x", pids=children(static.pid)))
+        results["healthz"].append(wrk(f"http://127.0.0.1:{sg_port}/healthz", pids=[scopegate.pid]))
         results["chain"].append(wrk(f"http://127.0.0.1:{proxy_port}/users/me/items/", [f"Authorization: Bearer {token}"]))
         results["plain"].append(wrk(f"http://127.0.0.1:{plain_port}/users/me/items/"))
         results["ceiling"].append(wrk(f"http://127.0.0.1:{ceiling_port}/users/me/items/"))
@@ -199,6 +200,12 @@ def main():
         f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(a, s)):.2f}", ">= 0.90")
     row("/auth CPU us/request vs nginx", f"{median_of(a, 'cpu_us'):.1f}", f"{median_of(s, 'cpu_us'):.1f}",
         f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(a, s)):.2f}", "<= 1.30")
+    # The ceiling of ScopeGate's HTTP layer (libmicrohttpd): a constant answer, no decision.
+    h = results["healthz"]
+    row("  (ceiling: /healthz, no decision, req/s)", f"{median_of(h, 'rps'):.0f}", f"{median_of(s, 'rps'):.0f}",
+        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(h, s)):.2f}", "")
+    row("  (ceiling: /healthz, no decision, CPU us)", f"{median_of(h, 'cpu_us'):.1f}", f"{median_of(s, 'cpu_us'):.1f}",
+        f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(h, s)):.2f}", "")
     row("/auth p50 / p99 ms", f"{median_of(a, 'p50'):.2f}/{median_of(a, 'p99'):.2f}", f"{median_of(s, 'p50'):.2f}/{median_of(s, 'p99'):.2f}", "", "")
     c, p = results["chain"], results["plain"]
     row("nginx+auth_request+ScopeGate vs nginx proxy", f"{median_of(c, 'rps'):.0f}", f"{median_of(p, 'rps'):.0f}",
