@@ -179,9 +179,9 @@ public final class ScopeGateService: Sendable {
         if let refused = refusedUnlessRead(request) { return refused }
         switch request.pathText {
         case "/healthz":
-            return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+            return .respond(Self.healthy)
         case "/readyz":
-            return .respond(isReady ? .json(200, Array(#"{"status":"ready"}"#.utf8))
+            return .respond(isReady ? Self.ready
                                     : .json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")]))
         case "/metrics":
             if let source = queueDepth.withLock({ $0 }) { metrics.recordLoginQueueDepth(source()) }
@@ -224,6 +224,10 @@ public final class ScopeGateService: Sendable {
         }
         return peer
     }
+
+    /// The probes' answers, built once into libmicrohttpd's form (probes come often and never change).
+    private static let healthy = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8)).prepared()
+    private static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8)).prepared()
 
     private static let authPath = Array("/auth".utf8)
     private static let authPrefix = Array("/auth/".utf8)
