@@ -1,5 +1,13 @@
+import Glibc
 import ScopeGateHTTP
 import Synchronization
+
+/// The monotonic clock in nanoseconds: what decisions are timed with (one vDSO call, integer arithmetic).
+func monotonicNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
 
 /// The two metrics recorded on every forward-auth decision: counts by outcome and rule, and the duration
 /// histogram. They are kept in shards, one per polling thread, so decisions on different threads never

@@ -12,7 +12,7 @@ extension ScopeGateService {
     ///
     /// Every path through this function that is not the single allow branch answers 401 or 403.
     func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPResponse {
-        let start = ContinuousClock.now
+        let start = monotonicNanoseconds()
         let state = current
         var trace = DecisionTrace(describesRequest: record != nil)
         let decision = decide(request, state: state, trace: &trace)

@@ -43,10 +43,9 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// Counts one forward-auth decision under its outcome and the rule that applied (`none` when no rule did),
-    /// with the time it took since `start`.
-    func recordDecision(_ outcome: Outcome, rule: String, since start: ContinuousClock.Instant) {
-        let elapsed = (ContinuousClock.now - start).components
-        decisions.record(outcome, rule: rule, nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+    /// with the time it took since `start` (from ``monotonicNanoseconds()``).
+    func recordDecision(_ outcome: Outcome, rule: String, since start: Int64) {
+        decisions.record(outcome, rule: rule, nanoseconds: monotonicNanoseconds() - start)
     }
 
     /// Counts an issued token.

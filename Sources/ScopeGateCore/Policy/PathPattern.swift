@@ -15,6 +15,8 @@ public struct PathPattern: Hashable, Sendable, CustomStringConvertible {
     public let segments: [Segment]
     /// The pattern as written.
     public let description: String
+    /// Whether a `{name}` segment captures something (most patterns have none, and matching then skips it).
+    private let capturesParameters: Bool
 
     /// Parses a pattern as written in a policy file.
     public init(_ text: String) throws(PatternError) {
@@ -52,11 +54,12 @@ public struct PathPattern: Hashable, Sendable, CustomStringConvertible {
         }
         self.segments = segments
         self.description = text
+        self.capturesParameters = !names.isEmpty
     }
 
     /// The values of the `{name}` segments in a path this pattern matches.
     func parameters(in path: CanonicalPath) -> [String: String] {
-        guard segments.contains(where: { if case .wildcard(_?) = $0 { true } else { false } }) else { return [:] }
+        guard capturesParameters else { return [:] }
         let values = path.segments
         var parameters: [String: String] = [:]
         for (index, segment) in segments.enumerated() {
