@@ -32,7 +32,7 @@ extension ScopeGateService {
             if case .allow(let user?, _, _) = decision { record?.user = user.username }
             if case .insufficientScope(_, let user) = decision { record?.user = user }
         }
-        if logger.logLevel <= .debug {
+        if logsDecisions {
             logger.debug("forward-auth decision", metadata: [
                 "http.status": "\(response.status)",
                 "auth.decision": "\(Self.summary(of: decision))",

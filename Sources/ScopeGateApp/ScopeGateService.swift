@@ -43,8 +43,10 @@ public final class ScopeGateService: Sendable {
     let faults: FaultInjection?
     /// Counters and histograms behind `GET /metrics`.
     public let metrics: ServiceMetrics
-    /// Settings a reload does not change, read without the lock.
-    private let accessLog: Bool
+    /// Settings a reload does not change, read without the lock. Whether a request is logged is settled
+    /// here once: asking the logger means copying its handler, on every request.
+    private let logsAccess: Bool
+    let logsDecisions: Bool
     private let metricsOnMainListener: Bool
     private let readiness = Atomic<Bool>(false)
     private let queueDepth = Mutex<(@Sendable () -> Int)?>(nil)
@@ -62,7 +64,8 @@ public final class ScopeGateService: Sendable {
         self.throttle = LoginThrottle(limits: configuration.loginLimits)
         self.faults = faults
         self.metrics = ServiceMetrics()
-        self.accessLog = configuration.accessLog
+        self.logsAccess = configuration.accessLog && logger.logLevel <= .info
+        self.logsDecisions = logger.logLevel <= .debug
         self.metricsOnMainListener = configuration.metricsOnMainListener
     }
 
@@ -116,7 +119,7 @@ public final class ScopeGateService: Sendable {
 
     /// Answers one request. Runs on the server's polling threads; password checks are deferred.
     public func handle(_ request: HTTPRequest) -> HTTPHandlerResult {
-        guard accessLog, logger.logLevel <= .info else {
+        guard logsAccess else {
             var none: RequestRecord?
             return route(request, record: &none)
         }
@@ -230,6 +233,8 @@ public final class ScopeGateService: Sendable {
     private static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8)).prepared()
 
     private static let authPath = Array("/auth".utf8)
+    /// The paths of the requests that come all the time, for the server to share rather than copy.
+    public static let commonPaths = ["/auth", "/healthz", "/readyz", "/metrics"]
     private static let authPrefix = Array("/auth/".utf8)
     private static let slashRoutes: [String: String] = [
         "/users/me": "/users/me/", "/users/me/items": "/users/me/items/", "/status": "/status/", "/token/": "/token",

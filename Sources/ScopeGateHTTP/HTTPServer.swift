@@ -34,6 +34,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// the default (heads up to 8 KiB: a large token and the usual headers, not a browser's cookies, which
     /// the shipped proxy recipes keep out of `/auth`) is a cost paid on every request.
     public var connectionMemoryLimit: Int = 16 * 1024
+    /// Request paths nearly every request has (`/auth`, `/healthz`): a request with one of them shares a
+    /// constant instead of copying its path.
+    public var commonPaths: [String] = []
 
     /// The defaults: 127.0.0.1:8000, one polling and one worker thread per core.
     public init() {}
@@ -191,10 +194,12 @@ private final class ServerContext: @unchecked Sendable {
     private let suspended = Atomic<Int>(0)
     /// Requests begun and not yet completed: changed twice per request, so kept per thread.
     private let active = ShardedCounter()
+    private let commonPaths: [[UInt8]]
 
     init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
+        self.commonPaths = configuration.commonPaths.map { Array($0.utf8) }
         self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit, name: "sg-worker",
                                   niceness: Int32(configuration.workerNiceness))
     }
@@ -209,7 +214,7 @@ private final class ServerContext: @unchecked Sendable {
                 requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let existing = requestContext.pointee else {
             active.add(1)
-            let state = RequestState(method: Self.methodName(method), path: Self.bytes(of: url),
+            let state = RequestState(method: Self.methodName(method), path: path(of: url),
                                      headers: headers(of: connection), clientAddress: clientAddress(of: connection))
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             if let rejection = earlyRejection(for: state) {
@@ -285,9 +290,12 @@ private final class ServerContext: @unchecked Sendable {
         return String(cString: method)
     }
 
-    /// A C string's bytes, copied in one go.
-    private static func bytes(of text: UnsafePointer<CChar>) -> [UInt8] {
+    /// The request's path: one of the common paths, or the C string's bytes copied in one go.
+    private func path(of text: UnsafePointer<CChar>) -> [UInt8] {
         let count = strlen(text)
+        for common in commonPaths where common.count == count {
+            if common.withUnsafeBytes({ memcmp($0.baseAddress!, text, count) }) == 0 { return common }
+        }
         return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 { memcpy(buffer.baseAddress!, text, count) }
             initialized = count

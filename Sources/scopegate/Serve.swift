@@ -188,6 +188,7 @@ struct Serve: ParsableCommand {
         http.perIPConnectionLimit = maxConnectionsPerIP
         http.connectionTimeout = connectionTimeout
         http.connectionMemoryLimit = maxRequestHead * 2 * 1024
+        http.commonPaths = ScopeGateService.commonPaths
         let server: HTTPServer
         var operatorServer: HTTPServer?
         do {

@@ -33,6 +33,14 @@ final class Gate: Sendable {
         #expect(response.text == "GET /a%2Fb/../c 0 yes")
     }
 
+    @Test func commonPathsAreSharedOnlyWhenEqual() throws {
+        let server = try startServer({ $0.commonPaths = ["/auth", "/healthz"] }, handler: echo)
+        defer { server.stop() }
+        for target in ["/auth", "/autH", "/auti", "/aut", "/auth/", "/healthz", "/healthy", "/", "/auth%00"] {
+            #expect(try sendRequest(port: server.port, target: target).text == "GET \(target) 0 -")
+        }
+    }
+
     @Test func keepsConnectionsAliveAndAnswersPipelinedRequestsInOrder() throws {
         let server = try startServer(handler: echo)
         defer { server.stop() }
