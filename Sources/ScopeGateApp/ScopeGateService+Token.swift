@@ -39,7 +39,10 @@ extension ScopeGateService {
         }
         let overloaded = Responses.detail(503, "Too many logins in progress; retry shortly",
                                           headers: [("Retry-After", "1")] + Responses.noStore)
-        return .deferred(overloaded: overloaded) { [self] in
+        return .deferred(overloaded: { [metrics] reason in
+            metrics.recordLoginOverloaded(reason)
+            return overloaded
+        }) { [self] in
             login(username: username, password: password, requested: requested, address: address, state: state)
         }
     }

@@ -130,7 +130,11 @@ public final class ScopeGateService: Sendable {
             logRequest(record!, status: response.status, since: start)
             return .respond(response)
         case .deferred(let overloaded, let work):
-            return .deferred(overloaded: overloaded) { [self, record] in
+            return .deferred(overloaded: { [self, record] reason in
+                let response = overloaded(reason)
+                logRequest(record!, status: response.status, since: start)
+                return response
+            }) { [self, record] in
                 let response = work()
                 logRequest(record!, status: response.status, since: start)
                 return response

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Prometheus
+import ScopeGateHTTP
 import Synchronization
 
 /// ScopeGate's metrics, exposed on `GET /metrics`: recorded through the swift-metrics API into a Prometheus
@@ -22,6 +23,7 @@ public final class ServiceMetrics: Sendable {
     private let loginsUnknownUser: CoreMetrics.Counter
     private let loginsWrongPassword: CoreMetrics.Counter
     private let loginsThrottled: CoreMetrics.Counter
+    private let loginsOverloaded: [OverloadReason: CoreMetrics.Counter]
     private let loginQueueDepth: CoreMetrics.Gauge
     private let reloadSuccesses: CoreMetrics.Counter
     private let reloadFailures: CoreMetrics.Counter
@@ -35,6 +37,9 @@ public final class ServiceMetrics: Sendable {
         loginsUnknownUser = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "unknown_user")], factory: factory)
         loginsWrongPassword = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "wrong_password")], factory: factory)
         loginsThrottled = CoreMetrics.Counter(label: "scopegate_login_throttled_total", factory: factory)
+        loginsOverloaded = Dictionary(uniqueKeysWithValues: [OverloadReason.queueFull, .waitedTooLong, .stopping].map {
+            ($0, CoreMetrics.Counter(label: "scopegate_login_overloaded_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+        })
         loginQueueDepth = CoreMetrics.Gauge(label: "scopegate_login_queue_depth", factory: factory)
         reloadSuccesses = CoreMetrics.Counter(label: "scopegate_config_reloads_total", dimensions: [("result", "success")], factory: factory)
         reloadFailures = CoreMetrics.Counter(label: "scopegate_config_reloads_total", dimensions: [("result", "failure")], factory: factory)
@@ -56,6 +61,9 @@ public final class ServiceMetrics: Sendable {
 
     /// Counts a login refused by the throttle.
     func recordLoginThrottled() { loginsThrottled.increment() }
+
+    /// Counts a login answered 503 without a password check.
+    func recordLoginOverloaded(_ reason: OverloadReason) { loginsOverloaded[reason]?.increment() }
 
     /// Sets the number of logins queued or running.
     func recordLoginQueueDepth(_ depth: Int) { loginQueueDepth.record(depth) }

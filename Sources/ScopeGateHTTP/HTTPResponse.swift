@@ -40,8 +40,18 @@ public enum HTTPHandlerResult: Sendable {
     /// Send this response.
     case respond(HTTPResponse)
     /// Suspend the connection, run `work` on the server's worker pool, then send what it returns. When the
-    /// pool's queue is full, `overloaded` is sent instead.
-    case deferred(overloaded: HTTPResponse, work: @Sendable () -> HTTPResponse)
+    /// work cannot run (see ``OverloadReason``), what `overloaded` returns is sent instead.
+    case deferred(overloaded: @Sendable (OverloadReason) -> HTTPResponse, work: @Sendable () -> HTTPResponse)
+}
+
+/// Why deferred work was not run.
+public enum OverloadReason: String, Sendable {
+    /// The worker pool's queue was full.
+    case queueFull = "queue_full"
+    /// The work waited longer than the server's maximum wait for a worker.
+    case waitedTooLong = "waited_too_long"
+    /// The server is stopping.
+    case stopping
 }
 
 /// The function a server calls for each complete request, on one of its polling threads: it must be quick

@@ -18,9 +18,15 @@ public struct HTTPServerConfiguration: Sendable {
     /// Deferred jobs that may wait for a worker; past it the handler's overloaded answer (503) is sent. Two
     /// per worker keeps a queued login's wait near two hash times instead of letting clients time out.
     public var workerQueueLimit: Int = 2 * ProcessInfo.processInfo.activeProcessorCount
-    /// How much lower the worker threads' scheduling priority is than the polling threads' (a nice value):
-    /// decisions preempt password hashing when both want the cores; hashing still gets what is left.
-    public var workerNiceness: Int = 5
+    /// The longest a deferred job waits for a worker; one that waited longer gets the overloaded answer
+    /// instead of running. When other work holds the cores (a decision burst) queued logins slow down, and
+    /// this turns what would be a client's timeout into a prompt 503.
+    public var workerQueueWait: Duration = .seconds(1)
+    /// The worker threads' scheduling priority (a nice value; the polling threads keep the process's). At 19,
+    /// the lowest, a waking polling thread preempts a hash at once, so decisions keep their latency while
+    /// logins flood (p99 about 4 ms against about 6 ms at nice 5 in `bench/`); hashing gets the cores decisions
+    /// leave, and a login that waits too long for them is answered 503 (``workerQueueWait``).
+    public var workerNiceness: Int = 19
     /// How long an overloaded answer (503) waits before it is sent, the connection parked meanwhile.
     public var overloadDelay: Duration = .milliseconds(500)
     /// The largest request body accepted; larger ones get 413.
@@ -200,7 +206,8 @@ private final class ServerContext: @unchecked Sendable {
         self.configuration = configuration
         self.handler = handler
         self.commonPaths = configuration.commonPaths.map { Array($0.utf8) }
-        self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit, name: "sg-worker",
+        self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit,
+                                  maximumWait: configuration.workerQueueWait, name: "sg-worker",
                                   niceness: Int32(configuration.workerNiceness))
     }
 
@@ -246,11 +253,14 @@ private final class ServerContext: @unchecked Sendable {
         case .respond(let response):
             return queue(response, on: connection)
         case .deferred(let overloaded, let work):
-            guard !stopping.load(ordering: .acquiring) else { return queue(overloaded, on: connection) }
-            guard workers.reserve() else { return answerLater(overloaded, on: connection, state: state) }
+            guard !stopping.load(ordering: .acquiring) else { return queue(overloaded(.stopping), on: connection) }
+            guard workers.reserve() else { return answerLater(overloaded(.queueFull), on: connection, state: state) }
             let resume = suspend(connection)
             workers.submit(reserved: {
                 state.response = work()
+                resume()
+            }, expired: {
+                state.response = overloaded(.waitedTooLong)
                 resume()
             })
             return .YES

@@ -1,20 +1,29 @@
 import CScopeGateShims
 
 /// A fixed set of threads with a bounded queue, for slow work (password hashing) that must not run on the
-/// server's polling threads nor starve Dispatch's shared pool.
+/// server's polling threads nor starve Dispatch's shared pool. A job that waited longer than `maximumWait`
+/// for a thread is not run: its `expired` part is, so the client hears at once that it should come back.
 final class WorkerPool: @unchecked Sendable {
-    // @unchecked: `jobs`, `running` and `busy` are only touched with `condition` locked.
+    private struct Job {
+        let run: @Sendable () -> Void
+        let expired: @Sendable () -> Void
+        let queued: ContinuousClock.Instant
+    }
+
+    // @unchecked: `jobs`, `running`, `busy` and `reserved` are only touched with `condition` locked.
     private let condition = Condition()
-    private var jobs: [@Sendable () -> Void] = []
+    private var jobs: [Job] = []
     private var running = true
     private var busy = 0
     private var reserved = 0
     private let queueLimit: Int
+    private let maximumWait: Duration
 
-    /// `niceness`: how much lower than the polling threads the workers run (Linux thread nice value), so that
+    /// `niceness`: the workers' Linux thread nice value, higher (lower priority) than the polling threads' so that
     /// quick answers preempt slow work at once when both want the cores.
-    init(threads count: Int, queueLimit: Int, name: String, niceness: Int32 = 0) {
+    init(threads count: Int, queueLimit: Int, maximumWait: Duration, name: String, niceness: Int32 = 0) {
         self.queueLimit = queueLimit
+        self.maximumWait = maximumWait
         for index in 0..<max(1, count) {
             let threadName = "\(name)-\(index)"
             startThread(stackSize: 1 << 20) {
@@ -36,12 +45,14 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
-    /// Queues a job in a place taken with ``reserve()``.
-    func submit(reserved job: @escaping @Sendable () -> Void) {
+    /// Queues a job in a place taken with ``reserve()``: `job` runs on a worker thread, or `expired` does if
+    /// none was free within the pool's maximum wait.
+    func submit(reserved job: @escaping @Sendable () -> Void, expired: @escaping @Sendable () -> Void) {
+        let entry = Job(run: job, expired: expired, queued: .now)
         condition.lock()
         defer { condition.unlock() }
         reserved -= 1
-        jobs.append(job)
+        jobs.append(entry)
         condition.signal()
     }
 
@@ -71,7 +82,7 @@ final class WorkerPool: @unchecked Sendable {
             let job = jobs.removeFirst()
             busy += 1
             condition.unlock()
-            job()
+            if ContinuousClock.now - job.queued > maximumWait { job.expired() } else { job.run() }
             condition.lock()
             busy -= 1
             condition.unlock()

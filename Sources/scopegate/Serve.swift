@@ -63,6 +63,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("login-queue"), help: "Logins that may wait for a password check; more are answered 503 with Retry-After (default: two per core).")
     var loginQueue: Int?
 
+    @Option(name: .customLong("login-max-wait"), help: "Milliseconds a queued login may wait for a password check; one that waited longer is answered 503 with Retry-After.")
+    var loginMaxWait = 1000
+
+    @Option(name: .customLong("login-nice"), help: "Scheduling niceness of the password-check threads, 0 to 19: at 19 decisions always come first; lower it when other busy processes share the cores and logins must keep pace.")
+    var loginNice = 19
+
     @Option(name: .customLong("max-connections-per-ip"), help: "Concurrent connections one address may hold; 0 for no limit.")
     var maxConnectionsPerIP = 256
 
@@ -98,7 +104,7 @@ struct Serve: ParsableCommand {
     static let environmentOptions: [(name: String, flag: Bool)] = [
         ("host", false), ("port", false), ("policy", false), ("users", false), ("secret-file", false), ("demo", true),
         ("token-lifetime", false), ("leeway", false), ("trusted-proxies", false), ("challenge", false), ("bcrypt-cost", false),
-        ("threads", false), ("login-queue", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("max-request-head", false), ("log-level", false),
+        ("threads", false), ("login-queue", false), ("login-max-wait", false), ("login-nice", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("max-request-head", false), ("log-level", false),
         ("log-format", false), ("access-log", true), ("watch", true), ("metrics-address", false), ("issuer", false), ("audience", false),
     ]
 
@@ -130,6 +136,8 @@ struct Serve: ParsableCommand {
         guard leeway >= 0 else { throw ValidationError("--leeway must not be negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let loginQueue, loginQueue < 1 { throw ValidationError("--login-queue must be at least 1") }
+        guard (1...600_000).contains(loginMaxWait) else { throw ValidationError("--login-max-wait must be 1 to 600000 (milliseconds)") }
+        guard (0...19).contains(loginNice) else { throw ValidationError("--login-nice must be 0 to 19") }
         guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must not be negative") }
         guard connectionTimeout > 0 else { throw ValidationError("--connection-timeout must be positive") }
         guard (4...1024).contains(maxRequestHead) else { throw ValidationError("--max-request-head must be 4 to 1024 (KiB)") }
@@ -185,6 +193,8 @@ struct Serve: ParsableCommand {
         http.port = port
         if let threads { http.threads = threads }
         if let loginQueue { http.workerQueueLimit = loginQueue }
+        http.workerQueueWait = .milliseconds(loginMaxWait)
+        http.workerNiceness = loginNice
         http.perIPConnectionLimit = maxConnectionsPerIP
         http.connectionTimeout = connectionTimeout
         http.connectionMemoryLimit = maxRequestHead * 2 * 1024

@@ -75,6 +75,43 @@ extension [MetricSample] {
         #expect(samples.value("scopegate_login_failures_total", ["reason": "wrong_password"]) == 1)
     }
 
+    @Test func countsAndLogsLoginsAnsweredAsOverloaded() throws {
+        let logs = CapturedLogs()
+        // One worker, one queued login, which may wait 50 ms; johndoe's cost-12 hash holds the worker longer.
+        let daemon = try TestDaemon(logger: logs.logger(level: .info), http: {
+            $0.workerThreads = 1
+            $0.workerQueueLimit = 1
+            $0.workerQueueWait = .milliseconds(50)
+            $0.overloadDelay = .zero
+        })
+        let body = String(decoding: formBody([("username", "johndoe"), ("password", "secret")]), as: UTF8.self)
+        let request = "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        let running = try TestHTTPConnection(port: daemon.port)
+        try running.send(request)
+        try #require(waitUntil { daemon.server.pendingWork >= 1 })
+        let queued = try TestHTTPConnection(port: daemon.port)
+        try queued.send(request)
+        try #require(waitUntil { daemon.server.pendingWork >= 2 })
+        let full = try daemon.login("johndoe", "secret")
+        #expect(full.status == 503)
+        #expect(full.header("Retry-After") == "1")
+        #expect(full.text == #"{"detail":"Too many logins in progress; retry shortly"}"#)
+        #expect(try running.readResponse().status == 200)
+        let late = try queued.readResponse()
+        #expect(late.status == 503)
+        #expect(late.header("Retry-After") == "1")
+
+        let samples = try parseMetrics(try daemon.get("/metrics").text)
+        #expect(samples.value("scopegate_login_overloaded_total", ["reason": "queue_full"]) == 1)
+        #expect(samples.value("scopegate_login_overloaded_total", ["reason": "waited_too_long"]) == 1)
+        #expect(samples.value("scopegate_login_overloaded_total", ["reason": "stopping"]) == 0)
+        #expect(samples.value("scopegate_tokens_issued_total") == 1)
+        let tokenLines = logs.lines.filter { $0.hasPrefix("info request ") && $0.contains("http.path=/token") }
+        #expect(tokenLines.filter { $0.contains("http.status=503") }.count == 2)
+        #expect(tokenLines.filter { $0.contains("http.status=200") }.count == 1)
+    }
+
     @Test func metricsCanLeaveTheMainListener() throws {
         let daemon = try TestDaemon(configure: { $0.metricsOnMainListener = false })
         #expect(try daemon.get("/metrics").status == 404)

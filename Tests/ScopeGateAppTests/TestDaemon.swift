@@ -39,24 +39,29 @@ final class TestDaemon {
     }()
 
     convenience init(policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
-         configure: (inout ServiceConfiguration) -> Void = { _ in }, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
+         configure: (inout ServiceConfiguration) -> Void = { _ in }, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         var configuration = ServiceConfiguration(
             policy: try Policy.load(yaml: policyYAML, file: "policy.yaml"),
             users: try UserDirectory.load(yaml: usersYAML, file: "users.yaml"),
             keyring: try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8))),
             passwordHasher: try PasswordHasher(cost: 12))
         configure(&configuration)
-        try self.init(configuration: configuration, logger: logger)
+        try self.init(configuration: configuration, logger: logger, http: configureHTTP)
     }
 
     /// A daemon over a configuration built by the test.
-    init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
+    init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         service = ScopeGateService(configuration: configuration, logger: logger)
         var http = HTTPServerConfiguration()
         http.port = 0
         http.threads = 2
         http.workerThreads = 2
         http.workerQueueLimit = 16
+        // Tests share the cores with each other: logins wait for the worker as long as they need.
+        http.workerQueueWait = .seconds(60)
+        configureHTTP(&http)
         server = try HTTPServer(configuration: http, handler: service.handle)
     }
 

@@ -283,6 +283,34 @@ struct ServingProcess {
         #expect(refused.errors.contains("--max-request-head must be 4 to 1024 (KiB)"))
     }
 
+    @Test func refusesLoginLimitsOutOfRange() throws {
+        for (arguments, message) in [(["--login-queue", "0"], "--login-queue must be at least 1"),
+                                     (["--login-max-wait", "0"], "--login-max-wait must be 1 to 600000 (milliseconds)"),
+                                     (["--login-max-wait", "700000"], "--login-max-wait must be 1 to 600000 (milliseconds)")] {
+            let refused = try run(["serve", "--demo"] + arguments)
+            #expect(refused.status == 64)
+            #expect(refused.errors.contains(message), "\(refused.errors)")
+        }
+        let refusedNice = try run(["serve", "--demo", "--login-nice", "20"])
+        #expect(refusedNice.status == 64)
+        #expect(refusedNice.errors.contains("--login-nice must be 0 to 19"))
+        var accepted = try ServingProcess(["--demo", "--login-queue", "1", "--login-max-wait", "250", "--login-nice", "3"])
+        #expect(try sendRequest(port: accepted.port, target: "/healthz").status == 200)
+        // The password-check threads run at the niceness asked for; the polling threads keep the process's.
+        let tasks = "/proc/\(accepted.process.processIdentifier)/task"
+        let niceness = try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap { task -> (String, Int)? in
+            guard let stat = try? String(contentsOfFile: "\(tasks)/\(task)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            // After the name: state is field 3, nice is field 19.
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            return (String(stat[stat.index(after: open)..<close]), Int(fields[16]) ?? -100)
+        }
+        #expect(niceness.filter { $0.0.hasPrefix("sg-worker-") }.map(\.1).allSatisfy { $0 == 3 })
+        #expect(niceness.contains { $0.0.hasPrefix("sg-worker-") })
+        #expect(niceness.filter { $0.0 == "MHD-worker" }.map(\.1).allSatisfy { $0 == 0 })
+        #expect(accepted.stop() == 0)
+    }
+
     @Test func takesOptionsFromTheEnvironment() throws {
         var server = try ServingProcess(["--log-format", "text"], environment: [
             "SCOPEGATE_DEMO": "true", "SCOPEGATE_METRICS_ADDRESS": "127.0.0.1:0", "SCOPEGATE_ACCESS_LOG": "false",

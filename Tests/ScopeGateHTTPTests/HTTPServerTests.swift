@@ -100,7 +100,7 @@ final class Gate: Sendable {
         let gate = Gate()
         let server = try startServer({ $0.threads = 1; $0.workerThreads = 1 }) { request in
             if request.pathText == "/slow" {
-                return .deferred(overloaded: HTTPResponse(status: 503)) {
+                return .deferred(overloaded: { _ in HTTPResponse(status: 503) }) {
                     gate.wait()
                     return HTTPResponse(status: 200, body: Array("slow done".utf8))
                 }
@@ -162,7 +162,7 @@ final class Gate: Sendable {
     @Test func excessSlowWorkIsAnsweredAsOverloaded() throws {
         let gate = Gate()
         let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 1; $0.overloadDelay = .milliseconds(300) }) { _ in
-            .deferred(overloaded: HTTPResponse(status: 503, headers: [("Retry-After", "1")])) {
+            .deferred(overloaded: { _ in HTTPResponse(status: 503, headers: [("Retry-After", "1")]) }) {
                 gate.wait()
                 return HTTPResponse(status: 200)
             }
@@ -185,10 +185,47 @@ final class Gate: Sendable {
         #expect(try queued.readResponse().status == 200)
     }
 
+    @Test func workThatWaitedTooLongIsAnsweredAsOverloadedWithoutRunning() throws {
+        let gate = Gate()
+        let ran = Mutex<[String]>([])
+        let reasons = Mutex<[OverloadReason]>([])
+        let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 4; $0.workerQueueWait = .milliseconds(200) }) { request in
+            .deferred(overloaded: { reason in
+                reasons.withLock { $0.append(reason) }
+                return HTTPResponse(status: 503, headers: [("Retry-After", "1")])
+            }) {
+                ran.withLock { $0.append(request.pathText) }
+                if request.pathText == "/first" { gate.wait() }
+                return HTTPResponse(status: 200)
+            }
+        }
+        defer { server.stop() }
+        let first = try TestHTTPConnection(port: server.port)
+        try first.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        try #require(waitUntil { ran.withLock { $0 } == ["/first"] })
+        let queued = try TestHTTPConnection(port: server.port)
+        try queued.send("GET /queued HTTP/1.1\r\nHost: x\r\n\r\n")
+        try #require(waitUntil { server.pendingWork >= 2 })
+        // The only worker is held past the queued request's maximum wait; when it frees up, the queued
+        // request is answered at once as overloaded, not run late.
+        Thread.sleep(forTimeInterval: 0.4)
+        gate.open()
+        #expect(try first.readResponse().status == 200)
+        let answer = try queued.readResponse()
+        #expect(answer.status == 503)
+        #expect(answer.header("Retry-After") == "1")
+        #expect(ran.withLock { $0 } == ["/first"])
+        #expect(reasons.withLock { $0 } == [.waitedTooLong])
+        // A request that finds the worker free runs as usual.
+        try queued.send("GET /later HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try queued.readResponse().status == 200)
+        #expect(ran.withLock { $0 } == ["/first", "/later"])
+    }
+
     @Test func stopsCleanlyWithSuspendedConnections() throws {
         let gate = Gate()
         let server = try startServer { _ in
-            .deferred(overloaded: HTTPResponse(status: 503)) {
+            .deferred(overloaded: { _ in HTTPResponse(status: 503) }) {
                 gate.wait()
                 return HTTPResponse(status: 200)
             }
