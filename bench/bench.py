@@ -200,39 +200,31 @@ def main():
     def row(name, value, reference, ratio, target):
         print(f"{name:<46} {value:>14} {reference:>14} {ratio:>8} {target:>10}")
 
+    def compare(name, runs, references, key, digits, target=""):
+        """A row of medians of `key` and the median of the per-repeat ratios (the figure the target is for)."""
+        ratio = statistics.median(x[key] / max(y[key], 0.001) for x, y in zip(runs, references))
+        row(name, f"{median_of(runs, key):.{digits}f}", f"{median_of(references, key):.{digits}f}", f"{ratio:.2f}", target)
+
     print(f"\nScopeGate benchmark: {CORES} cores, {SECONDS}s per measurement, median of {REPEATS}\n")
     row("measurement", "ScopeGate", "reference", "ratio", "target")
     a, s, same = results["auth"], results["static"], results["static_same"]
-    row("/auth req/s vs nginx return 200", f"{median_of(a, 'rps'):.0f}", f"{median_of(s, 'rps'):.0f}",
-        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(a, s)):.2f}", ">= 0.90")
-    row("/auth CPU us/request vs nginx", f"{median_of(a, 'cpu_us'):.1f}", f"{median_of(s, 'cpu_us'):.1f}",
-        f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(a, s)):.2f}", "<= 1.30")
+    compare("/auth req/s vs nginx return 200", a, s, "rps", 0, ">= 0.90")
+    compare("/auth CPU us/request vs nginx", a, s, "cpu_us", 1, "<= 1.30")
     # nginx sent the very request /auth gets: both servers then read the same bytes.
-    row("  (nginx given /auth's request: req/s)", f"{median_of(a, 'rps'):.0f}", f"{median_of(same, 'rps'):.0f}",
-        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(a, same)):.2f}", "")
-    row("  (nginx given /auth's request: CPU us)", f"{median_of(a, 'cpu_us'):.1f}", f"{median_of(same, 'cpu_us'):.1f}",
-        f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(a, same)):.2f}", "")
+    compare("  (nginx given /auth's request: req/s)", a, same, "rps", 0)
+    compare("  (nginx given /auth's request: CPU us)", a, same, "cpu_us", 1)
     # The ceiling of ScopeGate's HTTP layer (libmicrohttpd): a constant answer, no decision.
     h = results["healthz"]
-    row("  (ceiling: /healthz, no decision, req/s)", f"{median_of(h, 'rps'):.0f}", f"{median_of(s, 'rps'):.0f}",
-        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(h, s)):.2f}", "")
-    row("  (ceiling: /healthz, no decision, CPU us)", f"{median_of(h, 'cpu_us'):.1f}", f"{median_of(s, 'cpu_us'):.1f}",
-        f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(h, s)):.2f}", "")
+    compare("  (ceiling: /healthz, no decision, req/s)", h, s, "rps", 0)
+    compare("  (ceiling: /healthz, no decision, CPU us)", h, s, "cpu_us", 1)
     row("/auth p50 / p99 ms", f"{median_of(a, 'p50'):.2f}/{median_of(a, 'p99'):.2f}", f"{median_of(s, 'p50'):.2f}/{median_of(s, 'p99'):.2f}", "", "")
     c, p = results["chain"], results["plain"]
-    row("nginx+auth_request+ScopeGate vs nginx proxy", f"{median_of(c, 'rps'):.0f}", f"{median_of(p, 'rps'):.0f}",
-        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(c, p)):.2f}", ">= 0.60")
+    compare("nginx+auth_request+ScopeGate vs nginx proxy", c, p, "rps", 0, ">= 0.60")
     # The ceiling of any auth service: the same auth_request chain when nginx itself answers the subrequest.
-    f = results["ceiling"]
-    row("  (ceiling: auth_request to nginx return 200)", f"{median_of(f, 'rps'):.0f}", f"{median_of(p, 'rps'):.0f}",
-        f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(f, p)):.2f}", "")
-    k, f5 = results["auth10k"], results["auth5"]
-    row("CPU us/decision, 10,000 rules vs 5 rules", f"{median_of(k, 'cpu_us'):.1f}", f"{median_of(f5, 'cpu_us'):.1f}",
-        f"{statistics.median(x['cpu_us'] / y['cpu_us'] for x, y in zip(k, f5)):.2f}", "<= 1.10")
-    row("/auth p99 ms during login flood vs alone", f"{median_of(during, 'p99'):.2f}", f"{median_of(alone, 'p99'):.2f}",
-        f"{statistics.median(x['p99'] / max(y['p99'], 0.001) for x, y in zip(during, alone)):.2f}", "<=5ms,<=2x")
-    row("/auth p50 ms during login flood vs alone", f"{median_of(during, 'p50'):.2f}", f"{median_of(alone, 'p50'):.2f}",
-        f"{statistics.median(x['p50'] / max(y['p50'], 0.001) for x, y in zip(during, alone)):.2f}", "")
+    compare("  (ceiling: auth_request to nginx return 200)", results["ceiling"], p, "rps", 0)
+    compare("CPU us/decision, 10,000 rules vs 5 rules", results["auth10k"], results["auth5"], "cpu_us", 1, "<= 1.10")
+    compare("/auth p99 ms during login flood vs alone", during, alone, "p99", 2, "<=5ms,<=2x")
+    compare("/auth p50 ms during login flood vs alone", during, alone, "p50", 2)
     row("logins/s vs cores / cost-12 hash time", f"{statistics.median(logins):.2f}", f"{login_limit:.2f}",
         f"{statistics.median(logins) / login_limit:.2f}", ">= 0.90")
     row("excess logins answered 503 / timed out (all runs)", f"{refused}/{timed_out}", "", "", "0 timeouts")
