@@ -45,7 +45,7 @@ public enum HTTPHandlerResult: Sendable {
 }
 
 /// Why deferred work was not run.
-public enum OverloadReason: String, Sendable {
+public enum OverloadReason: String, Sendable, CaseIterable {
     /// The worker pool's queue was full.
     case queueFull = "queue_full"
     /// The work waited longer than the server's maximum wait for a worker.

@@ -64,10 +64,10 @@ struct Serve: ParsableCommand {
     var loginQueue: Int?
 
     @Option(name: .customLong("login-max-wait"), help: "Milliseconds a queued login may wait for a password check; one that waited longer is answered 503 with Retry-After.")
-    var loginMaxWait = 1000
+    var loginMaxWait = Int(HTTPServerConfiguration().workerQueueWait / .milliseconds(1))
 
     @Option(name: .customLong("login-nice"), help: "Scheduling niceness of the password-check threads, 0 to 19: at 19 decisions always come first; lower it when other busy processes share the cores and logins must keep pace.")
-    var loginNice = 19
+    var loginNice = HTTPServerConfiguration().workerNiceness
 
     @Option(name: .customLong("max-connections-per-ip"), help: "Concurrent connections one address may hold; 0 for no limit.")
     var maxConnectionsPerIP = 256

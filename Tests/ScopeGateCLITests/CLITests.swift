@@ -297,17 +297,10 @@ struct ServingProcess {
         var accepted = try ServingProcess(["--demo", "--login-queue", "1", "--login-max-wait", "250", "--login-nice", "3"])
         #expect(try sendRequest(port: accepted.port, target: "/healthz").status == 200)
         // The password-check threads run at the niceness asked for; the polling threads keep the process's.
-        let tasks = "/proc/\(accepted.process.processIdentifier)/task"
-        let niceness = try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap { task -> (String, Int)? in
-            guard let stat = try? String(contentsOfFile: "\(tasks)/\(task)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
-            // After the name: state is field 3, nice is field 19.
-            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            return (String(stat[stat.index(after: open)..<close]), Int(fields[16]) ?? -100)
-        }
-        #expect(niceness.filter { $0.0.hasPrefix("sg-worker-") }.map(\.1).allSatisfy { $0 == 3 })
-        #expect(niceness.contains { $0.0.hasPrefix("sg-worker-") })
-        #expect(niceness.filter { $0.0 == "MHD-worker" }.map(\.1).allSatisfy { $0 == 0 })
+        let threads = threadNiceness(pid: "\(accepted.process.processIdentifier)")
+        #expect(threads.filter { $0.name.hasPrefix("sg-worker-") }.allSatisfy { $0.nice == 3 })
+        #expect(threads.contains { $0.name.hasPrefix("sg-worker-") })
+        #expect(threads.filter { $0.name == "MHD-worker" }.allSatisfy { $0.nice == 0 })
         #expect(accepted.stop() == 0)
     }
 

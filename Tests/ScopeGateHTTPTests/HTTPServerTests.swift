@@ -125,20 +125,10 @@ final class Gate: Sendable {
         // A niceness no other server in this process uses, so its workers can be told apart.
         let server = try startServer({ $0.workerThreads = 2; $0.workerNiceness = 7 }, handler: echo)
         defer { server.stop() }
-        func threads() -> [(name: String, nice: Int)] {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-            return tasks.compactMap { task -> (String, Int)? in
-                guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
-                      let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
-                // After the name: state is field 3, nice is field 19.
-                let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-                return (String(stat[stat.index(after: open)..<close]), Int(fields[16]) ?? 0)
-            }
-        }
-        let found = waitUntil(timeout: 5) { threads().filter { $0.name.hasPrefix("sg-worker-") && $0.nice == 7 }.count == 2 }
-        #expect(found, "\(threads())")
+        let found = waitUntil(timeout: 5) { threadNiceness().filter { $0.name.hasPrefix("sg-worker-") && $0.nice == 7 }.count == 2 }
+        #expect(found, "\(threadNiceness())")
         // The polling threads keep the process's own priority.
-        #expect(threads().contains { $0.nice == 0 })
+        #expect(threadNiceness().contains { $0.nice == 0 })
     }
 
     @Test func preparedResponsesAreSentAsBuilt() throws {
