@@ -25,11 +25,19 @@ def cpu_seconds(pids):
     return total / TICK
 
 
-def rss_mb(pid):
+def memory_mb(pid):
+    """Resident memory: the whole, the anonymous part (heap, stacks) and the file-backed part (the mapped code
+    of the binary and its libraries, shared with the page cache)."""
+    fields = {}
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def rss_mb(pid):
+    return memory_mb(pid).get("VmRSS", 0.0)
 
 
 def children(pid):
@@ -120,7 +128,8 @@ def main():
 
     sg_port, sg10k_port, static_port, proxy_port, plain_port, upstream_port, ceiling_port = (free_port() for _ in range(7))
     scopegate, ready_ms = start_scopegate(small, sg_port)
-    idle_rss = rss_mb(scopegate.pid)
+    idle = memory_mb(scopegate.pid)
+    idle_rss = idle["VmRSS"]
     token = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/token", data=urllib.parse.urlencode(
         {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
     scopegate10k, _ = start_scopegate(large, sg10k_port)
@@ -230,6 +239,7 @@ def main():
     row("excess logins answered 503 / timed out (all runs)", f"{refused}/{timed_out}", "", "", "0 timeouts")
     row("startup to first /healthz 200 (ms)", f"{ready_ms:.0f}", "", "", "<= 100")
     row("RSS idle / under load (MB)", f"{idle_rss:.1f}/{peak_rss:.1f}", "", "", "<= 20 idle")
+    row("  (idle: anonymous / file-backed code, MB)", f"{idle['RssAnon']:.1f}/{idle['RssFile']:.1f}", "", "", "")
     errors = sum(run["errors"] for runs in results.values() for run in runs)
     print(f"\nnon-2xx answers in the throughput runs: {errors}")
 
