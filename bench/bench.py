@@ -129,7 +129,6 @@ def main():
     sg_port, sg10k_port, static_port, proxy_port, plain_port, upstream_port, ceiling_port = (free_port() for _ in range(7))
     scopegate, ready_ms = start_scopegate(small, sg_port)
     idle = memory_mb(scopegate.pid)
-    idle_rss = idle["VmRSS"]
     token = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/token", data=urllib.parse.urlencode(
         {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
     scopegate10k, _ = start_scopegate(large, sg10k_port)
@@ -238,7 +237,7 @@ def main():
         f"{statistics.median(logins) / login_limit:.2f}", ">= 0.90")
     row("excess logins answered 503 / timed out (all runs)", f"{refused}/{timed_out}", "", "", "0 timeouts")
     row("startup to first /healthz 200 (ms)", f"{ready_ms:.0f}", "", "", "<= 100")
-    row("RSS idle / under load (MB)", f"{idle_rss:.1f}/{peak_rss:.1f}", "", "", "<= 20 idle")
+    row("RSS idle / under load (MB)", f"{idle['VmRSS']:.1f}/{peak_rss:.1f}", "", "", "<= 20 idle")
     row("  (idle: anonymous / file-backed code, MB)", f"{idle['RssAnon']:.1f}/{idle['RssFile']:.1f}", "", "", "")
     errors = sum(run["errors"] for runs in results.values() for run in runs)
     print(f"\nnon-2xx answers in the throughput runs: {errors}")
