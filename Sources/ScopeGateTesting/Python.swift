@@ -1,7 +1,7 @@
 import Foundation
 
 /// Runs a Python 3 script and returns its standard output. The interoperability tests use PyJWT
-/// (`pip install pyjwt`), the library FastAPI's tutorial signs its tokens with.
+/// (Debian's python3-jwt; `script/test` puts a Python that sees it first on PATH), the library FastAPI's tutorial signs its tokens with.
 public func runPython(_ script: String, arguments: [String] = []) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -15,7 +15,7 @@ public func runPython(_ script: String, arguments: [String] = []) throws -> Stri
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw TestHTTPError(description: "python3 failed (is PyJWT installed? pip install pyjwt): " + String(decoding: errorData, as: UTF8.self))
+        throw TestHTTPError(description: "python3 failed (is PyJWT installed? script/setup --tests installs it): " + String(decoding: errorData, as: UTF8.self))
     }
     return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
