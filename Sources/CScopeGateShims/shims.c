@@ -57,6 +57,12 @@ int CScopeGateShims_client_ip(struct MHD_Connection *connection, uint8_t *out) {
     return 0;
 }
 
+size_t CScopeGateShims_request_head_size(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    return info == NULL ? 0 : info->header_size;
+}
+
 int CScopeGateShims_set_thread_niceness(int niceness) {
 #ifdef __linux__
     /* On Linux a nice value belongs to a thread, named by its kernel thread id. */

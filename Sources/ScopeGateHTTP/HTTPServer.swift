@@ -106,10 +106,10 @@ public final class HTTPServer: @unchecked Sendable {
             options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
             return CScopeGateShims_start_daemon(
                 flags, configuration.port,
-                { cls, connection, url, method, _, uploadData, uploadSize, requestContext in
-                    guard let cls, let connection, let url, let method, let uploadSize, let requestContext else { return .NO }
+                { cls, connection, url, method, version, uploadData, uploadSize, requestContext in
+                    guard let cls, let connection, let url, let method, let version, let uploadSize, let requestContext else { return .NO }
                     let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
-                    return context.access(connection: connection, url: url, method: method, uploadData: uploadData,
+                    return context.access(connection: connection, url: url, method: method, version: version, uploadData: uploadData,
                                           uploadSize: uploadSize, requestContext: requestContext)
                 },
                 contextPointer,
@@ -217,13 +217,18 @@ private final class ServerContext: @unchecked Sendable {
     func requestFinished() { active.add(-1) }
 
     func access(connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
-                uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
+                version: UnsafePointer<CChar>, uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
                 requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let existing = requestContext.pointee else {
             active.add(1)
+            let (headers, defect) = RequestHead.read(connection: connection, method: method, target: url, version: version)
             let state = RequestState(method: Self.methodName(method), path: path(of: url),
-                                     headers: headers(of: connection), clientAddress: clientAddress(of: connection))
+                                     headers: headers, clientAddress: clientAddress(of: connection))
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
+            if let defect {
+                // Never decide on what is left of a head libmicrohttpd could not hand over whole.
+                return queue(.json(400, Array(#"{"detail":"Bad request head: \#(defect)"}"#.utf8)), on: connection, closing: true)
+            }
             if let rejection = earlyRejection(for: state) {
                 // Answer before reading a body that must not be read; the connection closes after it.
                 return queue(rejection, on: connection, closing: true)
@@ -340,20 +345,6 @@ private final class ServerContext: @unchecked Sendable {
         guard let made = makeMHDResponse(response, closing: closing) else { return .NO }
         defer { MHD_destroy_response(made) }
         return MHD_queue_response(connection, UInt32(response.status), made)
-    }
-
-    private func headers(of connection: OpaquePointer) -> HTTPHeaders {
-        var headers = HTTPHeaders(capacity: 1024, fields: 16)
-        withUnsafeMutablePointer(to: &headers) { pointer in
-            _ = MHD_get_connection_values_n(connection, .HEADER_KIND, { cls, _, key, keySize, value, valueSize in
-                guard let cls, let key else { return .YES }
-                let headers = cls.assumingMemoryBound(to: HTTPHeaders.self)
-                headers.pointee.append(name: UnsafeRawBufferPointer(start: key, count: keySize),
-                                       value: UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueSize))
-                return .YES
-            }, UnsafeMutableRawPointer(pointer))
-        }
-        return headers
     }
 
     private func clientAddress(of connection: OpaquePointer) -> IPAddress? {

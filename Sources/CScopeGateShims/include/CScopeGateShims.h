@@ -22,6 +22,10 @@ uint16_t CScopeGateShims_bound_port(struct MHD_Daemon *daemon);
 /// when the peer is not an IP socket. MHD_get_connection_info is variadic.
 int CScopeGateShims_client_ip(struct MHD_Connection *connection, uint8_t *out);
 
+/// The length of the request's head as libmicrohttpd read it, from the request line's first byte to the
+/// blank line's last, or 0 when unknown. MHD_get_connection_info is variadic.
+size_t CScopeGateShims_request_head_size(struct MHD_Connection *connection);
+
 /// Lowers (or raises, as root) the calling thread's scheduling priority to `niceness`; 0 on success.
 int CScopeGateShims_set_thread_niceness(int niceness);
 
