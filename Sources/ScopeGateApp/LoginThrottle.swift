@@ -3,7 +3,8 @@ public import ScopeGateHTTP
 import Synchronization
 
 /// Slows password guessing on `/token`: failed logins are counted per (user, address) pair, per address and
-/// per user name, and past a few free failures each key waits twice as long as before its next try.
+/// per user name, and once a key has had its free failures each further one bans it for twice as long as the
+/// one before (the first ban ``Limits/firstBan``, then doubling up to a cap).
 ///
 /// The trade-off: a per-user limit is what stops a guesser who spreads over many addresses, but it is also
 /// what a stranger could use to lock a real user out. So the per-user limit starts late and is capped at a
@@ -13,12 +14,14 @@ import Synchronization
 public final class LoginThrottle: Sendable {
     /// When a key starts waiting and how long it may wait at most.
     public struct Limits: Sendable {
-        /// Failures a (user, address) pair gets for free.
+        /// Failures a (user, address) pair gets for free: the attempt after the last free one is refused.
         public var pairFreeFailures = 5
         /// Failures an address gets for free, across user names.
         public var addressFreeFailures = 20
         /// Failures a user name gets for free, across addresses.
         public var userFreeFailures = 20
+        /// The first ban, in seconds; each further failure doubles it.
+        public var firstBan: TimeInterval = 1
         /// The longest wait for a pair or an address, in seconds.
         public var maximumDelay: TimeInterval = 15 * 60
         /// The longest wait a user name alone can be put under, in seconds.
@@ -78,7 +81,7 @@ public final class LoginThrottle: Sendable {
                 }
                 if entry.failures >= free {
                     let exponent = min(entry.failures - free, 30)
-                    entry.blockedUntil = now + min(cap, Double(1 << exponent))
+                    entry.blockedUntil = now + min(cap, limits.firstBan * Double(1 << exponent))
                 }
                 entries[key] = entry
             }

@@ -34,7 +34,7 @@ extension ScopeGateService {
             let seconds = Int(wait.rounded(.up))
             metrics.recordLoginThrottled()
             logger.notice("login throttled", metadata: ["auth.subject": "\(username.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
-            return .respond(Responses.detail(429, "Too many failed logins; retry in \(seconds) seconds",
+            return .respond(Responses.detail(429, "Too many failed logins; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
                                              headers: [("Retry-After", "\(seconds)")] + Responses.noStore))
         }
         let overloaded = Responses.detail(503, "Too many logins in progress; retry shortly",

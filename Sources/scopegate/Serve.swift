@@ -69,6 +69,27 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("login-nice"), help: "Scheduling niceness of the password-check threads, 0 to 19: at 19 decisions always come first; lower it when other busy processes share the cores and logins must keep pace.")
     var loginNice = HTTPServerConfiguration().workerNiceness
 
+    @Option(name: .customLong("regulate-after-pair"), help: "Failed logins of one user from one address before the first ban.")
+    var regulateAfterPair = LoginThrottle.Limits().pairFreeFailures
+
+    @Option(name: .customLong("regulate-after-address"), help: "Failed logins from one address, across users, before the first ban.")
+    var regulateAfterAddress = LoginThrottle.Limits().addressFreeFailures
+
+    @Option(name: .customLong("regulate-after-user"), help: "Failed logins of one user, across addresses, before the first ban.")
+    var regulateAfterUser = LoginThrottle.Limits().userFreeFailures
+
+    @Option(name: .customLong("regulation-first-ban"), help: "Seconds of the first ban; each further failure doubles it.")
+    var regulationFirstBan = Int(LoginThrottle.Limits().firstBan)
+
+    @Option(name: .customLong("regulation-max-ban"), help: "Longest ban, in seconds, of a user from one address and of an address.")
+    var regulationMaxBan = Int(LoginThrottle.Limits().maximumDelay)
+
+    @Option(name: .customLong("regulation-max-user-ban"), help: "Longest ban, in seconds, of a user across addresses (what a stranger could lock a real user out for).")
+    var regulationMaxUserBan = Int(LoginThrottle.Limits().maximumUserDelay)
+
+    @Option(name: .customLong("regulation-window"), help: "Seconds a failed login is remembered.")
+    var regulationWindow = Int(LoginThrottle.Limits().memory)
+
     @Option(name: .customLong("max-connections-per-ip"), help: "Concurrent connections one address may hold; 0 for no limit.")
     var maxConnectionsPerIP = 256
 
@@ -104,7 +125,10 @@ struct Serve: ParsableCommand {
     static let environmentOptions: [(name: String, flag: Bool)] = [
         ("host", false), ("port", false), ("policy", false), ("users", false), ("secret-file", false), ("demo", true),
         ("token-lifetime", false), ("leeway", false), ("trusted-proxies", false), ("challenge", false), ("bcrypt-cost", false),
-        ("threads", false), ("login-queue", false), ("login-max-wait", false), ("login-nice", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("max-request-head", false), ("log-level", false),
+        ("threads", false), ("login-queue", false), ("login-max-wait", false), ("login-nice", false),
+        ("regulate-after-pair", false), ("regulate-after-address", false), ("regulate-after-user", false),
+        ("regulation-first-ban", false), ("regulation-max-ban", false), ("regulation-max-user-ban", false),
+        ("regulation-window", false), ("max-connections-per-ip", false), ("connection-timeout", false), ("max-request-head", false), ("log-level", false),
         ("log-format", false), ("access-log", true), ("watch", true), ("metrics-address", false), ("issuer", false), ("audience", false),
     ]
 
@@ -138,6 +162,19 @@ struct Serve: ParsableCommand {
         if let loginQueue, loginQueue < 1 { throw ValidationError("--login-queue must be at least 1") }
         guard (1...600_000).contains(loginMaxWait) else { throw ValidationError("--login-max-wait must be 1 to 600000 (milliseconds)") }
         guard (0...19).contains(loginNice) else { throw ValidationError("--login-nice must be 0 to 19") }
+        for (option, value) in [("--regulate-after-pair", regulateAfterPair), ("--regulate-after-address", regulateAfterAddress),
+                                ("--regulate-after-user", regulateAfterUser), ("--regulation-first-ban", regulationFirstBan),
+                                ("--regulation-max-ban", regulationMaxBan), ("--regulation-max-user-ban", regulationMaxUserBan),
+                                ("--regulation-window", regulationWindow)] where value < 1 {
+            throw ValidationError("\(option) must be at least 1")
+        }
+        for (option, cap) in [("--regulation-max-ban", regulationMaxBan), ("--regulation-max-user-ban", regulationMaxUserBan)]
+        where regulationFirstBan > cap {
+            throw ValidationError("--regulation-first-ban (\(regulationFirstBan) s) must not be longer than \(option) (\(cap) s)")
+        }
+        guard regulationWindow >= regulationFirstBan else {
+            throw ValidationError("--regulation-window (\(regulationWindow) s) must not be shorter than --regulation-first-ban (\(regulationFirstBan) s)")
+        }
         guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must not be negative") }
         guard connectionTimeout > 0 else { throw ValidationError("--connection-timeout must be positive") }
         guard (4...1024).contains(maxRequestHead) else { throw ValidationError("--max-request-head must be 4 to 1024 (KiB)") }
@@ -266,6 +303,13 @@ struct Serve: ParsableCommand {
         configuration.issuer = issuer
         configuration.audience = audience
         configuration.accessLog = accessLog
+        configuration.loginLimits.pairFreeFailures = regulateAfterPair
+        configuration.loginLimits.addressFreeFailures = regulateAfterAddress
+        configuration.loginLimits.userFreeFailures = regulateAfterUser
+        configuration.loginLimits.firstBan = TimeInterval(regulationFirstBan)
+        configuration.loginLimits.maximumDelay = TimeInterval(regulationMaxBan)
+        configuration.loginLimits.maximumUserDelay = TimeInterval(regulationMaxUserBan)
+        configuration.loginLimits.memory = TimeInterval(regulationWindow)
         configuration.metricsOnMainListener = metricsAddress == nil
         return configuration
     }

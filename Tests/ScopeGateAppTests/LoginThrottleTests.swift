@@ -55,6 +55,20 @@ import ScopeGateTesting
         #expect(throttle.retryAfter(username: "x", address: attacker, now: start) != nil)
     }
 
+    @Test func firstBanAndCapsAreTheConfiguredOnes() {
+        var limits = LoginThrottle.Limits()
+        limits.userFreeFailures = 3
+        limits.firstBan = 7
+        limits.maximumUserDelay = 30
+        let throttle = LoginThrottle(limits: limits)
+        var waits: [TimeInterval?] = []
+        for index in 0..<6 {
+            throttle.recordFailure(username: "bob", address: IPAddress("203.0.113.\(index)")!, now: start)
+            waits.append(throttle.retryAfter(username: "bob", address: user, now: start))
+        }
+        #expect(waits == [nil, nil, 7, 14, 28, 30])
+    }
+
     @Test func forgetsOldFailuresAndStaysBounded() {
         var limits = LoginThrottle.Limits()
         limits.capacity = 100
@@ -66,15 +80,43 @@ import ScopeGateTesting
     }
 
     @Test func tokenEndpointAnswers429WithoutCheckingThePassword() throws {
-        let daemon = try TestDaemon()
+        let clock = TestClock(start: Date())
+        let daemon = try TestDaemon(clock: clock.read)
         for _ in 0..<5 { #expect(try daemon.login("carol", "wrong").status == 400) }
         let throttled = try daemon.login("carol", "carolpw")
         #expect(throttled.status == 429)
         #expect(throttled.header("Retry-After") == "1")
-        #expect(throttled.text == #"{"detail":"Too many failed logins; retry in 1 seconds"}"#)
+        #expect(throttled.text == #"{"detail":"Too many failed logins; retry in 1 second"}"#)
         // Another user from the same address is not held up.
         #expect(try daemon.login("bob", "builder").status == 200)
-        Thread.sleep(forTimeInterval: 1.05)
+        clock.advance(by: 1)
+        #expect(try daemon.login("carol", "carolpw").status == 200)
+    }
+
+    @Test func theEndpointFollowsConfiguredLimits() throws {
+        let clock = TestClock(start: Date())
+        let daemon = try TestDaemon(configure: {
+            $0.loginLimits.pairFreeFailures = 2
+            $0.loginLimits.firstBan = 5
+            $0.loginLimits.maximumDelay = 20
+            $0.loginLimits.memory = 100
+        }, clock: clock.read)
+        #expect(try daemon.login("carol", "wrong").status == 400)
+        #expect(try daemon.login("carol", "wrong").status == 400)
+        // The attempt after the second failure is the first refused, even with the right password.
+        for (wait, text) in [(5, "5 seconds"), (10, "10 seconds"), (20, "20 seconds"), (20, "20 seconds")] {
+            let throttled = try daemon.login("carol", "carolpw")
+            #expect(throttled.status == 429)
+            #expect(throttled.header("Retry-After") == "\(wait)")
+            #expect(throttled.text == #"{"detail":"Too many failed logins; retry in \#(text)"}"#)
+            clock.advance(by: TimeInterval(wait) - 1)
+            #expect(try daemon.login("carol", "carolpw").status == 429, "one second early")
+            clock.advance(by: 1)
+            #expect(try daemon.login("carol", "wrong").status == 400)
+        }
+        // Past the window the failures are forgotten: one more is free again.
+        clock.advance(by: 101)
+        #expect(try daemon.login("carol", "wrong").status == 400)
         #expect(try daemon.login("carol", "carolpw").status == 200)
     }
 

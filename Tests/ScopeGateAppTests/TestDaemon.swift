@@ -40,20 +40,22 @@ final class TestDaemon {
 
     convenience init(policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
          configure: (inout ServiceConfiguration) -> Void = { _ in }, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
+         clock: @escaping @Sendable () -> Date = { Date() }) throws {
         var configuration = ServiceConfiguration(
             policy: try Policy.load(yaml: policyYAML, file: "policy.yaml"),
             users: try UserDirectory.load(yaml: usersYAML, file: "users.yaml"),
             keyring: try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8))),
             passwordHasher: try PasswordHasher(cost: 12))
         configure(&configuration)
-        try self.init(configuration: configuration, logger: logger, http: configureHTTP)
+        try self.init(configuration: configuration, logger: logger, http: configureHTTP, clock: clock)
     }
 
-    /// A daemon over a configuration built by the test.
+    /// A daemon over a configuration built by the test; `clock` is what the service reads as now.
     init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
-        service = ScopeGateService(configuration: configuration, logger: logger)
+         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
+         clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        service = ScopeGateService(configuration: configuration, logger: logger, clock: clock)
         var http = HTTPServerConfiguration()
         http.port = 0
         http.threads = 2

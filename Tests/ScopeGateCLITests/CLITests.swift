@@ -283,6 +283,38 @@ struct ServingProcess {
         #expect(refused.errors.contains("--max-request-head must be 4 to 1024 (KiB)"))
     }
 
+    @Test func refusesNonsensicalLoginRegulation() throws {
+        for (arguments, message) in [
+            (["--regulate-after-pair", "0"], "--regulate-after-pair must be at least 1"),
+            (["--regulate-after-address=-3"], "--regulate-after-address must be at least 1"),
+            (["--regulate-after-user", "0"], "--regulate-after-user must be at least 1"),
+            (["--regulation-first-ban", "0"], "--regulation-first-ban must be at least 1"),
+            (["--regulation-window", "0"], "--regulation-window must be at least 1"),
+            (["--regulation-first-ban", "100"], "--regulation-first-ban (100 s) must not be longer than --regulation-max-user-ban (60 s)"),
+            (["--regulation-first-ban", "30", "--regulation-max-ban", "20"], "--regulation-first-ban (30 s) must not be longer than --regulation-max-ban (20 s)"),
+            (["--regulation-first-ban", "30", "--regulation-window", "10"], "--regulation-window (10 s) must not be shorter than --regulation-first-ban (30 s)"),
+        ] {
+            let refused = try run(["serve", "--demo"] + arguments)
+            #expect(refused.status == 64, "\(arguments)")
+            #expect(refused.errors.contains(message), "\(refused.errors)")
+        }
+        // The same from the environment, and a sensible setting in force: one free failure, a 7 s first ban.
+        let refused = try run(["serve", "--demo"], environment: ["SCOPEGATE_REGULATE_AFTER_USER": "0"])
+        #expect(refused.errors.contains("--regulate-after-user must be at least 1"))
+        var serving = try ServingProcess(["--demo", "--regulate-after-pair", "1", "--regulation-first-ban", "7"])
+        let port = serving.port
+        let login = { (password: String) in
+            try sendRequest(port: port, method: "POST", target: "/token",
+                            headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                            body: formBody([("username", "johndoe"), ("password", password)]))
+        }
+        #expect(try login("wrong").status == 400)
+        let throttled = try login("secret")
+        #expect(throttled.status == 429)
+        #expect(throttled.header("Retry-After") == "7")
+        #expect(serving.stop() == 0)
+    }
+
     @Test func refusesLoginLimitsOutOfRange() throws {
         for (arguments, message) in [(["--login-queue", "0"], "--login-queue must be at least 1"),
                                      (["--login-max-wait", "0"], "--login-max-wait must be 1 to 600000 (milliseconds)"),
