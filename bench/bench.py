@@ -81,11 +81,14 @@ def median_of(runs, key):
     return statistics.median(run[key] for run in runs)
 
 
-def start_scopegate(policy, port):
+def start_scopegate(policy, port, options=()):
+    """ScopeGate as users run it (JSON log lines, the access log on, at level info) unless `options` say
+    otherwise; its standard error goes to a file, as nginx's access log does."""
     args = [BINARY, "serve", "--policy", policy, "--users", f"{WORK}/users.yaml", "--secret-file", f"{WORK}/secret",
-            "--port", str(port), "--log-level", "warning", "--threads", str(CORES), "--max-connections-per-ip", "0"]
+            "--port", str(port), "--threads", str(CORES), "--max-connections-per-ip", "0", *options]
     started = time.time()
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(f"{WORK}/scopegate-{port}.log", "w")
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return process, (time.time() - started) * 1000
 
@@ -127,13 +130,19 @@ def main():
         f.write(open("policies/demo.yaml").read().replace("\nrules:\n", "\nrules:\n" + extra, 1))
 
     sg_port, sg10k_port, static_port, proxy_port, plain_port, upstream_port, ceiling_port = (free_port() for _ in range(7))
+    quiet_port, warning_port, static_log_port = (free_port() for _ in range(3))
     scopegate, ready_ms = start_scopegate(small, sg_port)
+    scopegate_quiet, _ = start_scopegate(small, quiet_port, ["--no-access-log"])
+    scopegate_warning, _ = start_scopegate(small, warning_port, ["--log-level", "warning"])
     idle = memory_mb(scopegate.pid)
     token = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/token", data=urllib.parse.urlencode(
         {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
     scopegate10k, _ = start_scopegate(large, sg10k_port)
     upstream = start_nginx(f"server {{ listen 127.0.0.1:{upstream_port}; location / {{ return 200 'ok'; }} }}", "upstream")
     static = start_nginx(f"server {{ listen 127.0.0.1:{static_port}; location = /x {{ return 200; }} }}", "static")
+    # The same nginx with its access log written to a file (nginx's default combined format).
+    static_log = start_nginx(f"server {{ listen 127.0.0.1:{static_log_port}; access_log {WORK}/nginx-access.log;"
+                             f" location = /x {{ return 200; }} }}", "static-log")
     proxies = start_nginx(f"""
         upstream app {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
         upstream scopegate {{ server 127.0.0.1:{sg_port}; keepalive 64; }}
@@ -149,16 +158,20 @@ def main():
             location / {{ auth_request /_auth; proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }}
             location = /_auth {{ internal; proxy_pass http://free_auth/x; proxy_pass_request_body off; proxy_set_header Content-Length "";
                 proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""", "proxies")
-    for port in (static_port, proxy_port, plain_port, upstream_port, ceiling_port):
+    for port in (static_port, static_log_port, proxy_port, plain_port, upstream_port, ceiling_port):
         wait_http(f"http://127.0.0.1:{port}/")
 
     auth_headers = [f"Authorization: Bearer {token}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
-    results = {name: [] for name in ["auth", "static", "static_same", "healthz", "chain", "plain", "ceiling", "auth10k", "auth5"]}
+    results = {name: [] for name in ["auth", "auth_quiet", "auth_warning", "static", "static_log", "static_same", "healthz",
+                                     "chain", "plain", "ceiling", "auth10k", "auth5"]}
     peak_rss = 0.0
     for _ in range(REPEATS):
         results["auth"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
         peak_rss = max(peak_rss, rss_mb(scopegate.pid))
+        results["auth_quiet"].append(wrk(f"http://127.0.0.1:{quiet_port}/auth", auth_headers, pids=[scopegate_quiet.pid]))
+        results["auth_warning"].append(wrk(f"http://127.0.0.1:{warning_port}/auth", auth_headers, pids=[scopegate_warning.pid]))
         results["static"].append(wrk(f"http://127.0.0.1:{static_port}/x", pids=children(static.pid)))
+        results["static_log"].append(wrk(f"http://127.0.0.1:{static_log_port}/x", pids=children(static_log.pid)))
         # The same request /auth gets (token and forwarded headers), which nginx reads and ignores.
         results["static_same"].append(wrk(f"http://127.0.0.1:{static_port}/x", auth_headers, pids=children(static.pid)))
         results["healthz"].append(wrk(f"http://127.0.0.1:{sg_port}/healthz", pids=[scopegate.pid]))
@@ -202,7 +215,9 @@ def main():
         flood.communicate()
         alone.append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, connections=16))
 
-    for process in (scopegate, scopegate10k, upstream, static, proxies):
+    exposition = urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/metrics").read().decode()
+    dropped = re.search(r"^scopegate_access_log_dropped_total (\d+)", exposition, re.M).group(1)
+    for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies):
         stop(process)
 
     def row(name, value, reference, ratio, target):
@@ -213,9 +228,13 @@ def main():
         ratio = statistics.median(x[key] / max(y[key], 0.001) for x, y in zip(runs, references))
         row(name, f"{median_of(runs, key):.{digits}f}", f"{median_of(references, key):.{digits}f}", f"{ratio:.2f}", target)
 
-    print(f"\nScopeGate benchmark: {CORES} cores, {SECONDS}s per measurement, median of {REPEATS}\n")
+    print(f"\nScopeGate benchmark: {CORES} cores, {SECONDS}s per measurement, median of {REPEATS}")
+    print("ScopeGate runs its default configuration (JSON lines to standard error, a file here; access log on)\n")
     row("measurement", "ScopeGate", "reference", "ratio", "target")
     a, s, same = results["auth"], results["static"], results["static_same"]
+    compare("/auth req/s: default vs --no-access-log", a, results["auth_quiet"], "rps", 0, ">= 0.90")
+    compare("  (--log-level warning vs --no-access-log)", results["auth_warning"], results["auth_quiet"], "rps", 0)
+    compare("  (nginx: access_log to a file vs off)", results["static_log"], s, "rps", 0)
     compare("/auth req/s vs nginx return 200", a, s, "rps", 0, ">= 0.90")
     compare("/auth CPU us/request vs nginx", a, s, "cpu_us", 1, "<= 1.30")
     # nginx sent the very request /auth gets: both servers then read the same bytes.
@@ -240,7 +259,9 @@ def main():
     row("RSS idle / under load (MB)", f"{idle['VmRSS']:.1f}/{peak_rss:.1f}", "", "", "<= 20 idle")
     row("  (idle: anonymous / file-backed code, MB)", f"{idle['RssAnon']:.1f}/{idle['RssFile']:.1f}", "", "", "")
     errors = sum(run["errors"] for runs in results.values() for run in runs)
+    access_lines = sum(1 for line in open(f"{WORK}/scopegate-{sg_port}.log") if '"message":"request"' in line)
     print(f"\nnon-2xx answers in the throughput runs: {errors}")
+    print(f"access-log lines the default ScopeGate wrote: {access_lines}, dropped: {dropped}")
 
 
 main()

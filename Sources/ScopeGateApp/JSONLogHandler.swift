@@ -6,16 +6,25 @@ import Glibc
 #endif
 
 /// A swift-log handler that writes one JSON object per line: `time` (RFC 3339, UTC, milliseconds), `level`,
-/// `message`, then the metadata as string members. Each line is written with a single `write(2)`, so lines
-/// from different threads never interleave.
+/// `message`, then the metadata as string members in key order. Lines go to a ``LogSink`` (written by its
+/// background thread, so a slow destination never stalls a request), or, without one, straight to a file
+/// descriptor with a single `write(2)` each, so lines from different threads never interleave.
 public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     private let descriptor: Int32
+    private let sink: LogSink?
 
-    /// A handler writing to a file descriptor (standard error by default).
+    /// A handler writing to a file descriptor (standard error by default), synchronously.
     public init(label: String, descriptor: Int32 = 2) {
         self.descriptor = descriptor
+        self.sink = nil
+    }
+
+    /// A handler writing through `sink`.
+    public init(label: String, sink: LogSink) {
+        self.descriptor = -1
+        self.sink = sink
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -24,25 +33,14 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var writer = JSONWriter()
-        writer.raw("{")
-        writer.key("time")
-        writer.string(Self.timestamp())
-        writer.raw(",")
-        writer.key("level")
-        writer.string(event.level.rawValue)
-        writer.raw(",")
-        writer.key("message")
-        writer.string(event.message.description)
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        for key in merged.keys.sorted() where !["time", "level", "message"].contains(key) {
-            writer.raw(",")
-            writer.key(key)
-            writer.string(merged[key]!.description)
+        let line = Self.line(level: event.level, message: event.message.description,
+                             fields: merged.keys.sorted().map { ($0, merged[$0]!.description) })
+        if let sink {
+            sink.append(line)
+            return
         }
-        writer.raw("}\n")
-        let line = writer.bytes
         line.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -56,18 +54,67 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
+    /// One line: `{"time":…,"level":…,"message":…,` then `fields` in the order given, and a newline.
+    static func line(level: Logger.Level, message: String, fields: [(String, String)]) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.raw("{")
+        writer.key("time")
+        writer.raw("\"")
+        writer.append(timestamp: currentTime())
+        writer.raw("\",")
+        writer.key("level")
+        writer.string(level.rawValue)
+        writer.raw(",")
+        writer.key("message")
+        writer.string(message)
+        for (key, value) in fields where !["time", "level", "message"].contains(key) {
+            writer.raw(",")
+            writer.key(key)
+            writer.string(value)
+        }
+        writer.raw("}\n")
+        return writer.bytes
+    }
+
+    /// The warning a ``LogSink`` writes once its destination takes lines again after `count` were dropped.
+    public static let dropNotice: @Sendable (_ count: Int) -> [UInt8] = { count in
+        line(level: .warning, message: "log lines dropped: the log destination did not keep up",
+             fields: [("log.dropped", "\(count)")])
+    }
+
     /// Now as `2026-11-23T10:15:30.123Z`.
     static func timestamp() -> String {
+        var writer = JSONWriter()
+        writer.append(timestamp: currentTime())
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    static func currentTime() -> timespec {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
+        return now
+    }
+}
+
+extension JSONWriter {
+    /// Appends `time` as `2026-11-23T10:15:30.123Z` (UTC, milliseconds), digit by digit.
+    mutating func append(timestamp time: timespec) {
         var parts = tm()
-        var seconds = now.tv_sec
+        var seconds = time.tv_sec
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+        digits(Int(parts.tm_year) + 1900, 4)
+        raw("-")
+        digits(Int(parts.tm_mon) + 1, 2)
+        raw("-")
+        digits(Int(parts.tm_mday), 2)
+        raw("T")
+        digits(Int(parts.tm_hour), 2)
+        raw(":")
+        digits(Int(parts.tm_min), 2)
+        raw(":")
+        digits(Int(parts.tm_sec), 2)
+        raw(".")
+        digits(time.tv_nsec / 1_000_000, 3)
+        raw("Z")
     }
 }

@@ -47,17 +47,23 @@ public final class ScopeGateService: Sendable {
     /// here once: asking the logger means copying its handler, on every request.
     private let logsAccess: Bool
     let logsDecisions: Bool
+    /// Where access-log lines are written directly as JSON, bypassing the logger; nil: through the logger.
+    let accessLogSink: LogSink?
     private let metricsOnMainListener: Bool
     private let readiness = Atomic<Bool>(false)
     private let queueDepth = Mutex<(@Sendable () -> Int)?>(nil)
 
-    /// Creates the service. `clock` is read for token times; tests pass a fixed one.
-    public convenience init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
-        self.init(configuration: configuration, logger: logger, clock: clock, faults: nil)
+    /// Creates the service. `clock` is read for token times; tests pass a fixed one. With `accessLogSink`,
+    /// access-log lines are written to it as JSON lines (the ones ``JSONLogHandler`` writes, without the
+    /// logger's metadata) instead of going through `logger`: the cheap path for one line per request.
+    public convenience init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
+                            accessLogSink: LogSink? = nil) {
+        self.init(configuration: configuration, logger: logger, clock: clock, faults: nil, accessLogSink: accessLogSink)
     }
 
     /// A service whose forward-auth pipeline may fail where `faults` says, to prove every failure is a refusal.
-    init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultInjection?) {
+    init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultInjection?,
+         accessLogSink: LogSink? = nil) {
         self.state = Mutex(Self.makeState(configuration))
         self.logger = logger
         self.clock = clock
@@ -67,6 +73,7 @@ public final class ScopeGateService: Sendable {
         self.logsAccess = configuration.accessLog && logger.logLevel <= .info
         self.logsDecisions = logger.logLevel <= .debug
         self.metricsOnMainListener = configuration.metricsOnMainListener
+        self.accessLogSink = accessLogSink
     }
 
     /// The configuration in force.
@@ -192,28 +199,13 @@ public final class ScopeGateService: Sendable {
                                     : .json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")]))
         case "/metrics":
             if let source = queueDepth.withLock({ $0 }) { metrics.recordLoginQueueDepth(source()) }
+            if let accessLogSink { metrics.recordLogLinesDropped(total: accessLogSink.dropped) }
             return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
                                                                 ("Cache-Control", "no-store")],
                                          body: metrics.exposition()))
         default:
             return nil
         }
-    }
-
-    private func logRequest(_ record: RequestRecord, status: Int, since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        var metadata: Logger.Metadata = [
-            "http.method": "\(Self.printable(record.method))",
-            "http.path": "\(Self.printable(record.path))",
-            "http.status": "\(status)",
-            "duration_us": "\(microseconds)",
-        ]
-        if let decision = record.decision { metadata["auth.decision"] = "\(decision)" }
-        if let rule = record.rule { metadata["auth.rule"] = "\(rule)" }
-        if let user = record.user { metadata["auth.user"] = "\(user)" }
-        if let address = record.clientAddress { metadata["client.address"] = "\(address)" }
-        logger.info("request", metadata: metadata)
     }
 
     /// The address a request comes from: the peer, or, when the peer is a trusted proxy, the nearest

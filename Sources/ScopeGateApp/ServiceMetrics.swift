@@ -28,6 +28,9 @@ public final class ServiceMetrics: Sendable {
     private let reloadSuccesses: CoreMetrics.Counter
     private let reloadFailures: CoreMetrics.Counter
     private let lastReloadSuccessful: CoreMetrics.Gauge
+    private let logLinesDropped: CoreMetrics.Counter
+    /// The sink's dropped count when last read into `logLinesDropped`.
+    private let logLinesDroppedSeen = Mutex(0)
 
     /// The metrics of one service, all at zero.
     public init() {
@@ -45,6 +48,16 @@ public final class ServiceMetrics: Sendable {
         reloadFailures = CoreMetrics.Counter(label: "scopegate_config_reloads_total", dimensions: [("result", "failure")], factory: factory)
         lastReloadSuccessful = CoreMetrics.Gauge(label: "scopegate_config_last_reload_successful", factory: factory)
         lastReloadSuccessful.record(1)
+        logLinesDropped = CoreMetrics.Counter(label: "scopegate_access_log_dropped_total", factory: factory)
+    }
+
+    /// Brings `scopegate_access_log_dropped_total` up to `total`, the log lines a sink has dropped so far.
+    func recordLogLinesDropped(total: Int) {
+        let added = logLinesDroppedSeen.withLock { seen in
+            defer { seen = max(seen, total) }
+            return max(0, total - seen)
+        }
+        if added > 0 { logLinesDropped.increment(by: added) }
     }
 
     /// Counts one forward-auth decision under its outcome and the rule that applied (`none` when no rule did),

@@ -190,7 +190,9 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let logger = makeLogger()
+        let (logger, sink) = makeLogger()
+        // Whatever way run ends, the lines still waiting in memory are written.
+        defer { sink?.stop() }
         let files = ConfigurationFiles(policyPath: policy, usersPath: users, secretPath: secretFile, demo: demo)
         // Before anything else, so a termination signal that arrives as soon as the server is up is never lost.
         let termination = TerminationSignal()
@@ -202,6 +204,7 @@ struct Serve: ParsableCommand {
         }
         let configuration = try makeConfiguration(loaded)
         if demo {
+            sink?.flush()
             writeToStandardError("""
                 ************************************************************************************
                 WARNING: demo mode. The demo users (johndoe/secret, alice/secretalice) are active and tokens
@@ -211,7 +214,7 @@ struct Serve: ParsableCommand {
 
                 """)
         }
-        let service = ScopeGateService(configuration: configuration, logger: logger)
+        let service = ScopeGateService(configuration: configuration, logger: logger, accessLogSink: sink)
         let reloader = ConfigurationReloader(files: files, initial: loaded.contents, service: service, logger: logger)
         // Still before listening: from here on SIGHUP reloads instead of ending the process.
         let hangup = SignalHandler(SIGHUP) { reloader.reload(reason: "SIGHUP") }
@@ -269,18 +272,21 @@ struct Serve: ParsableCommand {
         server.stop()
     }
 
-    private func makeLogger() -> Logger {
+    /// The logger, and for JSON lines the sink they are written through (a background thread writes
+    /// standard error, so a slow reader of it never stalls a request).
+    private func makeLogger() -> (Logger, LogSink?) {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = switch logFormat {
         case .json: true
         case .text: false
         case .auto: isatty(STDERR_FILENO) == 0
         }
+        let sink = json ? LogSink(dropNotice: JSONLogHandler.dropNotice) : nil
         var logger = Logger(label: "scopegate") { label -> any LogHandler in
-            json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            sink.map { JSONLogHandler(label: label, sink: $0) } ?? StreamLogHandler.standardError(label: label)
         }
         logger.logLevel = level
-        return logger
+        return (logger, sink)
     }
 
     private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded) throws -> ServiceConfiguration {

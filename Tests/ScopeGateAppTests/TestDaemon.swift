@@ -54,8 +54,8 @@ final class TestDaemon {
     /// A daemon over a configuration built by the test; `clock` is what the service reads as now.
     init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
          http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
-         clock: @escaping @Sendable () -> Date = { Date() }) throws {
-        service = ScopeGateService(configuration: configuration, logger: logger, clock: clock)
+         clock: @escaping @Sendable () -> Date = { Date() }, accessLogSink: LogSink? = nil) throws {
+        service = ScopeGateService(configuration: configuration, logger: logger, clock: clock, accessLogSink: accessLogSink)
         var http = HTTPServerConfiguration()
         http.port = 0
         http.threads = 2

@@ -336,6 +336,26 @@ struct ServingProcess {
         #expect(accepted.stop() == 0)
     }
 
+    @Test func accessLinesArriveWhileServingAndNoneIsLostOnStop() throws {
+        var server = try ServingProcess(["--demo"])
+        // JSON lines (standard error is a pipe), each within a second of its request while the process runs.
+        let start = Date()
+        #expect(try sendRequest(port: server.port, target: "/healthz").status == 200)
+        #expect(server.waitForLog(#""http.path":"/healthz""#) != nil)
+        #expect(Date().timeIntervalSince(start) < 1)
+        // A burst, then SIGTERM at once: every line is written before the process ends.
+        let connection = try TestHTTPConnection(port: server.port)
+        for index in 0..<200 {
+            try connection.send("GET /burst/\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try connection.readResponse()
+        }
+        #expect(server.stop() == 0)
+        let burst = server.log.split(separator: "\n").filter { $0.contains(#""message":"request""#) && $0.contains("/burst/") }
+        #expect(burst.count == 200)
+        #expect(burst.last?.contains(#""http.path":"/burst/199""#) == true)
+        #expect(server.log.contains(#""message":"stopping""#))
+    }
+
     @Test func takesOptionsFromTheEnvironment() throws {
         var server = try ServingProcess(["--log-format", "text"], environment: [
             "SCOPEGATE_DEMO": "true", "SCOPEGATE_METRICS_ADDRESS": "127.0.0.1:0", "SCOPEGATE_ACCESS_LOG": "false",

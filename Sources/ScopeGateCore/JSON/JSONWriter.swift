@@ -21,6 +21,20 @@ public struct JSONWriter: Sendable {
     /// Appends a quoted, escaped string.
     public mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape at all: their UTF-8 is copied in one go.
+        var value = value
+        let escapesNonASCII = escapesNonASCII
+        let copied = value.withUTF8 { utf8 in
+            let plain = utf8.allSatisfy { byte in
+                byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && (!escapesNonASCII || byte <= 0x7E)
+            }
+            if plain { bytes.append(contentsOf: utf8) }
+            return plain
+        }
+        if copied {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": raw("\\\"")
@@ -50,6 +64,20 @@ public struct JSONWriter: Sendable {
     /// Appends a string, or `null` when there is none.
     public mutating func string(orNull value: String?) {
         if let value { string(value) } else { raw("null") }
+    }
+
+    /// Appends a non-negative integer in decimal, with leading zeros to at least `width` digits.
+    public mutating func digits(_ value: Int, _ width: Int) {
+        var remaining = max(0, value)
+        var count = 1
+        var scale = 1
+        while remaining / scale >= 10 { scale *= 10; count += 1 }
+        for _ in count..<max(count, width) { bytes.append(UInt8(ascii: "0")) }
+        while scale > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(remaining / scale))
+            remaining %= scale
+            scale /= 10
+        }
     }
 
     /// Appends an integer.
