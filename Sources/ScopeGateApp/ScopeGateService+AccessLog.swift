@@ -14,7 +14,7 @@ extension ScopeGateService {
         }
         var metadata: Logger.Metadata = [
             "http.method": "\(Self.printable(record.method))",
-            "http.path": "\(Self.printable(record.path))",
+            "http.path": "\(Self.printable(String(decoding: record.path, as: UTF8.self)))",
             "http.status": "\(status)",
             "duration_us": "\(microseconds)",
         ]
@@ -46,14 +46,31 @@ extension ScopeGateService {
         }
         if let address = record.clientAddress {
             writer.raw(#","client.address":"#)
-            writer.string(address.description)
+            if let number = address.ipv4Number {
+                // Four numbers and three dots: written digit by digit rather than through a String.
+                writer.raw("\"")
+                for shift in [24, 16, 8, 0] as [UInt32] {
+                    if shift < 24 { writer.raw(".") }
+                    writer.digits(Int(number >> shift & 0xFF), 1)
+                }
+                writer.raw("\"")
+            } else {
+                writer.string(address.description)
+            }
         }
         writer.raw(#","duration_us":""#)
         writer.digits(microseconds, 1)
         writer.raw(#"","http.method":"#)
         writer.string(printable(record.method))
         writer.raw(#","http.path":"#)
-        writer.string(printable(record.path))
+        if record.path.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            // Printable ASCII with nothing to escape, the usual path: its bytes as they are.
+            writer.raw("\"")
+            writer.append(bytes: record.path)
+            writer.raw("\"")
+        } else {
+            writer.string(printable(String(decoding: record.path, as: UTF8.self)))
+        }
         writer.raw(#","http.status":""#)
         writer.digits(status, 1)
         writer.raw("\"}\n")

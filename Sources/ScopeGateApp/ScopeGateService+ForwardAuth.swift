@@ -46,7 +46,8 @@ extension ScopeGateService {
         /// Whether the original method and path are wanted (for the access log); the rule always is.
         let describesRequest: Bool
         var method: String?
-        var path: String?
+        /// The original target's bytes, then its canonical path's once it has one.
+        var path: ArraySlice<UInt8>?
         var rule: String?
         /// The cached token the decision rests on, which keeps its allow answer.
         var token: CachedToken?
@@ -76,7 +77,7 @@ extension ScopeGateService {
         }
         if trace.describesRequest {
             trace.method = original.method
-            trace.path = String(decoding: original.target.prefix(512), as: UTF8.self)
+            trace.path = original.target.prefix(512)
         }
         // Intermediaries are told to drop headers a Connection header names; naming the ones that describe the
         // original request is an attempt to make some hop forget them.
@@ -90,7 +91,7 @@ extension ScopeGateService {
         let path: CanonicalPath
         do {
             path = try CanonicalPath(target: original.target)
-            if trace.describesRequest { trace.path = path.description }
+            if trace.describesRequest { trace.path = path.bytes.prefix(512) }
         } catch {
             return .forbidden("ambiguous original URI: \(error)")
         }

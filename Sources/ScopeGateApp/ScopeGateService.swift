@@ -263,7 +263,8 @@ extension ScopeGateService {
 /// What the access log says of one request; forward-auth checks fill in the original request and the decision.
 struct RequestRecord: Sendable {
     var method: String
-    var path: String
+    /// The path's bytes (a slice of the request's or the canonical path's own: no copy).
+    var path: ArraySlice<UInt8>
     var clientAddress: IPAddress?
     var decision: String?
     var rule: String?
@@ -271,7 +272,7 @@ struct RequestRecord: Sendable {
 
     init(_ request: HTTPRequest) {
         method = request.method
-        path = String(request.pathText.prefix(512))
+        path = request.path.prefix(512)
         clientAddress = request.clientAddress
     }
 }

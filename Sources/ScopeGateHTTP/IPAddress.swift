@@ -8,6 +8,9 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Whether this is an IPv4 address.
     public let isIPv4: Bool
 
+    /// An IPv4 address as its 32-bit number (`a.b.c.d` is `a << 24 | b << 16 | c << 8 | d`); nil for IPv6.
+    public var ipv4Number: UInt32? { isIPv4 ? UInt32(truncatingIfNeeded: value) : nil }
+
     /// 4 or 16 bytes, network order.
     public var bytes: [UInt8] {
         let count = isIPv4 ? 4 : 16

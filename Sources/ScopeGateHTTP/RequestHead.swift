@@ -123,14 +123,9 @@ private func isZero(_ start: UnsafeRawPointer, count: Int) -> Bool {
     UnsafeRawBufferPointer(start: start, count: count).allSatisfy { $0 == 0 }
 }
 
-/// RFC 9110 tchar, by table: field names are checked byte by byte on every request.
-private let tokenBytes: [Bool] = (0..<256).map { byte in
-    switch UInt8(byte) {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): true
-    default: "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
-    }
-}
-
+/// RFC 9110 tchar, by bitmap (bit n of the pair is byte n): field names are checked byte by byte on every
+/// request, and constants need no lazily made global.
 private func isTokenByte(_ byte: UInt8) -> Bool {
-    tokenBytes.withUnsafeBufferPointer { $0[Int(byte)] }
+    let low: UInt64 = 0x3ff6cfa00000000, high: UInt64 = 0x57ffffffc7fffffe
+    return byte < 64 ? low >> byte & 1 == 1 : byte < 128 && high >> (byte - 64) & 1 == 1
 }

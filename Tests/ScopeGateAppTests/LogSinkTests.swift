@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Testing
 @testable import ScopeGateApp
+import ScopeGateCore
 import ScopeGateHTTP
 import ScopeGateTesting
 
@@ -47,6 +48,18 @@ import ScopeGateTesting
         #expect(object["http.path"] == ScopeGateService.printable(path))
         #expect(object["auth.user"] == user)
         #expect(object["time"] == directTime)
+    }
+
+    @Test(arguments: [0, 951_782_400, 951_868_799, 1_796_159_984, 4_102_444_799, -1, -86_400 * 365])
+    func timestampsAreTheCalendarsOwn(seconds: Int) {
+        var writer = JSONWriter()
+        writer.append(timestamp: timespec(tv_sec: seconds, tv_nsec: 7_000_000))
+        var parts = tm()
+        var time = seconds
+        gmtime_r(&time, &parts)
+        let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.007Z", parts.tm_year + 1900, parts.tm_mon + 1,
+                              parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == expected)
     }
 
     /// A pipe whose read end the test controls.

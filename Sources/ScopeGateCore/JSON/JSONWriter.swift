@@ -66,6 +66,11 @@ public struct JSONWriter: Sendable {
         if let value { string(value) } else { raw("null") }
     }
 
+    /// Appends bytes that need no escaping, as they are (the caller has checked them).
+    public mutating func append(bytes: ArraySlice<UInt8>) {
+        self.bytes.append(contentsOf: bytes)
+    }
+
     /// Appends a non-negative integer in decimal, with leading zeros to at least `width` digits.
     public mutating func digits(_ value: Int, _ width: Int) {
         var remaining = max(0, value)
