@@ -82,13 +82,7 @@ public struct JSONLogHandler: LogHandler {
              fields: [("log.dropped", "\(count)")])
     }
 
-    /// Now as `2026-11-23T10:15:30.123Z`.
-    static func timestamp() -> String {
-        var writer = JSONWriter()
-        writer.append(timestamp: currentTime())
-        return String(decoding: writer.bytes, as: UTF8.self)
-    }
-
+    /// The wall-clock time now, for a line's `time` member.
     static func currentTime() -> timespec {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
