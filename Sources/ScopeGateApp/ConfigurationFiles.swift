@@ -41,7 +41,7 @@ public struct ConfigurationFiles: Sendable {
         /// The users.
         public let users: UserDirectory
         /// The keys.
-        public let keyring: Keyring
+        public let keyring: KeyRing
     }
 
     /// Reads the files.
@@ -82,14 +82,14 @@ public struct ConfigurationFiles: Sendable {
         } catch {
             throw ConfigurationLoadError(description: "\(error)")
         }
-        let keyring = try loadKeyring(contents.bytes[2], logger: logger)
+        let keyring = try loadKeyRing(contents.bytes[2], logger: logger)
         return Loaded(contents: contents, policy: policy, users: users, keyring: keyring)
     }
 
-    private func loadKeyring(_ bytes: [UInt8], logger: Logger) throws(ConfigurationLoadError) -> Keyring {
+    private func loadKeyRing(_ bytes: [UInt8], logger: Logger) throws(ConfigurationLoadError) -> KeyRing {
         guard let secretPath else {
             do {
-                return try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8)))
+                return try KeyRing(signingKey: HMACKey(secretFileContents: Array(DemoConfiguration.secret.utf8)))
             } catch {
                 throw ConfigurationLoadError(description: "demo secret: \(error)")
             }
@@ -103,7 +103,7 @@ public struct ConfigurationFiles: Sendable {
             logger.warning("the secret file is readable by every user; restrict it with: chmod 600 \(secretPath)")
         }
         do {
-            return try Keyring(signingKey: SigningKey(secretFileContents: bytes))
+            return try KeyRing(signingKey: HMACKey(secretFileContents: bytes))
         } catch {
             throw ConfigurationLoadError(description: "\(secretPath): \(error)")
         }

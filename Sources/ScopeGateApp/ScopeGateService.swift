@@ -102,7 +102,7 @@ public final class ScopeGateService: Sendable {
 
     /// Puts a newly loaded policy, users and keys in force at once: a request sees the old state or the new
     /// one, never a mix. The cache of verified tokens starts empty, so no decision rests on an old key.
-    public func replace(policy: Policy, users: UserDirectory, keyring: Keyring) {
+    public func replace(policy: Policy, users: UserDirectory, keyring: KeyRing) {
         state.withLock { state in
             var configuration = state.configuration
             configuration.policy = policy

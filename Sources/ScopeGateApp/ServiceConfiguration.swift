@@ -18,7 +18,7 @@ public struct ServiceConfiguration: Sendable {
     /// The users who can log in and whose tokens are honoured.
     public var users: UserDirectory
     /// Signing and verification keys.
-    public var keyring: Keyring
+    public var keyring: KeyRing
     /// Password verification (and the cost the dummy check for unknown users spends).
     public var passwordHasher: PasswordHasher
     /// Lifetime of issued tokens, in seconds (FastAPI's tutorial: 30 minutes).
@@ -44,7 +44,7 @@ public struct ServiceConfiguration: Sendable {
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]
 
     /// Creates a configuration with the defaults for everything but the loaded files and keys.
-    public init(policy: Policy, users: UserDirectory, keyring: Keyring, passwordHasher: PasswordHasher) {
+    public init(policy: Policy, users: UserDirectory, keyring: KeyRing, passwordHasher: PasswordHasher) {
         self.policy = policy
         self.users = users
         self.keyring = keyring

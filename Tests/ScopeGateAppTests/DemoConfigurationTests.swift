@@ -15,6 +15,6 @@ import ScopeGateCore
         #expect(users["alice"]?.disabled == true)
         let policy = try Policy.load(yaml: DemoConfiguration.policyYAML, file: "policies/demo.yaml")
         #expect(policy.rules.count == 5)
-        #expect(DemoConfiguration.secret.utf8.count >= SigningKey.minimumSecretLength)
+        #expect(DemoConfiguration.secret.utf8.count >= HMACKey.minimumSecretLength)
     }
 }

@@ -45,7 +45,7 @@ final class TestDaemon {
         var configuration = ServiceConfiguration(
             policy: try Policy.load(yaml: policyYAML, file: "policy.yaml"),
             users: try UserDirectory.load(yaml: usersYAML, file: "users.yaml"),
-            keyring: try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8))),
+            keyring: try KeyRing(signingKey: HMACKey(secretFileContents: Array(DemoConfiguration.secret.utf8))),
             passwordHasher: try PasswordHasher(cost: 12))
         configure(&configuration)
         try self.init(configuration: configuration, logger: logger, http: configureHTTP, clock: clock)

@@ -7,7 +7,7 @@ import ScopeGateCore
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func setup() throws -> (TokenVerifier, TokenSigner) {
-        let keyring = try Keyring(signingKey: SigningKey(secretFileContents: Array(DemoConfiguration.secret.utf8)))
+        let keyring = try KeyRing(signingKey: HMACKey(secretFileContents: Array(DemoConfiguration.secret.utf8)))
         return (TokenVerifier(keyring: keyring), TokenSigner(key: keyring.signingKey))
     }
 

@@ -374,7 +374,7 @@ struct ServingProcess {
 
     @Test func explainsADecision() throws {
         let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /users/{name}/**\n    methods: [GET]\n    scopes: [me]\n")
-        let token = try TokenSigner(key: SigningKey(secretFileContents: Array("c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1".utf8)))
+        let token = try TokenSigner(key: HMACKey(secretFileContents: Array("c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1".utf8)))
             .sign(AccessTokenClaims(subject: "bob", scopes: ["me"], issuedAt: Date(), expiresAt: Date() + 600, tokenID: "t"))
         let allowed = try run(["explain", "--policy", policy, "--users", users, "--secret-file", secret, "GET", "/users/bob/../bob/x?y=1", "--token", token])
         #expect(allowed.status == 0)

@@ -20,17 +20,17 @@ import Testing
 
     @Test func keysShorterThan32BytesAreRefused() {
         #expect(throws: KeyError.tooShort(length: 31, minimum: 32)) {
-            try SigningKey(hs256Secret: [UInt8](repeating: 1, count: 31))
+            try HMACKey(hs256Secret: [UInt8](repeating: 1, count: 31))
         }
-        let error = #expect(throws: KeyError.self) { try SigningKey(secretFileContents: Array("  short\n".utf8)) }
+        let error = #expect(throws: KeyError.self) { try HMACKey(secretFileContents: Array("  short\n".utf8)) }
         #expect(error?.description.contains("openssl rand -hex 32 > secret") == true)
     }
 
     @Test func secretFileContentIsTrimmedAndUsedAsIs() throws {
-        let fromFile = try SigningKey(secretFileContents: Array("\n  \(seedSecret)\r\n".utf8))
+        let fromFile = try HMACKey(secretFileContents: Array("\n  \(seedSecret)\r\n".utf8))
         let claims = Array(#"{"sub":"a","exp":4102444800}"#.utf8)
         let header = Array(#"{"alg":"HS256"}"#.utf8)
         #expect(try TokenSigner(key: fromFile).sign(header: header, payload: claims)
-            == TokenSigner(key: SigningKey(hs256Secret: Array(seedSecret.utf8))).sign(header: header, payload: claims))
+            == TokenSigner(key: HMACKey(hs256Secret: Array(seedSecret.utf8))).sign(header: header, payload: claims))
     }
 }

@@ -7,8 +7,8 @@ let seedSecret = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3
 let seedHash = "$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW"
 let aliceHash = "$2b$12$gSvqqUPvlXP2tfVFaWK1Be7DlH.PKZbv5H8KnzzVgXXbVxpva.pFm"
 
-func seedKeyring(id: String? = nil) throws -> Keyring {
-    try Keyring(signingKey: SigningKey(secretFileContents: Array(seedSecret.utf8), id: id))
+func seedKeyRing(id: String? = nil) throws -> KeyRing {
+    try KeyRing(signingKey: HMACKey(secretFileContents: Array(seedSecret.utf8), id: id))
 }
 
 func hex(_ text: String) -> [UInt8] {
@@ -22,7 +22,7 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 
 /// A token with any header and claims, signed with `secret` (default: the seed's).
 func makeToken(header: String = #"{"alg":"HS256","typ":"JWT"}"#, claims: String, secret: String = seedSecret) throws -> String {
-    let key = try SigningKey(hs256Secret: Array(secret.utf8))
+    let key = try HMACKey(hs256Secret: Array(secret.utf8))
     return try TokenSigner(key: key).sign(header: Array(header.utf8), payload: Array(claims.utf8))
 }
 

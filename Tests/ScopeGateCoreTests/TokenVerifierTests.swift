@@ -8,7 +8,7 @@ import ScopeGateTesting
     let verifier: TokenVerifier
 
     init() throws {
-        verifier = TokenVerifier(keyring: try seedKeyring())
+        verifier = TokenVerifier(keyring: try seedKeyRing())
     }
 
     func claims(_ extra: String = #""scopes":["me","items"]"#, exp: Int = 1_800_000_600) -> String {
@@ -24,7 +24,7 @@ import ScopeGateTesting
         let signingInput = Array("\(parts[0]).\(parts[1])".utf8)
         #expect(try HMACSHA256(key: key).authenticationCode(for: signingInput[...]) == Base64URL.decode(String(parts[2])))
         // The signature verifies; the example has no "sub", which an access token must have.
-        let rfcVerifier = TokenVerifier(keyring: try Keyring(signingKey: SigningKey(hs256Secret: key)))
+        let rfcVerifier = TokenVerifier(keyring: try KeyRing(signingKey: HMACKey(hs256Secret: key)))
         #expect(throws: TokenError.missingClaim("sub")) {
             try rfcVerifier.verify(token, now: Date(timeIntervalSince1970: 1_300_819_379))
         }
@@ -37,7 +37,7 @@ import ScopeGateTesting
         let parts = token.split(separator: ".")
         let mac = try HMACSHA256(key: Array("your-256-bit-secret".utf8))
         #expect(try mac.authenticationCode(for: Array("\(parts[0]).\(parts[1])".utf8)[...]) == Base64URL.decode(String(parts[2])))
-        #expect(throws: KeyError.tooShort(length: 19, minimum: 32)) { try SigningKey(hs256Secret: Array("your-256-bit-secret".utf8)) }
+        #expect(throws: KeyError.tooShort(length: 19, minimum: 32)) { try HMACKey(hs256Secret: Array("your-256-bit-secret".utf8)) }
         #expect(throws: TokenError.badSignature) { try verifier.verify(token, now: now) }
     }
 
@@ -59,7 +59,7 @@ import ScopeGateTesting
     }
 
     @Test func signedTokensRoundTrip() throws {
-        let signer = TokenSigner(key: try seedKeyring().signingKey)
+        let signer = TokenSigner(key: try seedKeyRing().signingKey)
         let claims = AccessTokenClaims(subject: "jöhn", scopes: ["me"], issuedAt: now, expiresAt: now + 1800, tokenID: "id1")
         let token = try signer.sign(claims)
         #expect(token.hasPrefix("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."))
@@ -106,16 +106,16 @@ import ScopeGateTesting
     }
 
     @Test func kidSelectsOnlyAmongConfiguredKeys() throws {
-        let second = try SigningKey(hs256Secret: [UInt8](repeating: 7, count: 32), id: "k2")
-        let keyring = try Keyring(signingKey: SigningKey(hs256Secret: Array(seedSecret.utf8), id: "k1"), verificationKeys: [second])
+        let second = try HMACKey(hs256Secret: [UInt8](repeating: 7, count: 32), id: "k2")
+        let keyring = try KeyRing(signingKey: HMACKey(hs256Secret: Array(seedSecret.utf8), id: "k1"), verificationKeys: [second])
         let multi = TokenVerifier(keyring: keyring)
         let k2Token = try TokenSigner(key: second).sign(header: Array(#"{"alg":"HS256","kid":"k2"}"#.utf8), payload: Array(claims().utf8))
         #expect(try multi.verify(k2Token, now: now).keyID == "k2")
         // The same token naming k1 is checked with k1 only, and fails.
         let relabelled = try TokenSigner(key: second).sign(header: Array(#"{"alg":"HS256","kid":"k1"}"#.utf8), payload: Array(claims().utf8))
         #expect(throws: TokenError.badSignature) { try multi.verify(relabelled, now: now) }
-        #expect(throws: KeyError.duplicateKeyID("k2")) { try Keyring(signingKey: second, verificationKeys: [second]) }
-        #expect(throws: KeyError.missingKeyID) { try Keyring(signingKey: second, verificationKeys: [SigningKey(hs256Secret: Array(seedSecret.utf8))]) }
+        #expect(throws: KeyError.duplicateKeyID("k2")) { try KeyRing(signingKey: second, verificationKeys: [second]) }
+        #expect(throws: KeyError.missingKeyID) { try KeyRing(signingKey: second, verificationKeys: [HMACKey(hs256Secret: Array(seedSecret.utf8))]) }
     }
 
     @Test func refusesWrongShapes() throws {
@@ -227,7 +227,7 @@ import ScopeGateTesting
     }
 
     @Test func pyJWTVerifiesTokensScopeGateSigns() throws {
-        let signer = TokenSigner(key: try seedKeyring().signingKey)
+        let signer = TokenSigner(key: try seedKeyRing().signingKey)
         let issued = Date()
         let token = try signer.sign(AccessTokenClaims(subject: "johndoe", scopes: ["me", "items"], issuedAt: issued,
                                                       expiresAt: issued + 1800, tokenID: "t1"))

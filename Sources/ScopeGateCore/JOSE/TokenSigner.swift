@@ -45,15 +45,15 @@ public struct AccessTokenClaims: Equatable, Sendable {
     }
 }
 
-/// Signs tokens with a key ring's signing key.
+/// Signs tokens with one key (a key ring's signing key).
 public struct TokenSigner: Sendable {
     /// The key every token is signed with.
-    public let key: SigningKey
+    public let key: any JWSKey
     private let encodedHeader: [UInt8]
 
-    /// Creates a signer for `key`. The header is `{"alg":"HS256","typ":"JWT"}`, with `kid` when the key
-    /// has one (members sorted, as PyJWT writes them).
-    public init(key: SigningKey) {
+    /// Creates a signer for `key`. The header is `{"alg":"HS256","typ":"JWT"}` (the key's algorithm), with
+    /// `kid` when the key has one (members sorted, as PyJWT writes them).
+    public init(key: any JWSKey) {
         self.key = key
         var writer = JSONWriter(escapesNonASCII: true)
         writer.raw("{")
@@ -78,7 +78,7 @@ public struct TokenSigner: Sendable {
         var input = encodedHeader
         input.append(UInt8(ascii: "."))
         input.append(contentsOf: Base64URL.encodeToBytes(payload))
-        let tag = try key.hmac.authenticationCode(for: input[...])
+        let tag = try key.sign(input[...])
         input.append(UInt8(ascii: "."))
         input.append(contentsOf: Base64URL.encodeToBytes(tag))
         return String(decoding: input, as: UTF8.self)

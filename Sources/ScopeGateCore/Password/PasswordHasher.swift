@@ -1,5 +1,4 @@
 internal import CCrypt
-internal import COpenSSL
 import Glibc
 
 /// The password hash schemes ScopeGate verifies (all through libcrypt).

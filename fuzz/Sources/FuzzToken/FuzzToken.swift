@@ -4,8 +4,8 @@ import ScopeGateCore
 /// The JWT verifier on arbitrary bytes: it must throw or return, never crash, and never accept a token
 /// whose signature it did not compute.
 private let verifier: TokenVerifier = {
-    let key = try! SigningKey(hs256Secret: Array("fuzzing-secret-fuzzing-secret-0123456789".utf8))
-    return TokenVerifier(keyring: try! Keyring(signingKey: key))
+    let key = try! HMACKey(hs256Secret: Array("fuzzing-secret-fuzzing-secret-0123456789".utf8))
+    return TokenVerifier(keyring: try! KeyRing(signingKey: key))
 }()
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -18,23 +18,3 @@ public struct CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         return CryptoError(description: "\(function) failed" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")))
     }
 }
-
-/// Randomness from OpenSSL's CSPRNG (`RAND_bytes`).
-public enum SecureRandom {
-    /// Returns `count` cryptographically secure random bytes.
-    public static func bytes(_ count: Int) throws(CryptoError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: count)
-        let status = output.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
-        guard status == 1 else { throw CryptoError.fromErrorQueue("RAND_bytes") }
-        return output
-    }
-}
-
-/// Compares two byte strings in time that depends only on their length (`CRYPTO_memcmp`).
-func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-    guard lhs.count == rhs.count else { return false }
-    if lhs.isEmpty { return true }
-    return lhs.withUnsafeBytes { left in
-        rhs.withUnsafeBytes { right in CRYPTO_memcmp(left.baseAddress, right.baseAddress, left.count) == 0 }
-    }
-}
