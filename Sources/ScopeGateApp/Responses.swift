@@ -13,18 +13,6 @@ enum Responses {
         return .json(status, writer.bytes, headers: headers)
     }
 
-    /// The forward-auth allow answer: 200 with the identity headers the upstream receives (empty on public
-    /// routes, where there is no user).
-    static func allow(user: UserRecord?, scopes: [String]) -> HTTPResponse {
-        HTTPResponse(status: 200, headers: [
-            ("X-Auth-User", user?.username ?? ""),
-            ("X-Auth-Scopes", scopes.joined(separator: " ")),
-            ("X-Auth-Email", user?.email ?? ""),
-            ("X-Auth-Name", user?.fullName ?? ""),
-            ("Cache-Control", "no-store"),
-        ])
-    }
-
     /// An OAuth2 error (RFC 6749 §5.2): `{"error":"…"}`, with a description when there is one.
     static func oauthError(_ code: String, description: String? = nil) -> HTTPResponse {
         var writer = JSONWriter()

@@ -48,7 +48,7 @@ extension ScopeGateService {
     }
 
     /// Runs on a worker thread: one password check (or its dummy), then a token.
-    private func login(username: String, password: String, requested: [String], address: IPAddress?, state: State) -> HTTPResponse {
+    private func login(username: String, password: String, requested: [String], address: IPAddress?, state: ServiceState) -> HTTPResponse {
         let configuration = state.configuration
         let hasher = configuration.passwordHasher
         guard let user = configuration.users[username] else {

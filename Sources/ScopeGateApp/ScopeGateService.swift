@@ -13,34 +13,15 @@ import Synchronization
 /// let server = try HTTPServer(configuration: http, handler: service.handle)
 /// ```
 public final class ScopeGateService: Sendable {
-    /// The state every request sees one consistent copy of; a class, so taking it costs one retain.
-    final class State: Sendable {
-        let configuration: ServiceConfiguration
-        let verifier: TokenVerifier
-        let signer: TokenSigner
-        let tokenCache: VerifiedTokenCache
-        /// `/openapi.json`, whose scopes come from this policy and these users.
-        let openAPI: [UInt8]
-
-        init(configuration: ServiceConfiguration, verifier: TokenVerifier, signer: TokenSigner, tokenCache: VerifiedTokenCache,
-             openAPI: [UInt8]) {
-            self.configuration = configuration
-            self.verifier = verifier
-            self.signer = signer
-            self.tokenCache = tokenCache
-            self.openAPI = openAPI
-        }
-    }
-
-    private let state: Mutex<State>
+    private let state: Mutex<ServiceState>
     /// Bumped by every replacement of `state`, so threads can keep the state they last saw.
     private let generation = Atomic<Int>(0)
     private let seen = SeenStates()
     let logger: Logger
     let clock: @Sendable () -> Date
     let throttle: LoginThrottle
-    /// Failures tests inject into the forward-auth pipeline; nil in service.
-    let faults: FaultInjection?
+    /// The forward-auth decision and its steps.
+    let decider: ForwardAuthDecider
     /// Counters and histograms behind `GET /metrics`.
     public let metrics: ServiceMetrics
     /// Settings a reload does not change, read without the lock. Whether a request is logged is settled
@@ -58,17 +39,17 @@ public final class ScopeGateService: Sendable {
     /// logger's metadata) instead of going through `logger`: the cheap path for one line per request.
     public convenience init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
                             accessLogSink: LogSink? = nil) {
-        self.init(configuration: configuration, logger: logger, clock: clock, faults: nil, accessLogSink: accessLogSink)
+        self.init(configuration: configuration, logger: logger, clock: clock, stages: .standard, accessLogSink: accessLogSink)
     }
 
-    /// A service whose forward-auth pipeline may fail where `faults` says, to prove every failure is a refusal.
-    init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultInjection?,
-         accessLogSink: LogSink? = nil) {
-        self.state = Mutex(Self.makeState(configuration))
+    /// A service whose forward-auth checks run `stages` (tests wrap them to make a step fail).
+    init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
+         stages: ForwardAuthStages, accessLogSink: LogSink? = nil) {
+        self.state = Mutex(ServiceState(configuration))
         self.logger = logger
         self.clock = clock
         self.throttle = LoginThrottle(limits: configuration.loginLimits)
-        self.faults = faults
+        self.decider = ForwardAuthDecider(stages: stages)
         self.metrics = ServiceMetrics()
         self.logsAccess = configuration.accessLog && logger.logLevel <= .info
         self.logsDecisions = logger.logLevel <= .debug
@@ -82,7 +63,7 @@ public final class ScopeGateService: Sendable {
     /// The state in force. Taking `state`'s lock on every request would make each polling thread write the
     /// lock's cache line; a thread instead keeps the state it last took and takes the lock again only after
     /// a replacement (a request that began just before a replacement may still see the old state whole).
-    var current: State {
+    var current: ServiceState {
         let slot = currentThreadSlot()
         guard let seen = seen[slot] else { return state.withLock { $0 } }
         if let kept = seen.state, seen.generation == generation.load(ordering: .acquiring) { return kept }
@@ -90,14 +71,6 @@ public final class ScopeGateService: Sendable {
         seen.state = fresh
         seen.generation = freshGeneration
         return fresh
-    }
-
-    private static func makeState(_ configuration: ServiceConfiguration) -> State {
-        State(configuration: configuration,
-              verifier: TokenVerifier(keyring: configuration.keyring, options: configuration.verification),
-              signer: TokenSigner(key: configuration.keyring.signingKey),
-              tokenCache: VerifiedTokenCache(leeway: configuration.verification.leeway, users: configuration.users),
-              openAPI: OpenAPIDocument.build(for: configuration))
     }
 
     /// Puts a newly loaded policy, users and keys in force at once: a request sees the old state or the new
@@ -108,7 +81,7 @@ public final class ScopeGateService: Sendable {
             configuration.policy = policy
             configuration.users = users
             configuration.keyring = keyring
-            state = Self.makeState(configuration)
+            state = ServiceState(configuration)
             generation.add(1, ordering: .releasing)
         }
     }
@@ -281,7 +254,7 @@ struct RequestRecord: Sendable {
 private final class SeenStates: Sendable {
     final class Seen: @unchecked Sendable {
         // @unchecked: a Seen is read and written only by the thread whose slot it is.
-        var state: ScopeGateService.State?
+        var state: ServiceState?
         var generation = 0
     }
 

@@ -17,6 +17,8 @@ public struct ServiceConfiguration: Sendable {
     public var policy: Policy
     /// The users who can log in and whose tokens are honoured.
     public var users: UserDirectory
+    /// Where the principal a token is about is looked up: the users file.
+    public var principals: PrincipalDirectories { PrincipalDirectories([users]) }
     /// Signing and verification keys.
     public var keyring: KeyRing
     /// Password verification (and the cost the dummy check for unknown users spends).

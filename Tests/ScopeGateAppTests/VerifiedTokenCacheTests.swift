@@ -13,7 +13,7 @@ import ScopeGateCore
 
     @Test func aCachedTokenStillExpires() throws {
         let (verifier, signer) = try setup()
-        let cache = VerifiedTokenCache(capacity: 2, leeway: 0, users: UserDirectory([]))
+        let cache = VerifiedTokenCache(capacity: 2, leeway: 0, principals: PrincipalDirectories([UserDirectory([])]))
         let token = Array(try signer.sign(AccessTokenClaims(subject: "a", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "1")).utf8)
         #expect(try cache.entry(token[...], with: verifier, now: now).token.scopes == ["me"])
         #expect(try cache.entry(token[...], with: verifier, now: now + 59).token.subject == "a")
@@ -22,7 +22,7 @@ import ScopeGateCore
 
     @Test func onlyExactBytesHitAndTheCacheStaysBounded() throws {
         let (verifier, signer) = try setup()
-        let cache = VerifiedTokenCache(capacity: 2, leeway: 0, users: UserDirectory([]))
+        let cache = VerifiedTokenCache(capacity: 2, leeway: 0, principals: PrincipalDirectories([UserDirectory([])]))
         let token = try signer.sign(AccessTokenClaims(subject: "a", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "1"))
         _ = try cache.entry(Array(token.utf8)[...], with: verifier, now: now)
         var tampered = Array(token.utf8)
@@ -37,20 +37,20 @@ import ScopeGateCore
     @Test func entriesAreResolvedAgainstTheCachesUsers() throws {
         let (verifier, signer) = try setup()
         let users = UserDirectory([UserRecord(username: "a", passwordHash: "x", scopes: ["items", "me"])])
-        let cache = VerifiedTokenCache(capacity: 4, leeway: 0, users: users)
+        let cache = VerifiedTokenCache(capacity: 4, leeway: 0, principals: PrincipalDirectories([users]))
         let claims = AccessTokenClaims(subject: "a", scopes: ["me", "admin", "items"], issuedAt: now, expiresAt: now + 60, tokenID: "1")
         let entry = try cache.entry(Array(try signer.sign(claims).utf8)[...], with: verifier, now: now)
-        #expect(entry.user?.username == "a")
+        #expect(entry.principal?.subject == "a")
         // Only what the record still allows, in the token's order.
         #expect(entry.effectiveScopes == ["me", "items"])
         let stranger = AccessTokenClaims(subject: "b", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "2")
         let unknown = try cache.entry(Array(try signer.sign(stranger).utf8)[...], with: verifier, now: now)
-        #expect(unknown.user == nil && unknown.effectiveScopes.isEmpty)
+        #expect(unknown.principal == nil && unknown.effectiveScopes.isEmpty)
     }
 
     @Test func aHitNeedsNoCopyOfTheBytes() throws {
         let (verifier, signer) = try setup()
-        let cache = VerifiedTokenCache(capacity: 4, leeway: 0, users: UserDirectory([]))
+        let cache = VerifiedTokenCache(capacity: 4, leeway: 0, principals: PrincipalDirectories([UserDirectory([])]))
         let token = Array(try signer.sign(AccessTokenClaims(subject: "a", scopes: [], issuedAt: now, expiresAt: now + 60, tokenID: "1")).utf8)
         // The same token inside a larger buffer (as in a request's header buffer) finds the same entry.
         let buffer = Array("Bearer ".utf8) + token + Array("\r\nX-Other: 1".utf8)

@@ -1,6 +1,5 @@
-
 /// The users ScopeGate knows, loaded from a users file and immutable once loaded.
-public struct UserDirectory: Sendable {
+public struct UserDirectory: PrincipalDirectory {
     /// Users by name.
     public let users: [String: UserRecord]
 
@@ -16,6 +15,9 @@ public struct UserDirectory: Sendable {
 
     /// The user called `username`, if there is one.
     public subscript(username: String) -> UserRecord? { users[username] }
+
+    /// The user a token's `sub` names, if there is one.
+    public func principal(for token: VerifiedToken) -> (any Principal)? { users[token.subject] }
 
     /// Every scope some user may be granted, sorted.
     public var grantableScopes: [String] { Set(users.values.flatMap(\.scopes)).sorted() }

@@ -30,3 +30,19 @@ public final class UserRecord: Equatable, Sendable {
             && lhs.passwordHash == rhs.passwordHash && lhs.disabled == rhs.disabled && lhs.scopes == rhs.scopes
     }
 }
+
+extension PrincipalKind {
+    /// A person from the users file, who logs in with a password.
+    public static let user = PrincipalKind(rawValue: "user")
+}
+
+extension UserRecord: Principal {
+    public var kind: PrincipalKind { .user }
+    public var subject: String { username }
+    public var displayName: String? { fullName }
+    public var isDisabled: Bool { disabled }
+
+    public func allows(scope: String) -> Bool {
+        scopes.contains(scope)
+    }
+}

@@ -3,56 +3,30 @@ import ScopeGateCore
 import ScopeGateHTTP
 import Synchronization
 
-/// A verified token as cached, resolved against the users of the cache's configuration once: its user
-/// record, the scopes that record still allows, and the forward-auth answer that allows it (the identity
-/// headers depend only on the token and the users file), built once into libmicrohttpd's form.
-final class CachedToken: Sendable {
-    /// The token as received: the key it is cached under.
-    let bytes: [UInt8]
-    let token: VerifiedToken
-    /// The token's user, nil when the users file no longer has it.
-    let user: UserRecord?
-    /// The token's scopes that its user's record still allows (a scope removed from the record stops
-    /// working at once, even in tokens issued before), in the token's order.
-    let effectiveScopes: [String]
-    /// The answer for a request this token is allowed; nil when the user is gone or disabled.
-    let allowResponse: HTTPResponse?
-
-    init(_ token: VerifiedToken, bytes: [UInt8], users: UserDirectory) {
-        self.bytes = bytes
-        self.token = token
-        let user = users[token.subject]
-        self.user = user
-        let effectiveScopes = user.map { user in token.scopes.filter(user.scopes.contains) } ?? []
-        self.effectiveScopes = effectiveScopes
-        allowResponse = user.flatMap { $0.disabled ? nil : Responses.allow(user: $0, scopes: effectiveScopes).prepared() }
-    }
-}
-
 /// Remembers tokens that passed verification, keyed by their exact bytes, so a repeated token skips
 /// base64url, JSON and HMAC work and the user lookup. A hit is still checked against `exp` (with the
-/// verifier's leeway); the cache belongs to one key ring, one set of options and one users file, and is
-/// bounded.
+/// verifier's leeway); the cache belongs to one key ring, one set of options and one set of principal
+/// directories, and is bounded.
 ///
 /// Each of the first 64 threads also keeps the entries it used recently in a table of its own, read without
 /// the shared table's lock (whose cache line every thread would otherwise write on every request).
 final class VerifiedTokenCache: Sendable {
-    private let entries = Mutex<[TokenKey: CachedToken]>([:])
+    private let entries = Mutex<[TokenKey: AuthenticatedToken]>([:])
     private let recent = (0..<64).map { _ in RecentTokens() }
     private static let recentCapacity = 1_024
     private let capacity: Int
     private let leeway: TimeInterval
-    private let users: UserDirectory
+    private let principals: PrincipalDirectories
 
-    init(capacity: Int = 10_000, leeway: TimeInterval, users: UserDirectory) {
+    init(capacity: Int = 10_000, leeway: TimeInterval, principals: PrincipalDirectories) {
         self.capacity = capacity
         self.leeway = leeway
-        self.users = users
+        self.principals = principals
     }
 
     /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`. A hit
     /// copies nothing: the bytes may be a slice of the request's header buffer.
-    func entry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
+    func entry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> AuthenticatedToken {
         let slot = currentThreadSlot()
         let mine = slot < recent.count ? recent[slot] : nil
         if let mine, let kept = mine.entries[TokenKey(bytes)] {
@@ -67,18 +41,18 @@ final class VerifiedTokenCache: Sendable {
         return entry
     }
 
-    private func isFresh(_ entry: CachedToken, now: Date) -> Bool {
+    private func isFresh(_ entry: AuthenticatedToken, now: Date) -> Bool {
         now.timeIntervalSince1970 < entry.token.expiresAt.timeIntervalSince1970 + leeway
     }
 
-    private func sharedEntry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> CachedToken {
+    private func sharedEntry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> AuthenticatedToken {
         let cached = entries.withLock { $0[TokenKey(bytes)] }
         if let cached {
             if isFresh(cached, now: now) { return cached }
             _ = entries.withLock { $0.removeValue(forKey: TokenKey(bytes)) }
         }
         let owned = Array(bytes)
-        let verified = CachedToken(try verifier.verify(bytes: owned, now: now), bytes: owned, users: users)
+        let verified = AuthenticatedToken(try verifier.verify(bytes: owned, now: now), bytes: owned, principals: principals)
         let key = TokenKey(owned[...])
         entries.withLock { entries in
             if entries.count >= capacity {
@@ -95,13 +69,13 @@ final class VerifiedTokenCache: Sendable {
 /// The entries one thread used recently.
 private final class RecentTokens: @unchecked Sendable {
     // @unchecked: read and written only by the thread whose slot this is.
-    var entries: [TokenKey: CachedToken] = [:]
+    var entries: [TokenKey: AuthenticatedToken] = [:]
 }
 
 /// A token's bytes as a cache key. Equality compares every byte; the hash reads only the length and the last
-/// 16 bytes, which for a stored key lie inside its HMAC signature: ScopeGate's secret makes them uniform and
-/// out of a client's choosing, and only verified tokens are stored, so no client can pile entries into one
-/// bucket.
+/// 16 bytes, which for a stored key lie inside its signature. The invariant the hash rests on: only verified
+/// tokens are stored, so those bytes come from a configured key's signature (uniform and out of a client's
+/// choosing for HMAC and for the asymmetric algorithms alike) and no client can pile entries into one bucket.
 private struct TokenKey: Hashable {
     let bytes: ArraySlice<UInt8>
 

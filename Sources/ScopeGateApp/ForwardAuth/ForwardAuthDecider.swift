@@ -1,0 +1,80 @@
+import FoundationEssentials
+import ScopeGateCore
+
+/// The forward-auth decision as a function of the original request, its bearer credentials, one state of
+/// the configuration and the time: no HTTP request, logger or metrics. `/auth` turns the decision into its
+/// answer, metrics and access-log fields; `scopegate explain` prints the trace.
+///
+/// Every path that does not reach the single allow at the end of a protected route is a refusal, and so
+/// is any failure of a stage.
+struct ForwardAuthDecider: Sendable {
+    /// The steps, replaceable by tests.
+    var stages: ForwardAuthStages = .standard
+
+    /// The decision for `request` and what was learned on the way.
+    func decide(_ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date)
+        -> (ForwardAuthDecision, DecisionTrace)
+    {
+        var trace = DecisionTrace(request: request)
+        do {
+            let decision = try decide(request, credentials: credentials, state: state, now: now, trace: &trace)
+            return (decision, trace)
+        } catch {
+            // Whatever failed, the answer is a refusal: no failure can fall through to the allow branch.
+            trace.failure = "\(error)"
+            return (.forbidden("the request could not be checked"), trace)
+        }
+    }
+
+    private func decide(_ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date,
+                        trace: inout DecisionTrace) throws -> ForwardAuthDecision {
+        let path: CanonicalPath
+        switch request.path {
+        case .success(let canonical): path = canonical
+        case .failure(let error): return .forbidden("ambiguous original URI: \(error)")
+        }
+        let policy = state.configuration.policy
+        let match = try stages.match(request, path, policy)
+        trace.match = match
+        let required: [String]
+        switch match {
+        case .rule(let rule, _):
+            let name = rule.pattern.description
+            trace.rule = name
+            if rule.isPublic { return .allow(nil, rule: name) }
+            required = rule.scopes
+        case .methodNotAllowed(let rule):
+            trace.rule = rule.pattern.description
+            return .forbidden("method \(request.method) is not allowed on \(rule.pattern)")
+        case .noRule:
+            guard policy.defaultAction == .authenticated else { return .forbidden("no rule allows this path") }
+            required = []
+            trace.rule = "default"
+        }
+        trace.requiredScopes = required
+        trace.credentials = credentials
+
+        let bytes: ArraySlice<UInt8>
+        switch credentials {
+        case .absent: return .unauthenticated(.noToken, requiredScopes: required)
+        case .repeated: return .unauthenticated(.invalidToken("more than one Authorization header"), requiredScopes: required)
+        case .token(let token): bytes = token
+        }
+        let token: AuthenticatedToken
+        do {
+            token = try stages.verify(bytes, state, now)
+        } catch let error as TokenError {
+            trace.tokenError = error
+            return .unauthenticated(.invalidToken(error.description), requiredScopes: required)
+        }
+        trace.token = token
+        guard let principal = try stages.resolve(token) else {
+            return .unauthenticated(.invalidToken("user \"\(token.token.subject.prefix(64))\" no longer exists"), requiredScopes: required)
+        }
+        if principal.isDisabled { return .forbidden("\(principal.kind) \"\(principal.subject)\" is disabled") }
+        guard try stages.authorize(required, token) else {
+            return .insufficientScope(requiredScopes: required, subject: principal.subject)
+        }
+        return .allow(token, rule: trace.rule ?? "default")
+    }
+}

@@ -1,0 +1,49 @@
+import ScopeGateCore
+
+/// The outcome of one forward-auth check. Only ``allow(_:rule:)`` becomes a 200.
+enum ForwardAuthDecision: Sendable {
+    /// The request may pass: with the token it rests on, or nil on a public route.
+    case allow(AuthenticatedToken?, rule: String)
+    /// No usable credentials: 401 with a challenge naming the required scopes.
+    case unauthenticated(Unauthenticated, requiredScopes: [String])
+    /// A valid token lacking scopes: 401 (tutorial wording) or 403 (RFC 6750 mode).
+    case insufficientScope(requiredScopes: [String], subject: String)
+    /// Refused whatever the credentials: 403.
+    case forbidden(String)
+
+    enum Unauthenticated: Sendable {
+        case noToken
+        case invalidToken(String)
+    }
+
+    /// The principal the decision is about, when it names one: for the access log.
+    var subject: String? {
+        switch self {
+        case .allow(let token?, _): token.principal?.subject
+        case .insufficientScope(_, let subject): subject
+        default: nil
+        }
+    }
+
+    /// The decision as the metrics count it.
+    var outcome: ServiceMetrics.Outcome {
+        switch self {
+        case .allow: .allow
+        case .unauthenticated(.noToken, _): .unauthenticated
+        case .unauthenticated(.invalidToken, _): .invalidToken
+        case .insufficientScope: .insufficientScope
+        case .forbidden: .forbidden
+        }
+    }
+
+    /// One line for the debug log.
+    var summary: String {
+        switch self {
+        case .allow(let token, let rule): "allow \(token?.principal?.subject ?? "-") by \(rule)"
+        case .unauthenticated(.noToken, _): "no token"
+        case .unauthenticated(.invalidToken(let reason), _): "invalid token: \(reason)"
+        case .insufficientScope(let required, let subject): "\(subject) lacks \(required.joined(separator: " "))"
+        case .forbidden(let reason): "forbidden: \(reason)"
+        }
+    }
+}

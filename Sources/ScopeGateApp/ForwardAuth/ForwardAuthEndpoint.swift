@@ -1,0 +1,56 @@
+import FoundationEssentials
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+
+extension ScopeGateService {
+    /// `/auth`: decides whether a proxy may pass the request it describes, under any
+    /// ``ProxyConvention``: nginx `auth_request` (`X-Original-*`), Traefik `forwardAuth` and Caddy
+    /// `forward_auth` (`X-Forwarded-*`), Envoy `ext_authz` (the original path after `/auth`).
+    ///
+    /// The decision is ``ForwardAuthDecider``'s; this turns it into the answer, the metrics and the
+    /// access-log fields.
+    func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPResponse {
+        let start = monotonicNanoseconds()
+        let state = current
+        let (decision, trace) = check(request, state: state)
+        let response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+        let outcome = decision.outcome
+        metrics.recordDecision(outcome, rule: trace.rule ?? "none", since: start)
+        if record != nil {
+            if let forwarded = trace.request { record?.method = forwarded.method }
+            if let path = trace.loggedPath { record?.path = path }
+            record?.decision = outcome.rawValue
+            record?.rule = trace.rule
+            record?.user = decision.subject
+        }
+        if let failure = trace.failure {
+            logger.error("forward-auth check failed; refusing", metadata: ["error": "\(failure)"])
+        }
+        if logsDecisions {
+            logger.debug("forward-auth decision", metadata: [
+                "http.status": "\(response.status)",
+                "auth.decision": "\(decision.summary)",
+            ])
+        }
+        return response
+    }
+
+    /// The check itself: only trusted proxies may ask, the check request must describe one original
+    /// request, and the decider decides on it.
+    private func check(_ request: HTTPRequest, state: ServiceState) -> (ForwardAuthDecision, DecisionTrace) {
+        guard let peer = request.clientAddress, state.configuration.trustedProxies.contains(where: { $0.contains(peer) }) else {
+            return (.forbidden("forward-auth requests are accepted only from trusted proxies"), DecisionTrace())
+        }
+        let parsed: ForwardedRequestParser.Parsed
+        do {
+            switch try decider.stages.describe(request) {
+            case .success(let value): parsed = value
+            case .failure(let refusal): return (.forbidden(refusal.reason), DecisionTrace())
+            }
+        } catch {
+            return (.forbidden("the request could not be checked"), DecisionTrace(failure: "\(error)"))
+        }
+        return decider.decide(parsed.request, credentials: parsed.credentials, state: state, now: clock())
+    }
+}

@@ -1,0 +1,79 @@
+public import FoundationEssentials
+import ScopeGateCore
+import ScopeGateHTTP
+
+/// One forward-auth decision told step by step, from the decider's own trace: what `scopegate explain`
+/// prints.
+public struct ForwardAuthExplanation: Sendable {
+    /// The report, one line each: request, canonical path, rule, required scopes, token, decision, answer.
+    public let lines: [String]
+    /// Whether the answer is the 200 that lets the request pass.
+    public let isAllowed: Bool
+}
+
+extension ScopeGateService {
+    /// Decides on `method` and `target` as `/auth` would for a trusted proxy, with `token` as the bearer
+    /// token, and explains the decision. `policyName` is how rules' locations are shown.
+    public func explain(method: String, target: String, token: String?, policyName: String, now: Date = Date())
+        -> ForwardAuthExplanation
+    {
+        let state = current
+        let request = ForwardedRequest(method: method, target: Array(target.utf8)[...])
+        let credentials: BearerCredentials = token.map { .token(Array($0.utf8)[...]) } ?? .absent
+        let (decision, trace) = decider.decide(request, credentials: credentials, state: state, now: now)
+        var lines = ["request:   \(method) \(target)"]
+        switch request.path {
+        case .success(let path): lines.append("canonical: \(path)")
+        case .failure(let error): lines.append("canonical: refused: \(error)")
+        }
+        switch trace.match {
+        case .rule(let rule, let parameters):
+            let methods = rule.methods.map { " methods \($0.sorted().joined(separator: ","))" } ?? ""
+            lines.append("rule:      \(rule.pattern)\(methods) (\(policyName):\(rule.line))")
+            if !parameters.isEmpty {
+                lines.append("params:    " + parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: " "))
+            }
+            if rule.isPublic {
+                lines.append("required:  nothing (public)")
+            } else {
+                lines.append("required:  a valid token" + (rule.scopes.isEmpty ? "" : " with scopes \(rule.scopes.joined(separator: " "))"))
+            }
+        case .methodNotAllowed(let rule):
+            lines.append("rule:      \(rule.pattern) (\(policyName):\(rule.line)) does not allow \(method)")
+        case .noRule:
+            lines.append("rule:      none; default is \(state.configuration.policy.defaultAction.rawValue)")
+        case nil:
+            break
+        }
+        lines += tokenLines(trace)
+        if let failure = trace.failure { lines.append("failure:   \(failure)") }
+        let response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+        let allowed = response.status == 200
+        lines.append("decision:  \(allowed ? "allow" : "refuse"), \(response.status)")
+        for (name, value) in response.headers where name != "Content-Type" {
+            lines.append("  \(name): \(value.isEmpty ? "(empty)" : value)")
+        }
+        if !response.body.isEmpty { lines.append("  body: \(String(decoding: response.body, as: UTF8.self))") }
+        return ForwardAuthExplanation(lines: lines, isAllowed: allowed)
+    }
+
+    private func tokenLines(_ trace: DecisionTrace) -> [String] {
+        if let error = trace.tokenError { return ["token:     refused: \(error)"] }
+        guard let authenticated = trace.token else {
+            if case .absent? = trace.credentials { return ["token:     none given"] }
+            if case .repeated? = trace.credentials { return ["token:     more than one given"] }
+            return []
+        }
+        let token = authenticated.token
+        var lines = ["token:     valid for \(token.subject), scopes \(token.scopes.isEmpty ? "(none)" : token.scopes.joined(separator: " "))"]
+        guard let principal = authenticated.principal else {
+            return lines + ["granted:   none; \(quotedForMessage(token.subject)) is in no users file or client registry"]
+        }
+        let effective = authenticated.effectiveScopes
+        lines.append("granted:   \(effective.isEmpty ? "(none)" : effective.joined(separator: " "))"
+            + (principal.isDisabled ? " (\(principal.kind) disabled)" : ""))
+        let missing = (trace.requiredScopes ?? []).filter { !effective.contains($0) }
+        if !missing.isEmpty { lines.append("missing:   \(missing.joined(separator: " "))") }
+        return lines
+    }
+}

@@ -1,0 +1,34 @@
+import ScopeGateHTTP
+
+/// The answers `/auth` gives for each decision: 200 with identity headers, 401 with an RFC 6750 challenge
+/// naming the required scopes, or 403.
+enum ForwardAuthResponses {
+    /// The answer for `decision`, in the challenge wording `mode` sets.
+    static func response(for decision: ForwardAuthDecision, mode: ChallengeMode) -> HTTPResponse {
+        switch decision {
+        case .allow(let token?, _):
+            return token.allowAnswer ?? IdentityHeaders.allowAnswer(for: token.principal, scopes: token.effectiveScopes)
+        case .allow(nil, _):
+            return IdentityHeaders.publicAnswer
+        case .unauthenticated(.noToken, let required):
+            return Responses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))])
+        case .unauthenticated(.invalidToken, let required):
+            let challenge = mode == .rfc6750
+                ? rfc6750Challenge(error: "invalid_token", scopes: required)
+                : Responses.bearerChallenge(scopes: required)
+            return Responses.detail(401, "Could not validate credentials", headers: [("WWW-Authenticate", challenge)])
+        case .insufficientScope(let required, _):
+            if mode == .rfc6750 {
+                return Responses.detail(403, "Not enough permissions",
+                                        headers: [("WWW-Authenticate", rfc6750Challenge(error: "insufficient_scope", scopes: required))])
+            }
+            return Responses.detail(401, "Not enough permissions", headers: [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))])
+        case .forbidden(let reason):
+            return Responses.detail(403, "Forbidden: \(reason)")
+        }
+    }
+
+    private static func rfc6750Challenge(error: String, scopes: [String]) -> String {
+        "Bearer error=\"\(error)\"" + (scopes.isEmpty ? "" : ", scope=\"\(scopes.joined(separator: " "))\"")
+    }
+}
