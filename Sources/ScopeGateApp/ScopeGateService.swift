@@ -19,7 +19,12 @@ public final class ScopeGateService: Sendable {
     private let seen = SeenStates()
     let logger: Logger
     let clock: @Sendable () -> Date
-    let throttle: LoginThrottle
+    /// Failed logins, for login regulation.
+    let loginAttempts: any LoginAttemptStore
+    /// The grant types `/token` accepts.
+    let grants: GrantRegistry
+    /// How `/token` authenticates clients.
+    let clientAuthentication = ClientAuthentication()
     /// The forward-auth decision and its steps.
     let decider: ForwardAuthDecider
     /// Counters and histograms behind `GET /metrics`.
@@ -42,13 +47,15 @@ public final class ScopeGateService: Sendable {
         self.init(configuration: configuration, logger: logger, clock: clock, stages: .standard, accessLogSink: accessLogSink)
     }
 
-    /// A service whose forward-auth checks run `stages` (tests wrap them to make a step fail).
+    /// A service whose forward-auth checks run `stages` (tests wrap them to make a step fail) and whose
+    /// token endpoint offers `grants`.
     init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
-         stages: ForwardAuthStages, accessLogSink: LogSink? = nil) {
+         stages: ForwardAuthStages, grants: GrantRegistry = .standard, accessLogSink: LogSink? = nil) {
         self.state = Mutex(ServiceState(configuration))
         self.logger = logger
         self.clock = clock
-        self.throttle = LoginThrottle(limits: configuration.loginLimits)
+        self.loginAttempts = LoginThrottle(limits: configuration.loginLimits)
+        self.grants = grants
         self.decider = ForwardAuthDecider(stages: stages)
         self.metrics = ServiceMetrics()
         self.logsAccess = configuration.accessLog && logger.logLevel <= .info

@@ -7,7 +7,7 @@ final class ServiceState: Sendable {
     let configuration: ServiceConfiguration
     let verifier: TokenVerifier
     let signer: TokenSigner
-    let tokenCache: VerifiedTokenCache
+    let tokenCache: any TokenCache
     /// `/openapi.json`, whose scopes come from this policy and these users.
     let openAPI: [UInt8]
 

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// Each of the first 64 threads also keeps the entries it used recently in a table of its own, read without
 /// the shared table's lock (whose cache line every thread would otherwise write on every request).
-final class VerifiedTokenCache: Sendable {
+final class VerifiedTokenCache: TokenCache {
     private let entries = Mutex<[TokenKey: AuthenticatedToken]>([:])
     private let recent = (0..<64).map { _ in RecentTokens() }
     private static let recentCapacity = 1_024

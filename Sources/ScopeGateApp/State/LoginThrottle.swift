@@ -11,7 +11,7 @@ import Synchronization
 /// minute, while the pair and address limits, which only hurt the guesser, start early and grow to 15
 /// minutes. A refused attempt costs no bcrypt time and is not counted. A success clears the pair and the
 /// user name; an address's count fades only with time, so logging into one's own account cannot reset it.
-public final class LoginThrottle: Sendable {
+public final class LoginThrottle: LoginAttemptStore {
     /// When a key starts waiting and how long it may wait at most.
     public struct Limits: Sendable {
         /// Failures a (user, address) pair gets for free: the attempt after the last free one is refused.

@@ -1,0 +1,67 @@
+import FoundationEssentials
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+
+/// One OAuth2 grant type `POST /token` accepts (RFC 6749 §4). The token endpoint does the steps every
+/// grant shares (form parsing and duplicate refusal, client authentication, login regulation, deferral to
+/// the workers, the token response); a grant checks its own parameters and decides what to grant.
+///
+/// A new grant is one conforming type in `Token/` and one entry in ``GrantRegistry/standard``.
+protocol GrantType: Sendable {
+    /// The `grant_type` value.
+    var name: String { get }
+    /// The form parameters this grant reads, besides `grant_type` and the client's credentials.
+    var parameters: [String] { get }
+    /// Checks the form on the polling thread, cheaply: what to run on a worker, or the answer now (such
+    /// as missing parameters).
+    func prepare(_ form: TokenForm) -> Result<GrantJob, GrantRefusal>
+}
+
+/// What a grant asks the workers to do for one request.
+struct GrantJob: Sendable {
+    /// The name login regulation counts failures under (the user name for the password grant); nil: not
+    /// regulated.
+    let regulatedName: String?
+    /// Runs on a worker thread, with the state taken when the request arrived.
+    let run: @Sendable (GrantContext) -> GrantOutcome
+}
+
+/// What a grant's job may use.
+struct GrantContext: Sendable {
+    let state: ServiceState
+    let client: AuthenticatedClient?
+    let metrics: ServiceMetrics
+    let logger: Logger
+}
+
+/// A grant's result: scopes granted to a principal, or a refusal.
+enum GrantOutcome: Sendable {
+    /// Issue an access token for `principal` with `scopes` (already limited to what its record allows).
+    case granted(principal: any Principal, scopes: [String])
+    /// Refuse; `failedLogin` counts the try against login regulation.
+    case refused(GrantRefusal, failedLogin: Bool)
+}
+
+/// A grant's refusal: the answer to send.
+struct GrantRefusal: Error, Sendable {
+    let response: HTTPResponse
+}
+
+/// The grant types `/token` accepts, by `grant_type`, and the one used when the form names none.
+struct GrantRegistry: Sendable {
+    let grants: [String: any GrantType]
+    /// The grant of a form without `grant_type` (FastAPI's `OAuth2PasswordRequestForm` makes it optional).
+    let defaultGrant: any GrantType
+    /// Every parameter some grant or the endpoint reads: each may appear only once.
+    let parameters: Set<String>
+
+    init(_ grants: [any GrantType], defaultGrant: any GrantType) {
+        self.grants = Dictionary(grants.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.defaultGrant = defaultGrant
+        self.parameters = Set(grants.flatMap(\.parameters) + ["grant_type", "client_id", "client_secret"])
+    }
+
+    /// The grants ScopeGate offers.
+    static let standard = GrantRegistry([PasswordGrant()], defaultGrant: PasswordGrant())
+}

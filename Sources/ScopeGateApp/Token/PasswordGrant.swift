@@ -1,0 +1,50 @@
+import FoundationEssentials
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+
+/// The resource owner password grant (RFC 6749 §4.3) with FastAPI's form semantics: `username`,
+/// `password`, and the scopes asked for in `scope`. A user only ever gets the scopes its record allows.
+struct PasswordGrant: GrantType {
+    var name: String { "password" }
+    var parameters: [String] { ["username", "password", "scope"] }
+
+    func prepare(_ form: TokenForm) -> Result<GrantJob, GrantRefusal> {
+        let missing = ["username", "password"].filter { form[$0] == nil }
+        guard missing.isEmpty, let username = form["username"], let password = form["password"] else {
+            return .failure(GrantRefusal(response: Responses.missingFields(missing)))
+        }
+        let requested = (form["scope"] ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
+        return .success(GrantJob(regulatedName: username) { context in
+            Self.login(username: username, password: password, requested: requested, context: context)
+        })
+    }
+
+    /// One password check (or its dummy, for an unknown user), then the scopes to grant.
+    private static func login(username: String, password: String, requested: [String], context: GrantContext) -> GrantOutcome {
+        let configuration = context.state.configuration
+        let hasher = configuration.passwordHasher
+        guard let user = configuration.users[username] else {
+            hasher.verifyDummy(password)
+            context.metrics.recordLoginFailure(unknownUser: true)
+            context.logger.info("login refused", metadata: ["auth.subject": "\(username.prefix(128))", "auth.reason": "unknown user"])
+            return .refused(incorrect, failedLogin: true)
+        }
+        guard hasher.verify(password, against: user.passwordHash) else {
+            context.metrics.recordLoginFailure(unknownUser: false)
+            context.logger.info("login refused", metadata: ["auth.subject": "\(user.username)", "auth.reason": "wrong password"])
+            return .refused(incorrect, failedLogin: true)
+        }
+        if hasher.needsRehash(user.passwordHash) {
+            context.logger.notice("password hash is weaker than preferred; replace it with: scopegate hash-password",
+                                  metadata: ["auth.subject": "\(user.username)"])
+        }
+        var granted: [String] = []
+        for scope in requested where user.allows(scope: scope) && !granted.contains(scope) {
+            granted.append(scope)
+        }
+        return .granted(principal: user, scopes: granted)
+    }
+
+    private static let incorrect = GrantRefusal(response: Responses.detail(400, "Incorrect username or password", headers: Responses.noStore))
+}
