@@ -61,18 +61,17 @@ final class DecisionStatistics: Sendable {
         }
     }
 
-    private final class Shard: Sendable {
+    private final class Shard: ShardBase, @unchecked Sendable {
+        // @unchecked: the only field is a mutex.
         let totals = Mutex(Totals())
-        /// Keeps the next shard's lock off this one's cache line.
-        private let padding: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
     }
 
-    private let shards: [Shard] = (0..<16).map { _ in Shard() }
+    private let shards = Sharded { Shard() }
 
     /// Records one decision.
     func record(_ outcome: ServiceMetrics.Outcome, rule: String, nanoseconds: Int64) {
         let bucket = Self.bucketBounds.firstIndex { nanoseconds <= $0 } ?? Self.bucketBounds.count
-        shards[currentThreadSlot() & (shards.count - 1)].totals.withLock { totals in
+        shards.current.totals.withLock { totals in
             totals.count(Key(outcome: outcome, rule: rule))
             totals.buckets[bucket] += 1
             totals.count += 1
@@ -83,7 +82,7 @@ final class DecisionStatistics: Sendable {
     /// Every shard summed.
     var totals: Totals {
         var sum = Totals()
-        for shard in shards { sum.add(shard.totals.withLock { $0 }) }
+        for shard in shards.all { sum.add(shard.totals.withLock { $0 }) }
         return sum
     }
 

@@ -13,10 +13,8 @@ import Synchronization
 /// let server = try HTTPServer(configuration: http, handler: service.handle)
 /// ```
 public final class ScopeGateService: Sendable {
-    private let state: Mutex<ServiceState>
-    /// Bumped by every replacement of `state`, so threads can keep the state they last saw.
-    private let generation = Atomic<Int>(0)
-    private let seen = SeenStates()
+    /// The state in force, replaced whole by a reload.
+    private let state: Snapshot<ServiceState>
     let logger: Logger
     let clock: @Sendable () -> Date
     /// Failed logins, for login regulation.
@@ -51,7 +49,7 @@ public final class ScopeGateService: Sendable {
     /// token endpoint offers `grants`.
     init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
          stages: ForwardAuthStages, grants: GrantRegistry = .standard, accessLogSink: LogSink? = nil) {
-        self.state = Mutex(ServiceState(configuration))
+        self.state = Snapshot(ServiceState(configuration))
         self.logger = logger
         self.clock = clock
         self.loginAttempts = LoginThrottle(limits: configuration.loginLimits)
@@ -67,29 +65,18 @@ public final class ScopeGateService: Sendable {
     /// The configuration in force.
     public var configuration: ServiceConfiguration { current.configuration }
 
-    /// The state in force. Taking `state`'s lock on every request would make each polling thread write the
-    /// lock's cache line; a thread instead keeps the state it last took and takes the lock again only after
-    /// a replacement (a request that began just before a replacement may still see the old state whole).
-    var current: ServiceState {
-        let slot = currentThreadSlot()
-        guard let seen = seen[slot] else { return state.withLock { $0 } }
-        if let kept = seen.state, seen.generation == generation.load(ordering: .acquiring) { return kept }
-        let (fresh, freshGeneration) = state.withLock { ($0, generation.load(ordering: .relaxed)) }
-        seen.state = fresh
-        seen.generation = freshGeneration
-        return fresh
-    }
+    /// The state in force (a request that began just before a replacement may still see the old state whole).
+    var current: ServiceState { state.read() }
 
     /// Puts a newly loaded policy, users and keys in force at once: a request sees the old state or the new
     /// one, never a mix. The cache of verified tokens starts empty, so no decision rests on an old key.
     public func replace(policy: Policy, users: UserDirectory, keyring: KeyRing) {
-        state.withLock { state in
+        state.update { state in
             var configuration = state.configuration
             configuration.policy = policy
             configuration.users = users
             configuration.keyring = keyring
-            state = ServiceState(configuration)
-            generation.add(1, ordering: .releasing)
+            return ServiceState(configuration)
         }
     }
 
@@ -255,17 +242,4 @@ struct RequestRecord: Sendable {
         path = request.path.prefix(512)
         clientAddress = request.clientAddress
     }
-}
-
-/// The state each of the first 64 threads last took from a service, indexed by ``currentThreadSlot()``.
-private final class SeenStates: Sendable {
-    final class Seen: @unchecked Sendable {
-        // @unchecked: a Seen is read and written only by the thread whose slot it is.
-        var state: ServiceState?
-        var generation = 0
-    }
-
-    private let slots = (0..<64).map { _ in Seen() }
-
-    subscript(slot: Int) -> Seen? { slot < slots.count ? slots[slot] : nil }
 }

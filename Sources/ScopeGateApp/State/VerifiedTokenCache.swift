@@ -8,11 +8,11 @@ import Synchronization
 /// verifier's leeway); the cache belongs to one key ring, one set of options and one set of principal
 /// directories, and is bounded.
 ///
-/// Each of the first 64 threads also keeps the entries it used recently in a table of its own, read without
+/// Each thread also keeps the entries it used recently in a table of its own (``PerThread``), read without
 /// the shared table's lock (whose cache line every thread would otherwise write on every request).
 final class VerifiedTokenCache: TokenCache {
     private let entries = Mutex<[TokenKey: AuthenticatedToken]>([:])
-    private let recent = (0..<64).map { _ in RecentTokens() }
+    private let recent = PerThread { [TokenKey: AuthenticatedToken]() }
     private static let recentCapacity = 1_024
     private let capacity: Int
     private let leeway: TimeInterval
@@ -27,16 +27,17 @@ final class VerifiedTokenCache: TokenCache {
     /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`. A hit
     /// copies nothing: the bytes may be a slice of the request's header buffer.
     func entry(_ bytes: ArraySlice<UInt8>, with verifier: TokenVerifier, now: Date) throws(TokenError) -> AuthenticatedToken {
-        let slot = currentThreadSlot()
-        let mine = slot < recent.count ? recent[slot] : nil
-        if let mine, let kept = mine.entries[TokenKey(bytes)] {
+        let kept = recent.withCurrent { mine -> AuthenticatedToken? in
+            guard let kept = mine[TokenKey(bytes)] else { return nil }
             if isFresh(kept, now: now) { return kept }
-            mine.entries.removeValue(forKey: TokenKey(bytes))
+            mine.removeValue(forKey: TokenKey(bytes))
+            return nil
         }
+        if let kept = kept ?? nil { return kept }
         let entry = try sharedEntry(bytes, with: verifier, now: now)
-        if let mine {
-            if mine.entries.count >= Self.recentCapacity { mine.entries.removeAll(keepingCapacity: true) }
-            mine.entries[TokenKey(entry.bytes[...])] = entry
+        recent.withCurrent { mine in
+            if mine.count >= Self.recentCapacity { mine.removeAll(keepingCapacity: true) }
+            mine[TokenKey(entry.bytes[...])] = entry
         }
         return entry
     }
@@ -64,12 +65,6 @@ final class VerifiedTokenCache: TokenCache {
         }
         return verified
     }
-}
-
-/// The entries one thread used recently.
-private final class RecentTokens: @unchecked Sendable {
-    // @unchecked: read and written only by the thread whose slot this is.
-    var entries: [TokenKey: AuthenticatedToken] = [:]
 }
 
 /// A token's bytes as a cache key. Equality compares every byte; the hash reads only the length and the last
