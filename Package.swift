@@ -61,7 +61,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "ScopeGateTesting", swiftSettings: swiftSettings),
+        .target(
+            name: "ScopeGateTesting",
+            dependencies: ["ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ScopeGateCoreTests",
             dependencies: ["ScopeGateCore", "ScopeGateTesting"],

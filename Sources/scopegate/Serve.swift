@@ -1,5 +1,4 @@
 public import ArgumentParser
-import Dispatch
 import FoundationEssentials
 import Glibc
 import Logging
@@ -214,62 +213,27 @@ struct Serve: ParsableCommand {
 
                 """)
         }
-        let service = ScopeGateService(configuration: configuration, logger: logger, accessLogSink: sink)
-        let reloader = ConfigurationReloader(files: files, initial: loaded.contents, service: service, logger: logger)
-        // Still before listening: from here on SIGHUP reloads instead of ending the process.
-        let hangup = SignalHandler(SIGHUP) { reloader.reload(reason: "SIGHUP") }
-        let watcher: FileWatcher?
-        if watch, !files.paths.isEmpty {
-            do {
-                watcher = try FileWatcher(paths: files.paths) { reloader.reload(reason: "file changed", onlyIfChanged: true) }
-            } catch {
-                throw StartupError(description: error.description)
-            }
-        } else {
-            watcher = nil
-        }
-        var http = HTTPServerConfiguration()
-        http.host = host
-        http.port = port
-        if let threads { http.threads = threads }
-        if let loginQueue { http.workerQueueLimit = loginQueue }
-        http.workerQueueWait = .milliseconds(loginMaxWait)
-        http.workerNiceness = loginNice
-        http.perIPConnectionLimit = maxConnectionsPerIP
-        http.connectionTimeout = connectionTimeout
-        http.connectionMemoryLimit = maxRequestHead * 2 * 1024
-        http.commonPaths = ScopeGateService.commonPaths
-        let server: HTTPServer
-        var operatorServer: HTTPServer?
+        var options = ScopeGateDaemon.Options()
+        options.http.host = host
+        options.http.port = port
+        if let threads { options.http.threads = threads }
+        if let loginQueue { options.http.workerQueueLimit = loginQueue }
+        options.http.workerQueueWait = .milliseconds(loginMaxWait)
+        options.http.workerNiceness = loginNice
+        options.http.perIPConnectionLimit = maxConnectionsPerIP
+        options.http.connectionTimeout = connectionTimeout
+        options.http.connectionMemoryLimit = maxRequestHead * 2 * 1024
+        options.operatorListener = metricsAddress.flatMap(Self.hostAndPort)
+        options.watchFiles = watch
+        let daemon: ScopeGateDaemon
         do {
-            server = try HTTPServer(configuration: http, handler: service.handle)
-            if let (operatorHost, operatorPort) = metricsAddress.flatMap(Self.hostAndPort) {
-                var operatorHTTP = http
-                operatorHTTP.host = operatorHost
-                operatorHTTP.port = operatorPort
-                operatorHTTP.threads = 1
-                operatorHTTP.workerThreads = 1
-                operatorServer = try HTTPServer(configuration: operatorHTTP, handler: service.handleOperator)
-            }
+            daemon = try ScopeGateDaemon(configuration: configuration, files: (files, loaded), options: options, logger: logger, accessLogSink: sink)
         } catch {
             throw StartupError(description: error.description)
         }
-        service.setQueueDepthSource { server.pendingWork }
-        service.isReady = true
-        logger.info("ScopeGate listening on http://\(Self.show(host)):\(server.port)", metadata: [
-            "policy.rules": "\(configuration.policy.rules.count)", "users.count": "\(configuration.users.users.count)",
-        ])
-        if let operatorServer {
-            let operatorHost = metricsAddress.flatMap(Self.hostAndPort)?.0 ?? host
-            logger.info("operator endpoints on http://\(Self.show(operatorHost)):\(operatorServer.port)")
-        }
         termination.wait()
-        hangup.cancel()
         logger.info("stopping")
-        service.isReady = false
-        watcher?.cancel()
-        operatorServer?.stop()
-        server.stop()
+        daemon.stop()
     }
 
     /// The logger, and for JSON lines the sink they are written through (a background thread writes
@@ -320,10 +284,6 @@ struct Serve: ParsableCommand {
         return configuration
     }
 
-    private static func show(_ host: String) -> String {
-        host.contains(":") ? "[\(host)]" : host
-    }
-
     /// `127.0.0.1:9090`, `[::1]:9090` or `localhost:9090`.
     static func hostAndPort(_ text: String) -> (String, UInt16)? {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
@@ -337,40 +297,4 @@ struct Serve: ParsableCommand {
 /// The formats of `--log-format`.
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case auto, json, text
-}
-
-/// A signal handled by `action` on a Dispatch queue instead of by its default action, from creation on.
-final class SignalHandler: @unchecked Sendable {
-    // @unchecked: `source` is set once in init.
-    private let source: any DispatchSourceSignal
-
-    init(_ signalNumber: Int32, action: @escaping @Sendable () -> Void) {
-        source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "scopegate.signal"))
-        source.setEventHandler(handler: action)
-        source.resume()
-        signal(signalNumber, SIG_IGN)
-    }
-
-    /// Stops handling the signal (it stays ignored).
-    func cancel() {
-        source.cancel()
-    }
-}
-
-/// SIGINT and SIGTERM, caught from creation on.
-final class TerminationSignal {
-    private let semaphore: DispatchSemaphore
-    private let handlers: [SignalHandler]
-
-    init() {
-        let semaphore = DispatchSemaphore(value: 0)
-        self.semaphore = semaphore
-        handlers = [SIGINT, SIGTERM].map { SignalHandler($0) { semaphore.signal() } }
-    }
-
-    /// Blocks until one of the signals arrives.
-    func wait() {
-        semaphore.wait()
-        handlers.forEach { $0.cancel() }
-    }
 }

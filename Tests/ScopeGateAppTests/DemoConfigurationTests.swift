@@ -1,4 +1,5 @@
 import Foundation
+import ScopeGateTesting
 import Testing
 import ScopeGateApp
 import ScopeGateCore

@@ -4,9 +4,6 @@ import ScopeGateApp
 import ScopeGateHTTP
 import ScopeGateTesting
 
-/// The repository's root, found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 /// A free loopback port, found by binding port 0 (the kernel does not hand it out again at once).
 func freePort() throws -> UInt16 {
     let server = try HTTPServer(configuration: { var c = HTTPServerConfiguration(); c.port = 0; c.threads = 1; c.workerThreads = 1; return c }()) { _ in

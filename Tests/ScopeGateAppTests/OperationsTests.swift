@@ -89,10 +89,10 @@ extension [MetricSample] {
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         let running = try TestHTTPConnection(port: daemon.port)
         try running.send(request)
-        try #require(waitUntil { daemon.server.pendingWork >= 1 })
+        try #require(waitUntil { daemon.pendingWork >= 1 })
         let queued = try TestHTTPConnection(port: daemon.port)
         try queued.send(request)
-        try #require(waitUntil { daemon.server.pendingWork >= 2 })
+        try #require(waitUntil { daemon.pendingWork >= 2 })
         let full = try daemon.login("johndoe", "secret")
         #expect(full.status == 503)
         #expect(full.header("Retry-After") == "1")
@@ -132,6 +132,9 @@ extension [MetricSample] {
 
     @Test func readinessFollowsTheService() throws {
         let daemon = try TestDaemon()
+        // A daemon is ready once it listens; the service says not ready while it starts or stops.
+        #expect(try daemon.get("/readyz").status == 200)
+        daemon.service.isReady = false
         let starting = try daemon.get("/readyz")
         #expect(starting.status == 503)
         #expect(starting.text == #"{"status":"not ready"}"#)

@@ -1,18 +1,20 @@
-import Foundation
-import Logging
-import ScopeGateApp
+public import Foundation
+public import Logging
+public import ScopeGateApp
 import ScopeGateCore
-import ScopeGateHTTP
-import ScopeGateTesting
+public import ScopeGateHTTP
 
-/// A ScopeGate running in-process on a free loopback port, with the demo configuration plus fast test users.
-final class TestDaemon {
-    let service: ScopeGateService
-    let server: HTTPServer
-    var port: UInt16 { server.port }
+/// A ScopeGate daemon running in-process on a free loopback port, with the demo configuration plus fast
+/// test users; the same ``ScopeGateDaemon`` `scopegate serve` runs, without its signal handling.
+public final class TestDaemon {
+    public let daemon: ScopeGateDaemon
+    public var service: ScopeGateService { daemon.service }
+    public var port: UInt16 { daemon.port }
+    /// Logins waiting for or on a worker.
+    public var pendingWork: Int { daemon.pendingWork }
 
     /// bob (password "builder", cost 4, scopes me items admin) and carol (cost 4, scope me).
-    static let testUsersYAML: String = {
+    public static let testUsersYAML: String = {
         let hasher = try! PasswordHasher(cost: 4)
         return """
             users:
@@ -38,7 +40,7 @@ final class TestDaemon {
             """
     }()
 
-    convenience init(policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
+    public convenience init(policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
          configure: (inout ServiceConfiguration) -> Void = { _ in }, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
          http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
          clock: @escaping @Sendable () -> Date = { Date() }) throws {
@@ -52,30 +54,31 @@ final class TestDaemon {
     }
 
     /// A daemon over a configuration built by the test; `clock` is what the service reads as now.
-    init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+    public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
          http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
          clock: @escaping @Sendable () -> Date = { Date() }, accessLogSink: LogSink? = nil) throws {
-        service = ScopeGateService(configuration: configuration, logger: logger, clock: clock, accessLogSink: accessLogSink)
-        var http = HTTPServerConfiguration()
-        http.port = 0
-        http.threads = 2
-        http.workerThreads = 2
-        http.workerQueueLimit = 16
+        var options = ScopeGateDaemon.Options()
+        options.http.port = 0
+        options.http.threads = 2
+        options.http.workerThreads = 2
+        options.http.workerQueueLimit = 16
         // Tests share the cores with each other: logins wait for the worker as long as they need.
-        http.workerQueueWait = .seconds(60)
-        configureHTTP(&http)
-        server = try HTTPServer(configuration: http, handler: service.handle)
+        options.http.workerQueueWait = .seconds(60)
+        options.reloadOnHangup = false
+        options.watchFiles = false
+        configureHTTP(&options.http)
+        daemon = try ScopeGateDaemon(configuration: configuration, options: options, logger: logger, clock: clock, accessLogSink: accessLogSink)
     }
 
     deinit {
-        server.stop()
+        daemon.stop()
     }
 
-    func get(_ target: String, headers: [(String, String)] = []) throws -> TestHTTPResponse {
+    public func get(_ target: String, headers: [(String, String)] = []) throws -> TestHTTPResponse {
         try sendRequest(port: port, target: target, headers: headers)
     }
 
-    func login(_ username: String, _ password: String, scope: String? = nil) throws -> TestHTTPResponse {
+    public func login(_ username: String, _ password: String, scope: String? = nil) throws -> TestHTTPResponse {
         var fields = [("username", username), ("password", password)]
         if let scope { fields.append(("scope", scope)) }
         return try sendRequest(port: port, method: "POST", target: "/token",
@@ -83,14 +86,14 @@ final class TestDaemon {
     }
 
     /// A token signed with the daemon's key: any subject, scopes and lifetime.
-    func token(subject: String = "johndoe", scopes: [String], expiresIn: TimeInterval = 600) throws -> String {
+    public func token(subject: String = "johndoe", scopes: [String], expiresIn: TimeInterval = 600) throws -> String {
         let now = Date()
         return try TokenSigner(key: service.configuration.keyring.signingKey).sign(
             AccessTokenClaims(subject: subject, scopes: scopes, issuedAt: now, expiresAt: now + expiresIn, tokenID: "test"))
     }
 
     /// An nginx-style `/auth` subrequest.
-    func auth(_ uri: String, method: String = "GET", token: String? = nil, headers: [(String, String)] = []) throws -> TestHTTPResponse {
+    public func auth(_ uri: String, method: String = "GET", token: String? = nil, headers: [(String, String)] = []) throws -> TestHTTPResponse {
         var all = [("X-Original-URI", uri), ("X-Original-Method", method)] + headers
         if let token { all.append(("Authorization", "Bearer \(token)")) }
         return try get("/auth", headers: all)
@@ -98,16 +101,18 @@ final class TestDaemon {
 }
 
 /// Collects log lines, to check that secrets never reach them.
-final class CapturedLogs: @unchecked Sendable {
+public final class CapturedLogs: @unchecked Sendable {
     // @unchecked: `lines` is only touched with `lock` held.
     private let lock = NSLock()
     private var storage: [String] = []
 
-    var lines: [String] { lock.withLock { storage } }
+    public init() {}
 
-    func append(_ line: String) { lock.withLock { storage.append(line) } }
+    public var lines: [String] { lock.withLock { storage } }
 
-    func logger(level: Logger.Level = .trace) -> Logger {
+    public func append(_ line: String) { lock.withLock { storage.append(line) } }
+
+    public func logger(level: Logger.Level = .trace) -> Logger {
         var logger = Logger(label: "test") { _ in CapturingHandler(logs: self) }
         logger.logLevel = level
         return logger

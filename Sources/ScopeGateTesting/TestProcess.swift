@@ -1,0 +1,130 @@
+public import Foundation
+import Glibc
+
+/// The `scopegate` binary the test build produced, beside the test bundle.
+public let scopegateBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scopegate")
+
+/// What a finished process printed and how it ended.
+public struct Run: Sendable {
+    public let status: Int32
+    public let output: String
+    public let errors: String
+}
+
+/// Runs `scopegate` with `arguments` to its end. Standard error is drained on its own thread while standard
+/// output is read, so a process that fills one pipe never blocks on it.
+public func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Run {
+    let process = Process()
+    process.executableURL = scopegateBinary
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let drained = DrainedPipe(errors)
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = drained.wait()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+}
+
+/// A file with `contents` in a directory of its own under the temporary directory; its path.
+public func temporaryFile(_ name: String, _ contents: String, permissions: Int = 0o600) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let url = directory.appendingPathComponent(name)
+    try contents.write(to: url, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: url.path)
+    return url.path
+}
+
+/// Sends SIGTERM and waits up to 10 s for the exit status; a process that does not stop is killed, and nil
+/// is returned.
+public func terminate(_ process: Process) -> Int32? {
+    kill(process.processIdentifier, SIGTERM)
+    let deadline = Date().addingTimeInterval(10)
+    while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return nil
+    }
+    return process.terminationStatus
+}
+
+/// A running `scopegate serve`, started and read until it logs the port it listens on.
+public struct ServingProcess {
+    public let process: Process
+    public let errors: Pipe
+    public var log: String
+    public let port: UInt16
+
+    /// Starts `scopegate serve` with `arguments` and `--port 0`.
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = scopegateBinary
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.arguments = ["serve"] + arguments + ["--port", "0"]
+        errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        log = ""
+        var port: UInt16?
+        let deadline = Date().addingTimeInterval(10)
+        while port == nil, Date() < deadline, process.isRunning {
+            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+            if let range = log.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = UInt16(log[range].split(separator: ":").last!)
+            }
+        }
+        guard let port else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestHTTPError(description: "scopegate serve did not start: \(log)")
+        }
+        self.port = port
+    }
+
+    /// Reads the log until `pattern` (a regular expression) matches, for up to 10 s; the match, or nil.
+    public mutating func waitForLog(_ pattern: String) -> Substring? {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let range = log.range(of: pattern, options: .regularExpression) { return log[range] }
+            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        return nil
+    }
+
+    /// Sends SIGTERM, returns the exit status (nil if it had to be killed) and keeps the rest of the log.
+    public mutating func stop() -> Int32? {
+        let status = terminate(process)
+        log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return status
+    }
+}
+
+/// A pipe read to its end on a thread of its own.
+private final class DrainedPipe: @unchecked Sendable {
+    // @unchecked: `data` is written by the reading thread before `done` is signalled, read after.
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
+}
