@@ -13,11 +13,11 @@ private struct NamedSubjectGrant: GrantType {
     var parameters: [String] { ["subject", "scope"] }
 
     func prepare(_ form: TokenForm) -> Result<GrantJob, GrantRefusal> {
-        guard let subject = form["subject"] else { return .failure(GrantRefusal(response: Responses.oauthError("invalid_request"))) }
+        guard let subject = form["subject"] else { return .failure(GrantRefusal(response: FastAPIResponses.oauthError("invalid_request"))) }
         let requested = (form["scope"] ?? "").split(separator: " ").map(String.init)
         return .success(GrantJob(regulatedName: subject) { context in
             guard let user = context.state.configuration.users[subject], !user.disabled else {
-                return .refused(GrantRefusal(response: Responses.oauthError("invalid_grant")), failedLogin: true)
+                return .refused(GrantRefusal(response: FastAPIResponses.oauthError("invalid_grant")), failedLogin: true)
             }
             return .granted(principal: user, scopes: requested.filter(user.allows(scope:)))
         })

@@ -318,18 +318,18 @@ import ScopeGateTesting
         }
     }
 
-    /// The README's configuration reference names every option `serve --help` lists, with its default.
+    /// The configuration reference (docs/configuration.md) names every option `serve --help` lists, with its default.
     @Test func readmeListsEveryServeOption() throws {
         let help = try run(["serve", "--help"]).output
         let readme = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md"), encoding: .utf8)
+            .deletingLastPathComponent().appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         let options = Set(help.matches(of: /--[a-z][a-z0-9-]+/).map { String($0.output) }).subtracting(["--help"])
         #expect(options.count > 20)
         for option in options.sorted() {
-            #expect(readme.contains("`\(option)"), "README does not document \(option)")
+            #expect(readme.contains("`\(option)"), "docs/configuration.md does not document \(option)")
             guard !option.hasPrefix("--no-") else { continue }
             let variable = "SCOPEGATE_" + option.dropFirst(2).uppercased().replacingOccurrences(of: "-", with: "_")
-            #expect(readme.contains("`\(variable)`"), "README does not document \(variable)")
+            #expect(readme.contains("`\(variable)`"), "docs/configuration.md does not document \(variable)")
         }
     }
 }

@@ -11,20 +11,20 @@ enum ForwardAuthResponses {
         case .allow(nil, _):
             return IdentityHeaders.publicAnswer
         case .unauthenticated(.noToken, let required):
-            return Responses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))])
+            return FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))])
         case .unauthenticated(.invalidToken, let required):
             let challenge = mode == .rfc6750
                 ? rfc6750Challenge(error: "invalid_token", scopes: required)
-                : Responses.bearerChallenge(scopes: required)
-            return Responses.detail(401, "Could not validate credentials", headers: [("WWW-Authenticate", challenge)])
+                : FastAPIResponses.bearerChallenge(scopes: required)
+            return FastAPIResponses.detail(401, "Could not validate credentials", headers: [("WWW-Authenticate", challenge)])
         case .insufficientScope(let required, _):
             if mode == .rfc6750 {
-                return Responses.detail(403, "Not enough permissions",
+                return FastAPIResponses.detail(403, "Not enough permissions",
                                         headers: [("WWW-Authenticate", rfc6750Challenge(error: "insufficient_scope", scopes: required))])
             }
-            return Responses.detail(401, "Not enough permissions", headers: [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))])
+            return FastAPIResponses.detail(401, "Not enough permissions", headers: [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))])
         case .forbidden(let reason):
-            return Responses.detail(403, "Forbidden: \(reason)")
+            return FastAPIResponses.detail(403, "Forbidden: \(reason)")
         }
     }
 

@@ -12,7 +12,7 @@ struct PasswordGrant: GrantType {
     func prepare(_ form: TokenForm) -> Result<GrantJob, GrantRefusal> {
         let missing = ["username", "password"].filter { form[$0] == nil }
         guard missing.isEmpty, let username = form["username"], let password = form["password"] else {
-            return .failure(GrantRefusal(response: Responses.missingFields(missing)))
+            return .failure(GrantRefusal(response: FastAPIResponses.missingFields(missing)))
         }
         let requested = (form["scope"] ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
         return .success(GrantJob(regulatedName: username) { context in
@@ -46,5 +46,5 @@ struct PasswordGrant: GrantType {
         return .granted(principal: user, scopes: granted)
     }
 
-    private static let incorrect = GrantRefusal(response: Responses.detail(400, "Incorrect username or password", headers: Responses.noStore))
+    private static let incorrect = GrantRefusal(response: FastAPIResponses.detail(400, "Incorrect username or password", headers: FastAPIResponses.noStore))
 }

@@ -22,7 +22,7 @@ extension ScopeGateService {
         }
         let grant: any GrantType
         if let name = form["grant_type"] {
-            guard let named = grants.grants[name] else { return .respond(Responses.oauthError("unsupported_grant_type")) }
+            guard let named = grants.grants[name] else { return .respond(FastAPIResponses.oauthError("unsupported_grant_type")) }
             grant = named
         } else {
             grant = grants.defaultGrant
@@ -47,13 +47,13 @@ extension ScopeGateService {
         do {
             fields = try FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])
         } catch {
-            return .failure(GrantRefusal(response: Responses.oauthError("invalid_request", description: error.description)))
+            return .failure(GrantRefusal(response: FastAPIResponses.oauthError("invalid_request", description: error.description)))
         }
         var values: [String: String] = [:]
         for (name, value) in fields where grants.parameters.contains(name) {
             // RFC 6749 §3.2: a parameter must not appear twice; two parsers picking different ones is an attack.
             guard values.updateValue(value, forKey: name) == nil else {
-                return .failure(GrantRefusal(response: Responses.oauthError("invalid_request",
+                return .failure(GrantRefusal(response: FastAPIResponses.oauthError("invalid_request",
                                                                             description: "parameter \"\(name)\" appears more than once")))
             }
         }
@@ -66,8 +66,8 @@ extension ScopeGateService {
             let seconds = Int(wait.rounded(.up))
             metrics.recordLoginThrottled()
             logger.notice("login throttled", metadata: ["auth.subject": "\(name.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
-            return Responses.detail(429, "Too many failed logins; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
-                                    headers: [("Retry-After", "\(seconds)")] + Responses.noStore)
+            return FastAPIResponses.detail(429, "Too many failed logins; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
+                                    headers: [("Retry-After", "\(seconds)")] + FastAPIResponses.noStore)
         }
         switch job.run(context) {
         case .refused(let refusal, let failedLogin):
@@ -93,7 +93,7 @@ extension ScopeGateService {
             token = try state.signer.sign(claims)
         } catch {
             logger.error("cannot sign a token", metadata: ["error": "\(error)"])
-            return Responses.detail(503, "Cannot issue a token right now", headers: [("Retry-After", "1")] + Responses.noStore)
+            return FastAPIResponses.detail(503, "Cannot issue a token right now", headers: [("Retry-After", "1")] + FastAPIResponses.noStore)
         }
         metrics.recordTokenIssued()
         logger.info("token issued", metadata: [
@@ -106,9 +106,9 @@ extension ScopeGateService {
         writer.raw(","); writer.key("expires_in"); writer.integer(Int64(configuration.tokenLifetime.rounded(.down)))
         writer.raw(","); writer.key("scope"); writer.string(scopes.joined(separator: " "))
         writer.raw("}")
-        return .json(200, writer.bytes, headers: Responses.noStore)
+        return .json(200, writer.bytes, headers: FastAPIResponses.noStore)
     }
 
-    private static let loginsOverloaded = Responses.detail(503, "Too many logins in progress; retry shortly",
-                                                           headers: [("Retry-After", "1")] + Responses.noStore)
+    private static let loginsOverloaded = FastAPIResponses.detail(503, "Too many logins in progress; retry shortly",
+                                                           headers: [("Retry-After", "1")] + FastAPIResponses.noStore)
 }

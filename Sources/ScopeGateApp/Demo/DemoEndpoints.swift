@@ -12,23 +12,23 @@ extension ScopeGateService {
         case "/users/me/": ["me"]
         default: []
         }
-        let challenge = [("WWW-Authenticate", Responses.bearerChallenge(scopes: required))]
+        let challenge = [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))]
         guard let token = bearerToken(in: request.headers) else {
-            return Responses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", "Bearer")])
+            return FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", "Bearer")])
         }
         let state = current
         guard let verified = try? state.verifier.verify(token, now: clock()),
               let user = state.configuration.users[verified.subject] else {
-            return Responses.detail(401, "Could not validate credentials", headers: challenge)
+            return FastAPIResponses.detail(401, "Could not validate credentials", headers: challenge)
         }
         for scope in required where !verified.scopes.contains(scope) {
-            return Responses.detail(401, "Not enough permissions", headers: challenge)
+            return FastAPIResponses.detail(401, "Not enough permissions", headers: challenge)
         }
         if path == "/status/" {
             return .json(200, Array(#"{"status":"ok"}"#.utf8))
         }
         if user.disabled {
-            return Responses.detail(400, "Inactive user")
+            return FastAPIResponses.detail(400, "Inactive user")
         }
         var writer = JSONWriter()
         if path == "/users/me/" {

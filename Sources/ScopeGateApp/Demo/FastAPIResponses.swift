@@ -2,7 +2,7 @@ import ScopeGateCore
 import ScopeGateHTTP
 
 /// Bodies and responses worded as FastAPI words them, compact JSON.
-enum Responses {
+enum FastAPIResponses {
     /// `{"detail":"…"}` with the given status.
     static func detail(_ status: Int, _ message: String, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         var writer = JSONWriter()

@@ -35,7 +35,7 @@ public final class ScopeGateService: Sendable {
     let accessLogSink: LogSink?
     private let metricsOnMainListener: Bool
     private let readiness = Atomic<Bool>(false)
-    private let queueDepth = Mutex<(@Sendable () -> Int)?>(nil)
+    let queueDepth = Mutex<(@Sendable () -> Int)?>(nil)
 
     /// Creates the service. `clock` is read for token times; tests pass a fixed one. With `accessLogSink`,
     /// access-log lines are written to it as JSON lines (the ones ``JSONLogHandler`` writes, without the
@@ -116,14 +116,6 @@ public final class ScopeGateService: Sendable {
         }
     }
 
-    /// The operator listener of `--metrics-address`: `/metrics`, `/healthz` and `/readyz` only.
-    public func handleOperator(_ request: HTTPRequest) -> HTTPHandlerResult {
-        switch request.pathText {
-        case "/metrics", "/healthz", "/readyz": operatorEndpoint(request) ?? .respond(Responses.notFound)
-        default: .respond(Responses.notFound)
-        }
-    }
-
     private func route(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPHandlerResult {
         let path = request.path
         if path == Self.authPath || path.starts(with: Self.authPrefix) {
@@ -131,69 +123,30 @@ public final class ScopeGateService: Sendable {
         }
         switch request.pathText {
         case "/token":
-            guard request.method == "POST" else { return .respond(Responses.methodNotAllowed(allow: "POST")) }
+            guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
             return issueToken(request)
         case "/users/me/", "/users/me/items/", "/status/":
-            guard request.method == "GET" else { return .respond(Responses.methodNotAllowed(allow: "GET")) }
+            guard request.method == "GET" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "GET")) }
             return .respond(demoEndpoint(request))
         case "/healthz", "/readyz":
-            return operatorEndpoint(request) ?? .respond(Responses.notFound)
+            return operatorEndpoint(request) ?? .respond(FastAPIResponses.notFound)
         case "/metrics":
-            guard metricsOnMainListener else { return .respond(Responses.notFound) }
-            return operatorEndpoint(request) ?? .respond(Responses.notFound)
+            guard metricsOnMainListener else { return .respond(FastAPIResponses.notFound) }
+            return operatorEndpoint(request) ?? .respond(FastAPIResponses.notFound)
         case "/openapi.json":
             return refusedUnlessRead(request) ?? .respond(.json(200, current.openAPI))
         case "/docs":
             return refusedUnlessRead(request) ?? .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
                                          body: Array(OpenAPIDocument.swaggerUIPage.utf8)))
         default:
-            return .respond(redirectForSlash(request) ?? Responses.notFound)
+            return .respond(redirectForSlash(request) ?? FastAPIResponses.notFound)
         }
     }
 
     /// 405 for anything but GET and HEAD on the read-only endpoints; nil when the method is one of them.
-    private func refusedUnlessRead(_ request: HTTPRequest) -> HTTPHandlerResult? {
-        request.method == "GET" || request.method == "HEAD" ? nil : .respond(Responses.methodNotAllowed(allow: "GET"))
+    func refusedUnlessRead(_ request: HTTPRequest) -> HTTPHandlerResult? {
+        request.method == "GET" || request.method == "HEAD" ? nil : .respond(FastAPIResponses.methodNotAllowed(allow: "GET"))
     }
-
-    private func operatorEndpoint(_ request: HTTPRequest) -> HTTPHandlerResult? {
-        if let refused = refusedUnlessRead(request) { return refused }
-        switch request.pathText {
-        case "/healthz":
-            return .respond(Self.healthy)
-        case "/readyz":
-            return .respond(isReady ? Self.ready
-                                    : .json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")]))
-        case "/metrics":
-            if let source = queueDepth.withLock({ $0 }) { metrics.recordLoginQueueDepth(source()) }
-            if let accessLogSink { metrics.recordLogLinesDropped(total: accessLogSink.dropped) }
-            return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
-                                                                ("Cache-Control", "no-store")],
-                                         body: metrics.exposition()))
-        default:
-            return nil
-        }
-    }
-
-    /// The address a request comes from: the peer, or, when the peer is a trusted proxy, the nearest
-    /// untrusted address in `X-Forwarded-For` (read from the right, as only trusted proxies appended to it).
-    func clientAddress(of request: HTTPRequest, trusting trusted: [CIDRRange]) -> IPAddress? {
-        guard let peer = request.clientAddress else { return nil }
-        let isTrusted = { (address: IPAddress) in trusted.contains { $0.contains(address) } }
-        guard isTrusted(peer) else { return peer }
-        let hops = request.headers.rawValues("X-Forwarded-For")
-            .flatMap { String(decoding: $0, as: UTF8.self).split(separator: ",") }
-            .map { $0.trimmingWhitespace() }
-        for hop in hops.reversed() {
-            guard let address = IPAddress(hop) else { return peer }
-            if !isTrusted(address) { return address }
-        }
-        return peer
-    }
-
-    /// The probes' answers, built once into libmicrohttpd's form (probes come often and never change).
-    private static let healthy = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8)).prepared()
-    private static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8)).prepared()
 
     private static let authPath = Array("/auth".utf8)
     /// The paths of the requests that come all the time, for the server to share rather than copy.
@@ -212,34 +165,5 @@ public final class ScopeGateService: Sendable {
             location = "http://\(host)\(target)"
         }
         return HTTPResponse(status: 307, headers: [("Location", location)])
-    }
-}
-
-extension ScopeGateService {
-    /// `text` with control characters shown as `\u{…}`, so a client's bytes cannot forge or colour log
-    /// lines in the text format (the JSON format escapes them anyway).
-    static func printable(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }) else { return text }
-        return String(text.unicodeScalars.map { scalar in
-            scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
-                ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
-        }.joined())
-    }
-}
-
-/// What the access log says of one request; forward-auth checks fill in the original request and the decision.
-struct RequestRecord: Sendable {
-    var method: String
-    /// The path's bytes (a slice of the request's or the canonical path's own: no copy).
-    var path: ArraySlice<UInt8>
-    var clientAddress: IPAddress?
-    var decision: String?
-    var rule: String?
-    var user: String?
-
-    init(_ request: HTTPRequest) {
-        method = request.method
-        path = request.path.prefix(512)
-        clientAddress = request.clientAddress
     }
 }

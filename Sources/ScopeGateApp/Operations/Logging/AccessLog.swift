@@ -77,3 +77,32 @@ extension ScopeGateService {
         return writer.bytes
     }
 }
+
+extension ScopeGateService {
+    /// `text` with control characters shown as `\u{…}`, so a client's bytes cannot forge or colour log
+    /// lines in the text format (the JSON format escapes them anyway).
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }) else { return text }
+        return String(text.unicodeScalars.map { scalar in
+            scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
+                ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }.joined())
+    }
+}
+
+/// What the access log says of one request; forward-auth checks fill in the original request and the decision.
+struct RequestRecord: Sendable {
+    var method: String
+    /// The path's bytes (a slice of the request's or the canonical path's own: no copy).
+    var path: ArraySlice<UInt8>
+    var clientAddress: IPAddress?
+    var decision: String?
+    var rule: String?
+    var user: String?
+
+    init(_ request: HTTPRequest) {
+        method = request.method
+        path = request.path.prefix(512)
+        clientAddress = request.clientAddress
+    }
+}
