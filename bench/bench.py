@@ -1,11 +1,13 @@
 """ScopeGate benchmark driver (see bench/run). Every figure is printed next to a reference measured in the
 same run on the same machine; the ratios are what count on a shared, noisy machine."""
-import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.parse, urllib.request
+import atexit, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.parse, urllib.request
 
 BINARY, SECONDS, REPEATS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 CORES = os.cpu_count() or 2
 TICK = os.sysconf("SC_CLK_TCK")
 WORK = tempfile.mkdtemp(prefix="scopegate-bench-")
+# The servers' logs grow to gigabytes in a run: never leave them behind.
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
 
 def free_port():
