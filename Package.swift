@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "scopegate",
             dependencies: [
-                "ScopeGateApp", "ScopeGateCore",
+                "ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

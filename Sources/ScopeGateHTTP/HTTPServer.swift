@@ -80,11 +80,12 @@ public final class HTTPServer: @unchecked Sendable {
     /// The port the server listens on.
     public let port: UInt16
 
-    /// Starts listening at once.
-    public init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) throws(HTTPServerError) {
+    /// Starts listening at once. `rejection` words the answer to a request refused before `handler` sees it.
+    public init(configuration: HTTPServerConfiguration, rejection: @escaping @Sendable (RequestRejection) -> HTTPResponse = RequestRejection.plainAnswer,
+                handler: @escaping HTTPHandler) throws(HTTPServerError) {
         let host = configuration.host == "localhost" ? "127.0.0.1" : configuration.host
         guard let address = IPAddress(host) else { throw .invalidHost(configuration.host) }
-        let context = ServerContext(configuration: configuration, handler: handler)
+        let context = ServerContext(configuration: configuration, rejection: rejection, handler: handler)
         let contextPointer = Unmanaged.passRetained(context).toOpaque()
 
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
@@ -194,6 +195,7 @@ private final class ServerContext: @unchecked Sendable {
     // @unchecked: the counters are atomics; everything else is immutable after init.
     let configuration: HTTPServerConfiguration
     let handler: HTTPHandler
+    let rejection: @Sendable (RequestRejection) -> HTTPResponse
     let workers: WorkerPool
     private let delayQueue = DispatchQueue(label: "scopegate.overload-delay")
     private let stopping = Atomic<Bool>(false)
@@ -202,8 +204,9 @@ private final class ServerContext: @unchecked Sendable {
     private let active = ShardedCounter()
     private let commonPaths: [[UInt8]]
 
-    init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
+    init(configuration: HTTPServerConfiguration, rejection: @escaping @Sendable (RequestRejection) -> HTTPResponse, handler: @escaping HTTPHandler) {
         self.configuration = configuration
+        self.rejection = rejection
         self.handler = handler
         self.commonPaths = configuration.commonPaths.map { Array($0.utf8) }
         self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit,
@@ -227,7 +230,7 @@ private final class ServerContext: @unchecked Sendable {
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             if let defect {
                 // Never decide on what is left of a head libmicrohttpd could not hand over whole.
-                return queue(.json(400, Array(#"{"detail":"Bad request head: \#(defect)"}"#.utf8)), on: connection, closing: true)
+                return queue(rejection(.badHead(defect.description)), on: connection, closing: true)
             }
             if let rejection = earlyRejection(for: state) {
                 // Answer before reading a body that must not be read; the connection closes after it.
@@ -240,7 +243,7 @@ private final class ServerContext: @unchecked Sendable {
         if uploadSize.pointee > 0 {
             if state.rejection == nil, let uploadData {
                 if state.body.count + uploadSize.pointee > configuration.maximumBodySize {
-                    state.rejection = Self.tooLarge(limit: configuration.maximumBodySize)
+                    state.rejection = rejection(.bodyTooLarge(limit: configuration.maximumBodySize))
                     state.body = []
                 } else {
                     state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: uploadSize.pointee))
@@ -322,20 +325,16 @@ private final class ServerContext: @unchecked Sendable {
         let lengths = state.headers.rawValues("Content-Length")
         let encodings = state.headers.rawValues("Transfer-Encoding")
         if !lengths.isEmpty && !encodings.isEmpty || lengths.count > 1 || encodings.count > 1 {
-            return .json(400, Array(#"{"detail":"Ambiguous message framing: Content-Length with Transfer-Encoding, or repeated"}"#.utf8))
+            return rejection(.ambiguousFraming)
         }
         if let length = lengths.first {
             guard !length.isEmpty, length.count <= 18, length.allSatisfy({ (0x30...0x39).contains($0) }),
                   let value = Int(String(decoding: length, as: UTF8.self)) else {
-                return .json(400, Array(#"{"detail":"Invalid Content-Length"}"#.utf8))
+                return rejection(.invalidContentLength)
             }
-            if value > configuration.maximumBodySize { return Self.tooLarge(limit: configuration.maximumBodySize) }
+            if value > configuration.maximumBodySize { return rejection(.bodyTooLarge(limit: configuration.maximumBodySize)) }
         }
         return nil
-    }
-
-    private static func tooLarge(limit: Int) -> HTTPResponse {
-        .json(413, Array(#"{"detail":"Request body larger than \#(limit) bytes"}"#.utf8))
     }
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer, closing: Bool = false) -> MHD_Result {

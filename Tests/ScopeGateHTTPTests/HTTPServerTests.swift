@@ -61,10 +61,24 @@ final class Gate: Sendable {
         #expect(try sendRequest(port: server.port, method: "POST", target: "/", body: [UInt8](repeating: 65, count: 100)).status == 200)
         let declared = try sendRequest(port: server.port, method: "POST", target: "/", body: [UInt8](repeating: 65, count: 101))
         #expect(declared.status == 413)
-        #expect(declared.text == #"{"detail":"Request body larger than 100 bytes"}"#)
+        #expect(declared.text == "Request body larger than 100 bytes\n")
         let connection = try TestHTTPConnection(port: server.port)
         try connection.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + String(repeating: "a", count: 100) + "\r\n1\r\nb\r\n0\r\n\r\n")
         #expect(try connection.readResponse().status == 413)
+    }
+
+    @Test func theApplicationWordsRefusalsMadeBeforeItsHandler() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.port = 0
+        configuration.maximumBodySize = 100
+        let server = try HTTPServer(configuration: configuration, rejection: { rejection in
+            .json(rejection.status, Array(#"{"detail":"\#(rejection.reason)"}"#.utf8))
+        }, handler: echo)
+        defer { server.stop() }
+        let declared = try sendRequest(port: server.port, method: "POST", target: "/", body: [UInt8](repeating: 65, count: 101))
+        #expect(declared.status == 413)
+        #expect(declared.text == #"{"detail":"Request body larger than 100 bytes"}"#)
+        #expect(declared.header("Content-Type") == "application/json")
     }
 
     @Test func refusesAmbiguousFramingAndCloses() throws {

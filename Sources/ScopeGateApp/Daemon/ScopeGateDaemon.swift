@@ -67,14 +67,14 @@ public final class ScopeGateDaemon: Sendable {
         var http = options.http
         http.commonPaths = ScopeGateService.commonPaths
         do {
-            server = try HTTPServer(configuration: http, handler: service.handle)
+            server = try HTTPServer(configuration: http, rejection: service.rejection, handler: service.handle)
             if let (host, port) = options.operatorListener {
                 var operatorHTTP = http
                 operatorHTTP.host = host
                 operatorHTTP.port = port
                 operatorHTTP.threads = 1
                 operatorHTTP.workerThreads = 1
-                operatorServer = try HTTPServer(configuration: operatorHTTP, handler: service.handleOperator)
+                operatorServer = try HTTPServer(configuration: operatorHTTP, rejection: service.rejection, handler: service.handleOperator)
             } else {
                 operatorServer = nil
             }

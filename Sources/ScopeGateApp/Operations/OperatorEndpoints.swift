@@ -2,6 +2,12 @@ public import ScopeGateHTTP
 import Synchronization
 
 extension ScopeGateService {
+    /// The answer to a request the server refuses before routing it (framing, size, a cut head), worded as
+    /// FastAPI words errors: `{"detail":"…"}`.
+    public func rejection(_ rejection: RequestRejection) -> HTTPResponse {
+        FastAPIResponses.detail(rejection.status, rejection.reason)
+    }
+
     /// The operator listener of `--metrics-address`: `/metrics`, `/healthz` and `/readyz` only.
     public func handleOperator(_ request: HTTPRequest) -> HTTPHandlerResult {
         switch request.pathText {
