@@ -1,11 +1,12 @@
-/// A response to send.
+/// A response to send. Immutable once made, so a prepared response (``prepared()``) always says what its
+/// built form sends.
 public struct HTTPResponse: Sendable {
     /// The status code.
-    public var status: Int
+    public let status: Int
     /// Header fields in order. Values containing control characters are never sent: see ``HTTPServer``.
-    public var headers: [(name: String, value: String)]
+    public let headers: [(name: String, value: String)]
     /// The body.
-    public var body: [UInt8]
+    public let body: [UInt8]
     /// The same response built once for libmicrohttpd, sent instead of building it again; see ``prepared()``.
     public private(set) var preparedForm: PreparedResponse?
 
@@ -16,8 +17,7 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    /// This response with its libmicrohttpd form built now, for a response that will be sent many times
-    /// unchanged (it must not be modified afterwards: the built form is what is sent).
+    /// This response with its libmicrohttpd form built now, for a response that will be sent many times.
     public func prepared() -> HTTPResponse {
         var copy = self
         copy.preparedForm = PreparedResponse(self)
