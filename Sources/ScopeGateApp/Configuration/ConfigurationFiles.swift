@@ -26,10 +26,15 @@ public struct ConfigurationFiles: Sendable {
     /// The files that exist on disk, for watching.
     public var paths: [String] { [policyPath, usersPath, secretPath].compactMap { $0 } }
 
-    /// One consistent reading of the three sources.
+    /// One consistent reading of the sources: each file's bytes, empty for an embedded default. A new
+    /// configuration file is one more field here.
     public struct Contents: Sendable, Equatable {
-        /// The bytes read, in the order policy, users, secret (empty for embedded defaults).
-        public let bytes: [[UInt8]]
+        /// The policy file's bytes.
+        public var policy: [UInt8] = []
+        /// The users file's bytes.
+        public var users: [UInt8] = []
+        /// The secret file's bytes.
+        public var secret: [UInt8] = []
     }
 
     /// What a successful load produced.
@@ -46,17 +51,17 @@ public struct ConfigurationFiles: Sendable {
 
     /// Reads the files.
     public func read() throws(ConfigurationLoadError) -> Contents {
-        var bytes: [[UInt8]] = [[], [], []]
-        if let policyPath { bytes[0] = try Self.readBytes(policyPath) }
-        if let usersPath { bytes[1] = try Self.readBytes(usersPath) }
+        var contents = Contents()
+        if let policyPath { contents.policy = try Self.readBytes(policyPath) }
+        if let usersPath { contents.users = try Self.readBytes(usersPath) }
         if let secretPath {
             do {
-                bytes[2] = try Self.readBytes(secretPath)
+                contents.secret = try Self.readBytes(secretPath)
             } catch {
                 throw ConfigurationLoadError(description: "cannot read the secret file \(secretPath); create one with: openssl rand -hex 32 > \(secretPath)")
             }
         }
-        return Contents(bytes: bytes)
+        return contents
     }
 
     /// Reads and validates all three; any problem fails the whole load.
@@ -66,12 +71,12 @@ public struct ConfigurationFiles: Sendable {
         let users: UserDirectory
         do {
             if let policyPath {
-                policy = try Policy.load(yaml: try Self.text(contents.bytes[0], path: policyPath), file: policyPath)
+                policy = try Policy.load(yaml: try Self.text(contents.policy, path: policyPath), file: policyPath)
             } else {
                 policy = try Policy.load(yaml: DemoConfiguration.policyYAML, file: "policies/demo.yaml")
             }
             if let usersPath {
-                users = try UserDirectory.load(yaml: try Self.text(contents.bytes[1], path: usersPath), file: usersPath)
+                users = try UserDirectory.load(yaml: try Self.text(contents.users, path: usersPath), file: usersPath)
             } else {
                 users = try UserDirectory.load(yaml: DemoConfiguration.usersYAML, file: "demo-users.yaml")
             }
@@ -82,7 +87,7 @@ public struct ConfigurationFiles: Sendable {
         } catch {
             throw ConfigurationLoadError(description: "\(error)")
         }
-        let keyring = try loadKeyRing(contents.bytes[2], logger: logger)
+        let keyring = try loadKeyRing(contents.secret, logger: logger)
         return Loaded(contents: contents, policy: policy, users: users, keyring: keyring)
     }
 
