@@ -7,6 +7,9 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// The modules that handle pointers to C memory spell every unsafe construct `unsafe`, so a reader can find them.
+let pointerSettings: [SwiftSetting] = swiftSettings + [.strictMemorySafety()]
+
 let package = Package(
     name: "ScopeGate",
     platforms: [.macOS(.v15)],
@@ -35,12 +38,12 @@ let package = Package(
         .target(
             name: "ScopeGateCore",
             dependencies: ["COpenSSL", "CCrypt", "CYAML"],
-            swiftSettings: swiftSettings
+            swiftSettings: pointerSettings
         ),
         .target(
             name: "ScopeGateHTTP",
             dependencies: ["CMicroHTTPD", "CScopeGateShims"],
-            swiftSettings: swiftSettings
+            swiftSettings: pointerSettings
         ),
         .target(
             name: "ScopeGateApp",

@@ -39,25 +39,25 @@ public struct HTTPHeaders: Sendable, Sequence {
     public mutating func append(name: String, value: [UInt8]) {
         var name = name
         name.withUTF8 { nameBytes in
-            value.withUnsafeBytes { append(name: UnsafeRawBufferPointer(nameBytes), value: $0) }
+            unsafe value.withUnsafeBytes { unsafe append(name: UnsafeRawBufferPointer(nameBytes), value: $0) }
         }
     }
 
     /// Adds a field from raw bytes (a name of at most 64 KiB, as every head is far smaller).
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let nameStart = Int32(truncatingIfNeeded: bytes.count)
-        bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
-        let framing = bytes.withUnsafeMutableBufferPointer { stored in
-            let lowered = UnsafeMutableBufferPointer(rebasing: stored[Int(nameStart)...])
+        unsafe bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
+        let framing = unsafe bytes.withUnsafeMutableBufferPointer { stored in
+            let lowered = unsafe UnsafeMutableBufferPointer(rebasing: stored[Int(nameStart)...])
             for index in lowered.indices {
-                let byte = lowered[index]
-                lowered[index] = byte | (byte &- 0x41 < 26 ? 0x20 : 0)   // A-Z to a-z, without a branch
+                let byte = unsafe lowered[index]
+                unsafe lowered[index] = byte | (byte &- 0x41 < 26 ? 0x20 : 0)   // A-Z to a-z, without a branch
             }
-            return Self.isFramingName(UnsafeBufferPointer(lowered))
+            return unsafe Self.isFramingName(UnsafeBufferPointer(lowered))
         }
         if framing { hasFramingFields = true }
         let valueStart = Int32(truncatingIfNeeded: bytes.count)
-        bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
+        unsafe bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
         spans.append(Span(nameStart: nameStart, valueStart: valueStart, valueEnd: Int32(truncatingIfNeeded: bytes.count)))
     }
 
@@ -65,9 +65,9 @@ public struct HTTPHeaders: Sendable, Sequence {
     private static let transferEncoding = Array("transfer-encoding".utf8)
 
     private static func isFramingName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        switch (name.count, name.first) {
-        case (14, UInt8(ascii: "c")): name.elementsEqual(contentLength)
-        case (17, UInt8(ascii: "t")): name.elementsEqual(transferEncoding)
+        switch unsafe (name.count, name.first) {
+        case (14, UInt8(ascii: "c")): unsafe name.elementsEqual(contentLength)
+        case (17, UInt8(ascii: "t")): unsafe name.elementsEqual(transferEncoding)
         default: false
         }
     }
@@ -91,7 +91,7 @@ public struct HTTPHeaders: Sendable, Sequence {
         var values: [[UInt8]] = []
         var name = name
         name.withUTF8 { wanted in
-            for span in spans where matches(span, wanted) {
+            for span in spans where unsafe matches(span, wanted) {
                 values.append(Array(bytes[Int(span.valueStart)..<Int(span.valueEnd)]))
             }
         }
@@ -102,7 +102,7 @@ public struct HTTPHeaders: Sendable, Sequence {
     public subscript(name: String) -> String? {
         var name = name
         return name.withUTF8 { wanted in
-            guard let span = spans.first(where: { matches($0, wanted) }) else { return nil }
+            guard let span = spans.first(where: { unsafe matches($0, wanted) }) else { return nil }
             return String(validating: bytes[Int(span.valueStart)..<Int(span.valueEnd)], as: UTF8.self)
         }
     }
@@ -111,10 +111,10 @@ public struct HTTPHeaders: Sendable, Sequence {
     private func matches(_ span: Span, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
         let start = Int(span.nameStart)
         guard Int(span.valueStart) - start == wanted.count else { return false }
-        return bytes.withUnsafeBufferPointer { stored in
+        return unsafe bytes.withUnsafeBufferPointer { stored in
             for index in 0..<wanted.count {
-                let byte = wanted[index]
-                if stored[start + index] != (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) { return false }
+                let byte = unsafe wanted[index]
+                if unsafe stored[start + index] != (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) { return false }
             }
             return true
         }

@@ -71,7 +71,7 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
 /// defer { server.stop() }
 /// print(server.port)
 /// ```
-public final class HTTPServer: @unchecked Sendable {
+@safe public final class HTTPServer: @unchecked Sendable {
     // @unchecked: `daemon` and `context` are set once in init; stopping is serialised by `stopped`.
     private let daemon: OpaquePointer
     private let context: ServerContext
@@ -86,14 +86,14 @@ public final class HTTPServer: @unchecked Sendable {
         let host = configuration.host == "localhost" ? "127.0.0.1" : configuration.host
         guard let address = IPAddress(host) else { throw .invalidHost(configuration.host) }
         let context = ServerContext(configuration: configuration, rejection: rejection, handler: handler)
-        let contextPointer = Unmanaged.passRetained(context).toOpaque()
+        let contextPointer = unsafe Unmanaged.passRetained(context).toOpaque()
 
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
         if !address.isIPv4 { flags |= MHD_USE_IPv6.rawValue }
         let socketAddress = SocketAddress(address: address, port: configuration.port)
 
-        let started: OpaquePointer? = socketAddress.withPointer { sockaddrPointer in
-            var options: [MHD_OptionItem] = [
+        let started: OpaquePointer? = unsafe socketAddress.withPointer { sockaddrPointer in
+            var options: [MHD_OptionItem] = unsafe [
                 MHD_OptionItem(option: .THREAD_POOL_SIZE, value: max(1, configuration.threads), ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: max(1, configuration.connectionTimeout), ptr_value: nil),
                 MHD_OptionItem(option: .STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
@@ -102,35 +102,35 @@ public final class HTTPServer: @unchecked Sendable {
                 MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: sockaddrPointer),
             ]
             if configuration.perIPConnectionLimit > 0 {
-                options.append(MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: configuration.perIPConnectionLimit, ptr_value: nil))
+                unsafe options.append(MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: configuration.perIPConnectionLimit, ptr_value: nil))
             }
-            options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
-            return CScopeGateShims_start_daemon(
+            unsafe options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
+            return unsafe CScopeGateShims_start_daemon(
                 flags, configuration.port,
                 { cls, connection, url, method, version, uploadData, uploadSize, requestContext in
-                    guard let cls, let connection, let url, let method, let version, let uploadSize, let requestContext else { return .NO }
-                    let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
-                    return context.access(connection: connection, url: url, method: method, version: version, uploadData: uploadData,
+                    guard let cls = unsafe cls, let connection = unsafe connection, let url = unsafe url, let method = unsafe method, let version = unsafe version, let uploadSize = unsafe uploadSize, let requestContext = unsafe requestContext else { return .NO }
+                    let context = unsafe Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+                    return unsafe context.access(connection: connection, url: url, method: method, version: version, uploadData: uploadData,
                                           uploadSize: uploadSize, requestContext: requestContext)
                 },
-                contextPointer,
+                unsafe contextPointer,
                 { cls, _, requestContext, _ in
-                    guard let cls, let requestContext, let state = requestContext.pointee else { return }
-                    requestContext.pointee = nil
-                    Unmanaged<RequestState>.fromOpaque(state).release()
-                    Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().requestFinished()
+                    guard let cls = unsafe cls, let requestContext = unsafe requestContext, let state = unsafe requestContext.pointee else { return }
+                    unsafe requestContext.pointee = nil
+                    unsafe Unmanaged<RequestState>.fromOpaque(state).release()
+                    unsafe Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().requestFinished()
                 },
-                contextPointer,
+                unsafe contextPointer,
                 &options)
         }
-        guard let started else {
-            Unmanaged<ServerContext>.fromOpaque(contextPointer).release()
+        guard let started = unsafe started else {
+            unsafe Unmanaged<ServerContext>.fromOpaque(contextPointer).release()
             context.workers.shutdown()
             throw .cannotListen(host: configuration.host, port: configuration.port)
         }
-        self.daemon = started
+        unsafe self.daemon = unsafe started
         self.context = context
-        self.port = CScopeGateShims_bound_port(started)
+        self.port = unsafe CScopeGateShims_bound_port(started)
     }
 
     /// Deferred jobs waiting or running.
@@ -145,7 +145,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
         if alreadyStopped { return }
         context.beginStopping()
-        let listening = MHD_quiesce_daemon(daemon)
+        let listening = unsafe MHD_quiesce_daemon(daemon)
         let deadline = ContinuousClock.now + .seconds(10)
         while context.suspendedCount > 0 && ContinuousClock.now < deadline {
             sleep(for: .milliseconds(5))
@@ -154,10 +154,10 @@ public final class HTTPServer: @unchecked Sendable {
         while context.activeRequests > 0 && context.suspendedCount == 0 && ContinuousClock.now < settle {
             sleep(for: .milliseconds(5))
         }
-        MHD_stop_daemon(daemon)
+        unsafe MHD_stop_daemon(daemon)
         if listening >= 0 { close(listening) }
         context.workers.shutdown()
-        Unmanaged.passUnretained(context).release()
+        unsafe Unmanaged.passUnretained(context).release()
     }
 
     deinit {
@@ -186,7 +186,7 @@ private final class RequestState: @unchecked Sendable {
 }
 
 /// A connection handle handed to a worker thread, which only resumes it.
-private struct SuspendedConnection: @unchecked Sendable {
+@safe private struct SuspendedConnection: @unchecked Sendable {
     // @unchecked: MHD_resume_connection is documented as callable from any thread.
     let pointer: OpaquePointer
 }
@@ -222,48 +222,48 @@ private final class ServerContext: @unchecked Sendable {
     func access(connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
                 version: UnsafePointer<CChar>, uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
                 requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
-        guard let existing = requestContext.pointee else {
+        guard let existing = unsafe requestContext.pointee else {
             active.add(1)
-            let (headers, defect) = RequestHead.read(connection: connection, method: method, target: url, version: version)
-            let state = RequestState(method: Self.methodName(method), path: path(of: url),
+            let (headers, defect) = unsafe RequestHead.read(connection: connection, method: method, target: url, version: version)
+            let state = unsafe RequestState(method: Self.methodName(method), path: path(of: url),
                                      headers: headers, clientAddress: clientAddress(of: connection))
-            requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
+            unsafe requestContext.pointee = unsafe Unmanaged.passRetained(state).toOpaque()
             if let defect {
                 // Never decide on what is left of a head libmicrohttpd could not hand over whole.
-                return queue(rejection(.badHead(defect.description)), on: connection, closing: true)
+                return unsafe queue(rejection(.badHead(defect.description)), on: connection, closing: true)
             }
             if let rejection = earlyRejection(for: state) {
                 // Answer before reading a body that must not be read; the connection closes after it.
-                return queue(rejection, on: connection, closing: true)
+                return unsafe queue(rejection, on: connection, closing: true)
             }
             // Queuing on a later call keeps the connection alive (queuing now would close it).
             return .YES
         }
-        let state = Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
-        if uploadSize.pointee > 0 {
-            if state.rejection == nil, let uploadData {
-                if state.body.count + uploadSize.pointee > configuration.maximumBodySize {
+        let state = unsafe Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
+        if unsafe uploadSize.pointee > 0 {
+            if state.rejection == nil, let uploadData = unsafe uploadData {
+                if unsafe state.body.count + uploadSize.pointee > configuration.maximumBodySize {
                     state.rejection = rejection(.bodyTooLarge(limit: configuration.maximumBodySize))
                     state.body = []
                 } else {
-                    state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: uploadSize.pointee))
+                    unsafe state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: uploadSize.pointee))
                 }
             }
-            uploadSize.pointee = 0
+            unsafe uploadSize.pointee = 0
             return .YES
         }
-        if let response = state.response { return queue(response, on: connection) }
-        if let rejection = state.rejection { return queue(rejection, on: connection, closing: true) }
+        if let response = state.response { return unsafe queue(response, on: connection) }
+        if let rejection = state.rejection { return unsafe queue(rejection, on: connection, closing: true) }
 
         let request = HTTPRequest(method: state.method, path: state.path, headers: state.headers, body: state.body,
                                   clientAddress: state.clientAddress)
         switch handler(request) {
         case .respond(let response):
-            return queue(response, on: connection)
+            return unsafe queue(response, on: connection)
         case .deferred(let overloaded, let work):
-            guard !stopping.load(ordering: .acquiring) else { return queue(overloaded(.stopping), on: connection) }
-            guard workers.reserve() else { return answerLater(overloaded(.queueFull), on: connection, state: state) }
-            let resume = suspend(connection)
+            guard !stopping.load(ordering: .acquiring) else { return unsafe queue(overloaded(.stopping), on: connection) }
+            guard workers.reserve() else { return unsafe answerLater(overloaded(.queueFull), on: connection, state: state) }
+            let resume = unsafe suspend(connection)
             workers.submit(reserved: {
                 state.response = work()
                 resume()
@@ -279,10 +279,10 @@ private final class ServerContext: @unchecked Sendable {
     /// request's state is set, resumes it so the next callback sends that response.
     private func suspend(_ connection: OpaquePointer) -> @Sendable () -> Void {
         suspended.add(1, ordering: .relaxed)
-        MHD_suspend_connection(connection)
-        let handle = SuspendedConnection(pointer: connection)
+        unsafe MHD_suspend_connection(connection)
+        let handle = unsafe SuspendedConnection(pointer: connection)
         return { [self] in
-            MHD_resume_connection(handle.pointer)
+            unsafe MHD_resume_connection(handle.pointer)
             suspended.subtract(1, ordering: .releasing)
         }
     }
@@ -291,9 +291,9 @@ private final class ServerContext: @unchecked Sendable {
     /// retries at once (ignoring Retry-After) then costs a few answers a second, not the cores the queued
     /// work needs.
     private func answerLater(_ response: HTTPResponse, on connection: OpaquePointer, state: RequestState) -> MHD_Result {
-        guard configuration.overloadDelay > .zero else { return queue(response, on: connection) }
+        guard configuration.overloadDelay > .zero else { return unsafe queue(response, on: connection) }
         state.response = response
-        let resume = suspend(connection)
+        let resume = unsafe suspend(connection)
         let delay = configuration.overloadDelay.components
         let nanoseconds = Int(delay.seconds) * 1_000_000_000 + Int(delay.attoseconds / 1_000_000_000)
         delayQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { resume() }
@@ -302,20 +302,20 @@ private final class ServerContext: @unchecked Sendable {
 
     /// The method as a String; the common ones are constants (no validation or copy).
     private static func methodName(_ method: UnsafePointer<CChar>) -> String {
-        if strcmp(method, "GET") == 0 { return "GET" }
-        if strcmp(method, "POST") == 0 { return "POST" }
-        if strcmp(method, "HEAD") == 0 { return "HEAD" }
-        return String(cString: method)
+        if unsafe strcmp(method, "GET") == 0 { return "GET" }
+        if unsafe strcmp(method, "POST") == 0 { return "POST" }
+        if unsafe strcmp(method, "HEAD") == 0 { return "HEAD" }
+        return unsafe String(cString: method)
     }
 
     /// The request's path: one of the common paths, or the C string's bytes copied in one go.
     private func path(of text: UnsafePointer<CChar>) -> [UInt8] {
-        let count = strlen(text)
+        let count = unsafe strlen(text)
         for common in commonPaths where common.count == count {
-            if common.withUnsafeBytes({ memcmp($0.baseAddress!, text, count) }) == 0 { return common }
+            if unsafe common.withUnsafeBytes({ unsafe memcmp($0.baseAddress!, text, count) }) == 0 { return common }
         }
-        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 { memcpy(buffer.baseAddress!, text, count) }
+        return unsafe [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { unsafe memcpy(buffer.baseAddress!, text, count) }
             initialized = count
         }
     }
@@ -339,18 +339,18 @@ private final class ServerContext: @unchecked Sendable {
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer, closing: Bool = false) -> MHD_Result {
         if !closing, let prepared = response.preparedForm {
-            return MHD_queue_response(connection, UInt32(response.status), prepared.pointer)
+            return unsafe MHD_queue_response(connection, UInt32(response.status), prepared.pointer)
         }
-        guard let made = makeMHDResponse(response, closing: closing) else { return .NO }
-        defer { MHD_destroy_response(made) }
-        return MHD_queue_response(connection, UInt32(response.status), made)
+        guard let made = unsafe makeMHDResponse(response, closing: closing) else { return .NO }
+        defer { unsafe MHD_destroy_response(made) }
+        return unsafe MHD_queue_response(connection, UInt32(response.status), made)
     }
 
     private func clientAddress(of connection: OpaquePointer) -> IPAddress? {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
-            let length = CScopeGateShims_client_ip(connection, buffer.baseAddress!)
+        unsafe withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            let length = unsafe CScopeGateShims_client_ip(connection, buffer.baseAddress!)
             guard length == 4 || length == 16 else { return nil }
-            return IPAddress(bytes: buffer.prefix(Int(length)))
+            return unsafe IPAddress(bytes: buffer.prefix(Int(length)))
         }
     }
 }
@@ -358,33 +358,33 @@ private final class ServerContext: @unchecked Sendable {
 /// A response in libmicrohttpd's form: the body copied, the safe headers added.
 func makeMHDResponse(_ response: HTTPResponse, closing: Bool) -> OpaquePointer? {
     var body = response.body
-    let made = body.withUnsafeMutableBytes { buffer in
-        MHD_create_response_from_buffer(buffer.count, buffer.baseAddress, .RESPMEM_MUST_COPY)
+    let made = unsafe body.withUnsafeMutableBytes { buffer in
+        unsafe MHD_create_response_from_buffer(buffer.count, buffer.baseAddress, .RESPMEM_MUST_COPY)
     }
-    guard let made else { return nil }
+    guard let made = unsafe made else { return nil }
     for (name, value) in response.headers where isSafeHeader(name: name, value: value) {
         // libmicrohttpd refuses empty values. One space is optional white space, which every HTTP parser
         // strips (RFC 9110 §5.5), so the field still arrives present and empty.
         // withCString: no intermediate array for each name and value.
-        _ = name.withCString { name in (value.isEmpty ? " " : value).withCString { MHD_add_response_header(made, name, $0) } }
+        _ = unsafe name.withCString { name in unsafe (value.isEmpty ? " " : value).withCString { unsafe MHD_add_response_header(made, name, $0) } }
     }
-    if closing { _ = MHD_add_response_header(made, "Connection", "close") }
-    return made
+    if closing { _ = unsafe MHD_add_response_header(made, "Connection", "close") }
+    return unsafe made
 }
 
 /// A response built once into libmicrohttpd's form and queued on many connections: libmicrohttpd counts its
 /// references under a lock, so any polling thread may queue it.
-public final class PreparedResponse: @unchecked Sendable {
+@safe public final class PreparedResponse: @unchecked Sendable {
     // @unchecked: the pointer is set once; libmicrohttpd synchronizes its own reference count.
     let pointer: OpaquePointer
 
     init?(_ response: HTTPResponse) {
-        guard let made = makeMHDResponse(response, closing: false) else { return nil }
-        pointer = made
+        guard let made = unsafe makeMHDResponse(response, closing: false) else { return nil }
+        unsafe pointer = unsafe made
     }
 
     deinit {
-        MHD_destroy_response(pointer)
+        unsafe MHD_destroy_response(pointer)
     }
 }
 
@@ -405,13 +405,13 @@ private struct SocketAddress {
             var storage = sockaddr_in()
             storage.sin_family = sa_family_t(AF_INET)
             storage.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &storage.sin_addr) { $0.copyBytes(from: address.bytes) }
-            return withUnsafeMutableBytes(of: &storage) { body($0.baseAddress!) }
+            unsafe withUnsafeMutableBytes(of: &storage.sin_addr) { unsafe $0.copyBytes(from: address.bytes) }
+            return unsafe withUnsafeMutableBytes(of: &storage) { unsafe body($0.baseAddress!) }
         }
         var storage = sockaddr_in6()
         storage.sin6_family = sa_family_t(AF_INET6)
         storage.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &storage.sin6_addr) { $0.copyBytes(from: address.bytes) }
-        return withUnsafeMutableBytes(of: &storage) { body($0.baseAddress!) }
+        unsafe withUnsafeMutableBytes(of: &storage.sin6_addr) { unsafe $0.copyBytes(from: address.bytes) }
+        return unsafe withUnsafeMutableBytes(of: &storage) { unsafe body($0.baseAddress!) }
     }
 }

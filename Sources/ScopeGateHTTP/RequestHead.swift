@@ -39,29 +39,29 @@ enum RequestHead {
     /// The fields, and the defect that makes the head unreadable, if any.
     static func read(connection: OpaquePointer, method: UnsafePointer<CChar>, target: UnsafePointer<CChar>,
                      version: UnsafePointer<CChar>) -> (HTTPHeaders, RequestHeadDefect?) {
-        var walk = Walk(end: UnsafeRawPointer(version) + strlen(version))
-        let methodStart = UnsafeRawPointer(method)
-        let targetStart = UnsafeRawPointer(target)
-        guard targetStart == methodStart + strlen(method) + 1 else { return (walk.headers, .requestLine) }
-        let targetEnd = targetStart + strlen(target)
-        let afterTarget = targetEnd.distance(to: UnsafeRawPointer(version))
+        var walk = unsafe Walk(end: UnsafeRawPointer(version) + strlen(version))
+        let methodStart = unsafe UnsafeRawPointer(method)
+        let targetStart = unsafe UnsafeRawPointer(target)
+        guard unsafe targetStart == methodStart + strlen(method) + 1 else { return (walk.headers, .requestLine) }
+        let targetEnd = unsafe targetStart + strlen(target)
+        let afterTarget = unsafe targetEnd.distance(to: UnsafeRawPointer(version))
         // libmicrohttpd ends the target at the query's "?" and parses the query in place, so its first
         // argument starts right after: anything else between the target and the version was cut off.
-        if afterTarget != 1 && !(afterTarget > 1 && firstQueryArgument(of: connection) == targetEnd + 1) {
+        if unsafe afterTarget != 1 && !(afterTarget > 1 && firstQueryArgument(of: connection) == targetEnd + 1) {
             return (walk.headers, .requestLine)
         }
 
-        withUnsafeMutablePointer(to: &walk) { pointer in
-            _ = MHD_get_connection_values_n(connection, .HEADER_KIND, { cls, _, key, keySize, value, valueSize in
-                guard let cls else { return .NO }
-                let walk = cls.assumingMemoryBound(to: Walk.self)
-                guard let key, let value else {
-                    walk.pointee.defect = .field
+        unsafe withUnsafeMutablePointer(to: &walk) { pointer in
+            _ = unsafe MHD_get_connection_values_n(connection, .HEADER_KIND, { cls, _, key, keySize, value, valueSize in
+                guard let cls = unsafe cls else { return .NO }
+                let walk = unsafe cls.assumingMemoryBound(to: Walk.self)
+                guard let key = unsafe key, let value = unsafe value else {
+                    unsafe walk.pointee.defect = .field
                     return .NO
                 }
-                if let defect = walk.pointee.add(name: UnsafeRawPointer(key), count: keySize,
+                if let defect = unsafe walk.pointee.add(name: UnsafeRawPointer(key), count: keySize,
                                                  value: UnsafeRawPointer(value), count: valueSize) {
-                    walk.pointee.defect = defect
+                    unsafe walk.pointee.defect = defect
                     return .NO
                 }
                 return .YES
@@ -69,9 +69,9 @@ enum RequestHead {
         }
         if walk.defect == nil {
             // The last line's CRLF or LF, then the blank line's.
-            let size = CScopeGateShims_request_head_size(connection)
-            let tail = size > 0 ? walk.end.distance(to: methodStart + size) : 0
-            if !(2...4).contains(tail) || !isZero(walk.end, count: tail) { walk.defect = .field }
+            let size = unsafe CScopeGateShims_request_head_size(connection)
+            let tail = unsafe size > 0 ? walk.end.distance(to: methodStart + size) : 0
+            if unsafe !(2...4).contains(tail) || !isZero(walk.end, count: tail) { walk.defect = .field }
         }
         return (walk.headers, walk.defect)
     }
@@ -79,40 +79,40 @@ enum RequestHead {
     /// Where the first query argument's name starts, or nil when libmicrohttpd found none.
     private static func firstQueryArgument(of connection: OpaquePointer) -> UnsafeRawPointer? {
         var first: UnsafeRawPointer?
-        withUnsafeMutablePointer(to: &first) { pointer in
-            _ = MHD_get_connection_values_n(connection, .GET_ARGUMENT_KIND, { cls, _, key, _, _, _ in
-                cls?.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee = key.map { UnsafeRawPointer($0) }
+        unsafe withUnsafeMutablePointer(to: &first) { pointer in
+            _ = unsafe MHD_get_connection_values_n(connection, .GET_ARGUMENT_KIND, { cls, _, key, _, _, _ in
+                unsafe cls?.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee = unsafe key.map { unsafe UnsafeRawPointer($0) }
                 return .NO
             }, UnsafeMutableRawPointer(pointer))
         }
-        return first
+        return unsafe first
     }
 
     /// The fields collected so far and where the bytes accounted for end.
-    private struct Walk {
+    @safe private struct Walk {
         var headers = HTTPHeaders(capacity: 1024, fields: 16)
         var end: UnsafeRawPointer
         var defect: RequestHeadDefect?
 
         init(end: UnsafeRawPointer) {
-            self.end = end
+            unsafe self.end = unsafe end
         }
 
         mutating func add(name: UnsafeRawPointer, count nameCount: Int, value: UnsafeRawPointer,
                           count valueCount: Int) -> RequestHeadDefect? {
             // The line before ended right here with CRLF or LF (both overwritten with NULs).
-            let terminator = end.distance(to: name)
-            guard terminator == 1 || terminator == 2, isZero(end, count: terminator) else { return .field }
-            let nameBytes = UnsafeRawBufferPointer(start: name, count: nameCount)
-            guard nameCount > 0, nameBytes.allSatisfy(isTokenByte) else { return .fieldName }
+            let terminator = unsafe end.distance(to: name)
+            guard terminator == 1 || terminator == 2, unsafe isZero(end, count: terminator) else { return .field }
+            let nameBytes = unsafe UnsafeRawBufferPointer(start: name, count: nameCount)
+            guard nameCount > 0, unsafe nameBytes.allSatisfy(isTokenByte) else { return .fieldName }
             // The colon (now a NUL), then optional white space.
-            let colon = name + nameCount
-            let spacing = (colon + 1).distance(to: value)
-            guard colon.load(as: UInt8.self) == 0, spacing >= 0,
-                  UnsafeRawBufferPointer(start: colon + 1, count: spacing).allSatisfy({ $0 == 0x20 || $0 == 0x09 })
+            let colon = unsafe name + nameCount
+            let spacing = unsafe (colon + 1).distance(to: value)
+            guard unsafe colon.load(as: UInt8.self) == 0, spacing >= 0,
+                  unsafe UnsafeRawBufferPointer(start: colon + 1, count: spacing).allSatisfy({ $0 == 0x20 || $0 == 0x09 })
             else { return .field }
-            headers.append(name: nameBytes, value: UnsafeRawBufferPointer(start: value, count: valueCount))
-            end = value + valueCount
+            unsafe headers.append(name: nameBytes, value: UnsafeRawBufferPointer(start: value, count: valueCount))
+            unsafe end = unsafe value + valueCount
             return nil
         }
     }
@@ -120,7 +120,7 @@ enum RequestHead {
 }
 
 private func isZero(_ start: UnsafeRawPointer, count: Int) -> Bool {
-    UnsafeRawBufferPointer(start: start, count: count).allSatisfy { $0 == 0 }
+    unsafe UnsafeRawBufferPointer(start: start, count: count).allSatisfy { $0 == 0 }
 }
 
 /// RFC 9110 tchar, by bitmap (bit n of the pair is byte n): field names are checked byte by byte on every

@@ -68,35 +68,35 @@ enum YAMLNode {
         let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
         let document = UnsafeMutablePointer<yaml_document_t>.allocate(capacity: 1)
         defer {
-            parser.deallocate()
-            document.deallocate()
+            unsafe parser.deallocate()
+            unsafe document.deallocate()
         }
-        guard yaml_parser_initialize(parser) == 1 else { throw Failure(message: "cannot start the YAML parser", mark: nil) }
-        defer { yaml_parser_delete(parser) }
-        return try bytes.withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<UInt8>) throws(Failure) -> YAMLNode? in
-            yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
-            guard yaml_parser_load(parser, document) == 1 else { throw failure(of: parser) }
-            defer { yaml_document_delete(document) }
-            guard let root = yaml_document_get_root_node(document) else { return nil }
-            var converter = Converter(document: document)
-            let node = try converter.convert(root, depth: 0)
+        guard unsafe yaml_parser_initialize(parser) == 1 else { throw Failure(message: "cannot start the YAML parser", mark: nil) }
+        defer { unsafe yaml_parser_delete(parser) }
+        return unsafe try bytes.withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<UInt8>) throws(Failure) -> YAMLNode? in
+            unsafe yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
+            guard unsafe yaml_parser_load(parser, document) == 1 else { throw unsafe failure(of: parser) }
+            defer { unsafe yaml_document_delete(document) }
+            guard let root = unsafe yaml_document_get_root_node(document) else { return nil }
+            var converter = unsafe Converter(document: document)
+            let node = unsafe try converter.convert(root, depth: 0)
             // A second document would be ignored silently; refuse it instead.
             let next = UnsafeMutablePointer<yaml_document_t>.allocate(capacity: 1)
-            defer { next.deallocate() }
-            guard yaml_parser_load(parser, next) == 1 else { throw failure(of: parser) }
+            defer { unsafe next.deallocate() }
+            guard unsafe yaml_parser_load(parser, next) == 1 else { throw unsafe failure(of: parser) }
             // The mark is read before the document (which owns the node) is deleted.
-            let another = yaml_document_get_root_node(next).map { mark($0.pointee.start_mark) }
-            yaml_document_delete(next)
+            let another = unsafe yaml_document_get_root_node(next).map { unsafe mark($0.pointee.start_mark) }
+            unsafe yaml_document_delete(next)
             if let another { throw Failure(message: "the file holds more than one YAML document", mark: another) }
             return node
         }
     }
 
     private static func failure(of parser: UnsafeMutablePointer<yaml_parser_t>) -> Failure {
-        let problem = parser.pointee.problem.map { String(cString: $0) } ?? "unreadable input"
-        let context = parser.pointee.context.map { String(cString: $0) }
+        let problem = unsafe parser.pointee.problem.map { unsafe String(cString: $0) } ?? "unreadable input"
+        let context = unsafe parser.pointee.context.map { unsafe String(cString: $0) }
         let message = context.map { "\(problem) (\($0))" } ?? problem
-        return Failure(message: message, mark: mark(parser.pointee.problem_mark))
+        return unsafe Failure(message: message, mark: mark(parser.pointee.problem_mark))
     }
 
     fileprivate static func mark(_ mark: yaml_mark_t) -> Mark {
@@ -104,20 +104,20 @@ enum YAMLNode {
     }
 
     /// Turns libyaml's node table into nodes; an alias shares the node it names.
-    private struct Converter {
+    @safe private struct Converter {
         let document: UnsafeMutablePointer<yaml_document_t>
         var done: [Int: YAMLNode] = [:]
 
         mutating func convert(_ node: UnsafeMutablePointer<yaml_node_t>, depth: Int) throws(Failure) -> YAMLNode {
-            let mark = YAMLNode.mark(node.pointee.start_mark)
+            let mark = unsafe YAMLNode.mark(node.pointee.start_mark)
             guard depth < YAMLNode.maximumDepth else {
                 throw Failure(message: "lists and mappings nested more than \(YAMLNode.maximumDepth) deep", mark: mark)
             }
-            switch node.pointee.type {
+            switch unsafe node.pointee.type {
             case YAML_SCALAR_NODE:
-                let data = node.pointee.data.scalar
-                let text = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
-                let style: Scalar.Style = switch data.style {
+                let data = unsafe node.pointee.data.scalar
+                let text = unsafe String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
+                let style: Scalar.Style = switch unsafe data.style {
                 case YAML_PLAIN_SCALAR_STYLE: .plain
                 case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: .block
                 default: .quoted
@@ -125,23 +125,23 @@ enum YAMLNode {
                 return .scalar(Scalar(string: text, style: style, mark: mark))
             case YAML_SEQUENCE_NODE:
                 var items: [YAMLNode] = []
-                var item = node.pointee.data.sequence.items.start
-                while let current = item, current != node.pointee.data.sequence.items.top {
-                    items.append(try child(Int(current.pointee), depth: depth))
-                    item = current + 1
+                var item = unsafe node.pointee.data.sequence.items.start
+                while let current = unsafe item, unsafe current != node.pointee.data.sequence.items.top {
+                    unsafe items.append(try child(Int(current.pointee), depth: depth))
+                    unsafe item = unsafe current + 1
                 }
                 return .sequence(Sequence(items: items, mark: mark))
             case YAML_MAPPING_NODE:
                 var pairs: [(key: YAMLNode, value: YAMLNode)] = []
                 var seen = Set<String>()
-                var pair = node.pointee.data.mapping.pairs.start
-                while let current = pair, current != node.pointee.data.mapping.pairs.top {
-                    let key = try child(Int(current.pointee.key), depth: depth)
+                var pair = unsafe node.pointee.data.mapping.pairs.start
+                while let current = unsafe pair, unsafe current != node.pointee.data.mapping.pairs.top {
+                    let key = unsafe try child(Int(current.pointee.key), depth: depth)
                     if let name = key.scalar?.string, !seen.insert(name).inserted {
                         throw Failure(message: "key \"\(name)\" appears more than once in this mapping", mark: key.mark)
                     }
-                    pairs.append((key, try child(Int(current.pointee.value), depth: depth)))
-                    pair = current + 1
+                    unsafe pairs.append((key, try child(Int(current.pointee.value), depth: depth)))
+                    unsafe pair = unsafe current + 1
                 }
                 return .mapping(Mapping(pairs: pairs, mark: mark))
             default:
@@ -151,10 +151,10 @@ enum YAMLNode {
 
         private mutating func child(_ index: Int, depth: Int) throws(Failure) -> YAMLNode {
             if let converted = done[index] { return converted }
-            guard let node = yaml_document_get_node(document, Int32(index)) else {
+            guard let node = unsafe yaml_document_get_node(document, Int32(index)) else {
                 throw Failure(message: "broken alias", mark: nil)
             }
-            let converted = try convert(node, depth: depth + 1)
+            let converted = unsafe try convert(node, depth: depth + 1)
             done[index] = converted
             return converted
         }

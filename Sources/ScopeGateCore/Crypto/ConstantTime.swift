@@ -4,7 +4,7 @@ internal import COpenSSL
 func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     guard lhs.count == rhs.count else { return false }
     if lhs.isEmpty { return true }
-    return lhs.withUnsafeBytes { left in
-        rhs.withUnsafeBytes { right in CRYPTO_memcmp(left.baseAddress, right.baseAddress, left.count) == 0 }
+    return unsafe lhs.withUnsafeBytes { left in
+        unsafe rhs.withUnsafeBytes { right in unsafe CRYPTO_memcmp(left.baseAddress, right.baseAddress, left.count) == 0 }
     }
 }

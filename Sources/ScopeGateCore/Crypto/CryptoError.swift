@@ -12,7 +12,7 @@ public struct CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
             let code = ERR_get_error()
             if code == 0 { break }
             var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
+            unsafe ERR_error_string_n(code, &buffer, buffer.count)
             reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return CryptoError(description: "\(function) failed" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")))

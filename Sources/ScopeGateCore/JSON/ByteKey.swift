@@ -22,13 +22,13 @@ public struct ByteKey: Hashable, Sendable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        unsafe bytes.withUnsafeBytes { unsafe hasher.combine(bytes: $0) }
     }
 
     public static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
         // One memcmp rather than an element-by-element loop (keys are often 200-byte tokens).
-        lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
-            rhs.bytes.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        unsafe lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
+            unsafe rhs.bytes.withUnsafeBytes { right in unsafe left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
         }
     }
 }

@@ -72,8 +72,8 @@ private struct Reader {
     mutating func expect(_ literal: StaticString) throws(JSONError) {
         let count = literal.utf8CodeUnitCount
         guard offset + count <= bytes.count else { throw .unexpectedEnd }
-        let start = literal.utf8Start
-        for index in 0..<count where bytes[offset + index] != start[index] {
+        let start = unsafe literal.utf8Start
+        for index in 0..<count where unsafe bytes[offset + index] != start[index] {
             throw .unexpectedByte(bytes[offset + index], at: offset + index)
         }
         offset += count

@@ -15,7 +15,7 @@ public struct JSONWriter: Sendable {
 
     /// Appends raw JSON punctuation or a literal that needs no escaping.
     public mutating func raw(_ text: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        unsafe bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Appends a quoted, escaped string.
@@ -25,10 +25,10 @@ public struct JSONWriter: Sendable {
         var value = value
         let escapesNonASCII = escapesNonASCII
         let copied = value.withUTF8 { utf8 in
-            let plain = utf8.allSatisfy { byte in
+            let plain = unsafe utf8.allSatisfy { byte in
                 byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && (!escapesNonASCII || byte <= 0x7E)
             }
-            if plain { bytes.append(contentsOf: utf8) }
+            if plain { unsafe bytes.append(contentsOf: utf8) }
             return plain
         }
         if copied {

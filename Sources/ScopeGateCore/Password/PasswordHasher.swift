@@ -56,12 +56,12 @@ public struct PasswordHasher: Sendable {
             throw .cryptFailed("RAND_bytes")
         }
         var setting = [CChar](repeating: 0, count: Int(CRYPT_GENSALT_OUTPUT_SIZE))
-        let made = random.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { randomChars in
-                crypt_gensalt_rn("$2b$", UInt(cost), randomChars.baseAddress, Int32(randomChars.count), &setting, Int32(setting.count))
+        let made = unsafe random.withUnsafeBufferPointer { bytes in
+            unsafe bytes.withMemoryRebound(to: CChar.self) { randomChars in
+                unsafe crypt_gensalt_rn("$2b$", UInt(cost), randomChars.baseAddress, Int32(randomChars.count), &setting, Int32(setting.count))
             }
         }
-        guard made != nil else { throw .cryptFailed("crypt_gensalt_rn") }
+        guard unsafe made != nil else { throw .cryptFailed("crypt_gensalt_rn") }
         let settingText = String(decoding: setting.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard let hash = Self.crypt(password, setting: settingText) else { throw .cryptFailed("crypt_rn") }
         return hash
@@ -139,13 +139,13 @@ public struct PasswordHasher: Sendable {
     /// failure tokens, which start with `*`).
     private static func crypt(_ password: String, setting: String) -> String? {
         let size = MemoryLayout<crypt_data>.size
-        guard let data = calloc(1, size) else { return nil }
+        guard let data = unsafe calloc(1, size) else { return nil }
         defer {
-            memset(data, 0, size)
-            free(data)
+            unsafe memset(data, 0, size)
+            unsafe free(data)
         }
-        guard let output = crypt_rn(password, setting, data, Int32(size)) else { return nil }
-        let result = String(cString: output)
+        guard let output = unsafe crypt_rn(password, setting, data, Int32(size)) else { return nil }
+        let result = unsafe String(cString: output)
         return result.hasPrefix("*") ? nil : result
     }
 }

@@ -45,7 +45,7 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
             path = path[..<end]
         }
         guard path.first == UInt8(ascii: "/") else { throw .notOriginForm }
-        let scan = try path.withUnsafeBufferPointer { bytes throws(PathError) in try Self.scan(bytes) }
+        let scan = unsafe try path.withUnsafeBufferPointer { bytes throws(PathError) in unsafe try Self.scan(bytes) }
         guard scan.slashes <= Self.maximumSegments else { throw .tooManySegments(limit: Self.maximumSegments) }
         if scan.isCanonical {
             // Nothing to decode, resolve or refuse (the usual case): the path is its own canonical form.
@@ -90,7 +90,7 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
         var isCanonical = true
         var segmentStart = 1
         for index in 0..<path.count {
-            let byte = path[index]
+            let byte = unsafe path[index]
             switch byte {
             case 0x00..<0x20, 0x7F: throw .controlCharacter
             case UInt8(ascii: " "): throw .whitespace
@@ -99,13 +99,13 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
             case UInt8(ascii: "%"), 0x80...: isCanonical = false
             case UInt8(ascii: "/"):
                 slashes += 1
-                if index > 0 && !isPlain(path, segmentStart..<index) { isCanonical = false }
+                if unsafe index > 0 && !isPlain(path, segmentStart..<index) { isCanonical = false }
                 segmentStart = index + 1
             default: continue
             }
         }
         // The last segment may be empty (a trailing slash), but not a dot segment.
-        if segmentStart < path.count && !isPlain(path, segmentStart..<path.count) { isCanonical = false }
+        if unsafe segmentStart < path.count && !isPlain(path, segmentStart..<path.count) { isCanonical = false }
         return (slashes, isCanonical)
     }
 
@@ -113,8 +113,8 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
     private static func isPlain(_ path: UnsafeBufferPointer<UInt8>, _ segment: Range<Int>) -> Bool {
         switch segment.count {
         case 0: false
-        case 1: path[segment.lowerBound] != UInt8(ascii: ".")
-        case 2: path[segment.lowerBound] != UInt8(ascii: ".") || path[segment.lowerBound + 1] != UInt8(ascii: ".")
+        case 1: unsafe path[segment.lowerBound] != UInt8(ascii: ".")
+        case 2: unsafe path[segment.lowerBound] != UInt8(ascii: ".") || path[segment.lowerBound + 1] != UInt8(ascii: ".")
         default: true
         }
     }

@@ -110,8 +110,8 @@ public struct Policy: Sendable {
     }
 
     private func search(path: [UInt8], visits: inout Int) -> [Int]? {
-        nodes.withUnsafeBufferPointer { nodes in
-            Self.search(nodes, node: 0, path: path, slash: 0, visits: &visits)
+        unsafe nodes.withUnsafeBufferPointer { nodes in
+            unsafe Self.search(nodes, node: 0, path: path, slash: 0, visits: &visits)
         }
     }
 
@@ -121,20 +121,20 @@ public struct Policy: Sendable {
                                visits: inout Int) -> [Int]? {
         visits += 1
         if slash == path.count {
-            if !nodes[node].exactRules.isEmpty { return nodes[node].exactRules }
-            return nodes[node].globstarRules.isEmpty ? nil : nodes[node].globstarRules
+            if unsafe !nodes[node].exactRules.isEmpty { return unsafe nodes[node].exactRules }
+            return unsafe nodes[node].globstarRules.isEmpty ? nil : nodes[node].globstarRules
         }
         let segmentStart = slash + 1
         let segmentEnd = path[segmentStart...].firstIndex(of: UInt8(ascii: "/")) ?? path.count
-        if let next = nodes[node].literals[path[segmentStart..<segmentEnd]],
-           let found = search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
+        if let next = unsafe nodes[node].literals[path[segmentStart..<segmentEnd]],
+           let found = unsafe search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
             return found
         }
-        if segmentEnd > segmentStart, let next = nodes[node].wildcard,
-           let found = search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
+        if segmentEnd > segmentStart, let next = unsafe nodes[node].wildcard,
+           let found = unsafe search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
             return found
         }
-        return nodes[node].globstarRules.isEmpty ? nil : nodes[node].globstarRules
+        return unsafe nodes[node].globstarRules.isEmpty ? nil : nodes[node].globstarRules
     }
 }
 

@@ -28,7 +28,7 @@ final class WorkerPool: @unchecked Sendable {
             let threadName = "\(name)-\(index)"
             startThread(stackSize: 1 << 20) {
                 // The kernel's thread name (what top -H and /proc show) holds 15 bytes.
-                _ = CScopeGateShims_set_thread_name(String(threadName.utf8.prefix(15))!)
+                _ = unsafe CScopeGateShims_set_thread_name(String(threadName.utf8.prefix(15))!)
                 if niceness != 0 { _ = CScopeGateShims_set_thread_niceness(niceness) }
                 self.run()
             }
