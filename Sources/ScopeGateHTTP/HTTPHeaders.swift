@@ -51,7 +51,7 @@ public struct HTTPHeaders: Sendable, Sequence {
             let lowered = unsafe UnsafeMutableBufferPointer(rebasing: stored[Int(nameStart)...])
             for index in lowered.indices {
                 let byte = unsafe lowered[index]
-                unsafe lowered[index] = byte | (byte &- 0x41 < 26 ? 0x20 : 0)   // A-Z to a-z, without a branch
+                unsafe lowered[index] = byte | (byte &- 0x41 < 26 ? 0x20 : 0)  // A-Z to a-z, without a branch
             }
             return unsafe Self.isFramingName(UnsafeBufferPointer(lowered))
         }
@@ -74,8 +74,9 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     public func makeIterator() -> IndexingIterator<[Field]> {
         spans.map { span in
-            Field(name: String(decoding: bytes[Int(span.nameStart)..<Int(span.valueStart)], as: UTF8.self),
-                  value: Array(bytes[Int(span.valueStart)..<Int(span.valueEnd)]))
+            Field(
+                name: String(decoding: bytes[Int(span.nameStart)..<Int(span.valueStart)], as: UTF8.self),
+                value: Array(bytes[Int(span.valueStart)..<Int(span.valueEnd)]))
         }.makeIterator()
     }
 

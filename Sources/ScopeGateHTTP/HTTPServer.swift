@@ -81,8 +81,10 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
     public let port: UInt16
 
     /// Starts listening at once. `rejection` words the answer to a request refused before `handler` sees it.
-    public init(configuration: HTTPServerConfiguration, rejection: @escaping @Sendable (RequestRejection) -> HTTPResponse = RequestRejection.plainAnswer,
-                handler: @escaping HTTPHandler) throws(HTTPServerError) {
+    public init(
+        configuration: HTTPServerConfiguration, rejection: @escaping @Sendable (RequestRejection) -> HTTPResponse = RequestRejection.plainAnswer,
+        handler: @escaping HTTPHandler
+    ) throws(HTTPServerError) {
         let host = configuration.host == "localhost" ? "127.0.0.1" : configuration.host
         guard let address = IPAddress(host) else { throw .invalidHost(configuration.host) }
         let context = ServerContext(configuration: configuration, rejection: rejection, handler: handler)
@@ -108,10 +110,13 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
             return unsafe CScopeGateShims_start_daemon(
                 flags, configuration.port,
                 { cls, connection, url, method, version, uploadData, uploadSize, requestContext in
-                    guard let cls = unsafe cls, let connection = unsafe connection, let url = unsafe url, let method = unsafe method, let version = unsafe version, let uploadSize = unsafe uploadSize, let requestContext = unsafe requestContext else { return .NO }
+                    guard let cls = unsafe cls, let connection = unsafe connection, let url = unsafe url, let method = unsafe method,
+                        let version = unsafe version, let uploadSize = unsafe uploadSize, let requestContext = unsafe requestContext
+                    else { return .NO }
                     let context = unsafe Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
-                    return unsafe context.access(connection: connection, url: url, method: method, version: version, uploadData: uploadData,
-                                          uploadSize: uploadSize, requestContext: requestContext)
+                    return unsafe context.access(
+                        connection: connection, url: url, method: method, version: version, uploadData: uploadData,
+                        uploadSize: uploadSize, requestContext: requestContext)
                 },
                 unsafe contextPointer,
                 { cls, _, requestContext, _ in
@@ -209,9 +214,10 @@ private final class ServerContext: @unchecked Sendable {
         self.rejection = rejection
         self.handler = handler
         self.commonPaths = configuration.commonPaths.map { Array($0.utf8) }
-        self.workers = WorkerPool(threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit,
-                                  maximumWait: configuration.workerQueueWait, name: "sg-worker",
-                                  niceness: Int32(configuration.workerNiceness))
+        self.workers = WorkerPool(
+            threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit,
+            maximumWait: configuration.workerQueueWait, name: "sg-worker",
+            niceness: Int32(configuration.workerNiceness))
     }
 
     var suspendedCount: Int { suspended.load(ordering: .acquiring) }
@@ -219,14 +225,17 @@ private final class ServerContext: @unchecked Sendable {
     func beginStopping() { stopping.store(true, ordering: .releasing) }
     func requestFinished() { active.add(-1) }
 
-    func access(connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
-                version: UnsafePointer<CChar>, uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
-                requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+    func access(
+        connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+        version: UnsafePointer<CChar>, uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
+        requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
         guard let existing = unsafe requestContext.pointee else {
             active.add(1)
             let (headers, defect) = unsafe RequestHead.read(connection: connection, method: method, target: url, version: version)
-            let state = unsafe RequestState(method: Self.methodName(method), path: path(of: url),
-                                     headers: headers, clientAddress: clientAddress(of: connection))
+            let state = unsafe RequestState(
+                method: Self.methodName(method), path: path(of: url),
+                headers: headers, clientAddress: clientAddress(of: connection))
             unsafe requestContext.pointee = unsafe Unmanaged.passRetained(state).toOpaque()
             if let defect {
                 // Never decide on what is left of a head libmicrohttpd could not hand over whole.
@@ -255,8 +264,9 @@ private final class ServerContext: @unchecked Sendable {
         if let response = state.response { return unsafe queue(response, on: connection) }
         if let rejection = state.rejection { return unsafe queue(rejection, on: connection, closing: true) }
 
-        let request = HTTPRequest(method: state.method, path: state.path, headers: state.headers, body: state.body,
-                                  clientAddress: state.clientAddress)
+        let request = HTTPRequest(
+            method: state.method, path: state.path, headers: state.headers, body: state.body,
+            clientAddress: state.clientAddress)
         switch handler(request) {
         case .respond(let response):
             return unsafe queue(response, on: connection)
@@ -264,13 +274,15 @@ private final class ServerContext: @unchecked Sendable {
             guard !stopping.load(ordering: .acquiring) else { return unsafe queue(overloaded(.stopping), on: connection) }
             guard workers.reserve() else { return unsafe answerLater(overloaded(.queueFull), on: connection, state: state) }
             let resume = unsafe suspend(connection)
-            workers.submit(reserved: {
-                state.response = work()
-                resume()
-            }, expired: {
-                state.response = overloaded(.waitedTooLong)
-                resume()
-            })
+            workers.submit(
+                reserved: {
+                    state.response = work()
+                    resume()
+                },
+                expired: {
+                    state.response = overloaded(.waitedTooLong)
+                    resume()
+                })
             return .YES
         }
     }
@@ -329,7 +341,8 @@ private final class ServerContext: @unchecked Sendable {
         }
         if let length = lengths.first {
             guard !length.isEmpty, length.count <= 18, length.allSatisfy({ (0x30...0x39).contains($0) }),
-                  let value = Int(String(decoding: length, as: UTF8.self)) else {
+                let value = Int(String(decoding: length, as: UTF8.self))
+            else {
                 return rejection(.invalidContentLength)
             }
             if value > configuration.maximumBodySize { return rejection(.bodyTooLarge(limit: configuration.maximumBodySize)) }

@@ -42,7 +42,8 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             var bytes: [UInt8] = []
             for part in parts {
                 guard (1...3).contains(part.count), part.allSatisfy(\.isASCII), let value = UInt8(part),
-                      part.count == 1 || part.first != "0" else { return nil }
+                    part.count == 1 || part.first != "0"
+                else { return nil }
                 bytes.append(value)
             }
             self.init(bytes: bytes)

@@ -37,8 +37,10 @@ enum RequestHeadDefect: Equatable, Sendable, CustomStringConvertible {
 /// once parsed): a value can lose one trailing NUL byte there, and nothing else.
 enum RequestHead {
     /// The fields, and the defect that makes the head unreadable, if any.
-    static func read(connection: OpaquePointer, method: UnsafePointer<CChar>, target: UnsafePointer<CChar>,
-                     version: UnsafePointer<CChar>) -> (HTTPHeaders, RequestHeadDefect?) {
+    static func read(
+        connection: OpaquePointer, method: UnsafePointer<CChar>, target: UnsafePointer<CChar>,
+        version: UnsafePointer<CChar>
+    ) -> (HTTPHeaders, RequestHeadDefect?) {
         var walk = unsafe Walk(end: UnsafeRawPointer(version) + strlen(version))
         let methodStart = unsafe UnsafeRawPointer(method)
         let targetStart = unsafe UnsafeRawPointer(target)
@@ -52,20 +54,24 @@ enum RequestHead {
         }
 
         unsafe withUnsafeMutablePointer(to: &walk) { pointer in
-            _ = unsafe MHD_get_connection_values_n(connection, .HEADER_KIND, { cls, _, key, keySize, value, valueSize in
-                guard let cls = unsafe cls else { return .NO }
-                let walk = unsafe cls.assumingMemoryBound(to: Walk.self)
-                guard let key = unsafe key, let value = unsafe value else {
-                    unsafe walk.pointee.defect = .field
-                    return .NO
-                }
-                if let defect = unsafe walk.pointee.add(name: UnsafeRawPointer(key), count: keySize,
-                                                 value: UnsafeRawPointer(value), count: valueSize) {
-                    unsafe walk.pointee.defect = defect
-                    return .NO
-                }
-                return .YES
-            }, UnsafeMutableRawPointer(pointer))
+            _ = unsafe MHD_get_connection_values_n(
+                connection, .HEADER_KIND,
+                { cls, _, key, keySize, value, valueSize in
+                    guard let cls = unsafe cls else { return .NO }
+                    let walk = unsafe cls.assumingMemoryBound(to: Walk.self)
+                    guard let key = unsafe key, let value = unsafe value else {
+                        unsafe walk.pointee.defect = .field
+                        return .NO
+                    }
+                    if let defect = unsafe walk.pointee.add(
+                        name: UnsafeRawPointer(key), count: keySize,
+                        value: UnsafeRawPointer(value), count: valueSize)
+                    {
+                        unsafe walk.pointee.defect = defect
+                        return .NO
+                    }
+                    return .YES
+                }, UnsafeMutableRawPointer(pointer))
         }
         if walk.defect == nil {
             // The last line's CRLF or LF, then the blank line's.
@@ -80,10 +86,12 @@ enum RequestHead {
     private static func firstQueryArgument(of connection: OpaquePointer) -> UnsafeRawPointer? {
         var first: UnsafeRawPointer?
         unsafe withUnsafeMutablePointer(to: &first) { pointer in
-            _ = unsafe MHD_get_connection_values_n(connection, .GET_ARGUMENT_KIND, { cls, _, key, _, _, _ in
-                unsafe cls?.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee = unsafe key.map { unsafe UnsafeRawPointer($0) }
-                return .NO
-            }, UnsafeMutableRawPointer(pointer))
+            _ = unsafe MHD_get_connection_values_n(
+                connection, .GET_ARGUMENT_KIND,
+                { cls, _, key, _, _, _ in
+                    unsafe cls?.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee = unsafe key.map { unsafe UnsafeRawPointer($0) }
+                    return .NO
+                }, UnsafeMutableRawPointer(pointer))
         }
         return unsafe first
     }
@@ -98,8 +106,10 @@ enum RequestHead {
             unsafe self.end = unsafe end
         }
 
-        mutating func add(name: UnsafeRawPointer, count nameCount: Int, value: UnsafeRawPointer,
-                          count valueCount: Int) -> RequestHeadDefect? {
+        mutating func add(
+            name: UnsafeRawPointer, count nameCount: Int, value: UnsafeRawPointer,
+            count valueCount: Int
+        ) -> RequestHeadDefect? {
             // The line before ended right here with CRLF or LF (both overwritten with NULs).
             let terminator = unsafe end.distance(to: name)
             guard terminator == 1 || terminator == 2, unsafe isZero(end, count: terminator) else { return .field }
@@ -109,7 +119,7 @@ enum RequestHead {
             let colon = unsafe name + nameCount
             let spacing = unsafe (colon + 1).distance(to: value)
             guard unsafe colon.load(as: UInt8.self) == 0, spacing >= 0,
-                  unsafe UnsafeRawBufferPointer(start: colon + 1, count: spacing).allSatisfy({ $0 == 0x20 || $0 == 0x09 })
+                unsafe UnsafeRawBufferPointer(start: colon + 1, count: spacing).allSatisfy({ $0 == 0x20 || $0 == 0x09 })
             else { return .field }
             unsafe headers.append(name: nameBytes, value: UnsafeRawBufferPointer(start: value, count: valueCount))
             unsafe end = unsafe value + valueCount
@@ -126,6 +136,7 @@ private func isZero(_ start: UnsafeRawPointer, count: Int) -> Bool {
 /// RFC 9110 tchar, by bitmap (bit n of the pair is byte n): field names are checked byte by byte on every
 /// request, and constants need no lazily made global.
 private func isTokenByte(_ byte: UInt8) -> Bool {
-    let low: UInt64 = 0x3ff6cfa00000000, high: UInt64 = 0x57ffffffc7fffffe
+    let low: UInt64 = 0x3ff6cfa00000000
+    let high: UInt64 = 0x57ffffffc7fffffe
     return byte < 64 ? low >> byte & 1 == 1 : byte < 128 && high >> (byte - 64) & 1 == 1
 }

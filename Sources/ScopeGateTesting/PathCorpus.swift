@@ -17,7 +17,8 @@ public struct PathCorpusEntry: CustomStringConvertible, Sendable {
             var rest = Array(columns[0].utf8)[...]
             while let byte = rest.first {
                 if byte == UInt8(ascii: "\\"), rest.count >= 4, rest.dropFirst().first == UInt8(ascii: "x"),
-                   let value = UInt8(String(decoding: rest.dropFirst(2).prefix(2), as: UTF8.self), radix: 16) {
+                    let value = UInt8(String(decoding: rest.dropFirst(2).prefix(2), as: UTF8.self), radix: 16)
+                {
                     bytes.append(value)
                     rest = rest.dropFirst(4)
                 } else {

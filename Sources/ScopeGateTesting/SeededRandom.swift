@@ -10,7 +10,8 @@ public struct SeededRandom: RandomNumberGenerator {
 
     /// A generator for the named test, seeded as described above; prints the seed.
     public init(test: String = #function) {
-        let seed = ProcessInfo.processInfo.environment["SCOPEGATE_TEST_SEED"].flatMap { UInt64($0) }
+        let seed =
+            ProcessInfo.processInfo.environment["SCOPEGATE_TEST_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: .min ... .max)
         self.init(seed: seed)
         print("\(test): SCOPEGATE_TEST_SEED=\(seed)")

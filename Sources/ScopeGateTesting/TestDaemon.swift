@@ -40,10 +40,12 @@ public final class TestDaemon {
             """
     }()
 
-    public convenience init(policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
-         configure: (inout ServiceConfiguration) -> Void = { _ in }, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
-         clock: @escaping @Sendable () -> Date = { Date() }) throws {
+    public convenience init(
+        policyYAML: String = DemoConfiguration.policyYAML, usersYAML: String = TestDaemon.testUsersYAML,
+        configure: (inout ServiceConfiguration) -> Void = { _ in }, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
         var configuration = ServiceConfiguration(
             policy: try Policy.load(yaml: policyYAML, file: "policy.yaml"),
             users: try UserDirectory.load(yaml: usersYAML, file: "users.yaml"),
@@ -54,9 +56,11 @@ public final class TestDaemon {
     }
 
     /// A daemon over a configuration built by the test; `clock` is what the service reads as now.
-    public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-         http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
-         clock: @escaping @Sendable () -> Date = { Date() }, accessLogSink: LogSink? = nil) throws {
+    public init(
+        configuration: ServiceConfiguration, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        http configureHTTP: (inout HTTPServerConfiguration) -> Void = { _ in },
+        clock: @escaping @Sendable () -> Date = { Date() }, accessLogSink: LogSink? = nil
+    ) throws {
         var options = ScopeGateDaemon.Options()
         options.http.port = 0
         options.http.threads = 2
@@ -81,8 +85,9 @@ public final class TestDaemon {
     public func login(_ username: String, _ password: String, scope: String? = nil) throws -> TestHTTPResponse {
         var fields = [("username", username), ("password", password)]
         if let scope { fields.append(("scope", scope)) }
-        return try sendRequest(port: port, method: "POST", target: "/token",
-                               headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
+        return try sendRequest(
+            port: port, method: "POST", target: "/token",
+            headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
     }
 
     /// A token signed with the daemon's key: any subject, scopes and lifetime.

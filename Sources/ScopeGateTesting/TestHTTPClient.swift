@@ -168,8 +168,10 @@ public final class TestHTTPConnection {
 }
 
 /// Sends one request on a new connection and reads the response.
-public func sendRequest(port: UInt16, method: String = "GET", target: String, headers: [(String, String)] = [],
-                        body: [UInt8] = [], host: String = "127.0.0.1") throws -> TestHTTPResponse {
+public func sendRequest(
+    port: UInt16, method: String = "GET", target: String, headers: [(String, String)] = [],
+    body: [UInt8] = [], host: String = "127.0.0.1"
+) throws -> TestHTTPResponse {
     let connection = try TestHTTPConnection(port: port, host: host)
     var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
     for (name, value) in headers { head += "\(name): \(value)\r\n" }

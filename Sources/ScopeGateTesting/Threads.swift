@@ -7,7 +7,8 @@ public func threadNiceness(pid: String = "self") -> [(name: String, nice: Int)] 
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
     return entries.compactMap { task -> (String, Int)? in
         guard let stat = try? String(contentsOfFile: "\(tasks)/\(task)/stat", encoding: .utf8),
-              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { return nil }
         // After the name: state is field 3, nice is field 19.
         let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
         guard fields.count > 16, let nice = Int(fields[16]) else { return nil }

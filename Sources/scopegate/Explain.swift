@@ -44,8 +44,9 @@ struct Explain: ParsableCommand {
         } catch {
             throw StartupError(description: error.description)
         }
-        var configuration = ServiceConfiguration(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring,
-                                                 passwordHasher: try PasswordHasher(cost: 4))
+        var configuration = ServiceConfiguration(
+            policy: loaded.policy, users: loaded.users, keyring: loaded.keyring,
+            passwordHasher: try PasswordHasher(cost: 4))
         configuration.challenge = challenge
         configuration.accessLog = false
 

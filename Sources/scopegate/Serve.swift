@@ -59,13 +59,20 @@ struct Serve: ParsableCommand {
     @Option(help: "Polling threads (default: one per core).")
     var threads: Int?
 
-    @Option(name: .customLong("login-queue"), help: "Logins that may wait for a password check; more are answered 503 with Retry-After (default: two per core).")
+    @Option(
+        name: .customLong("login-queue"), help: "Logins that may wait for a password check; more are answered 503 with Retry-After (default: two per core).")
     var loginQueue: Int?
 
-    @Option(name: .customLong("login-max-wait"), help: "Milliseconds a queued login may wait for a password check; one that waited longer is answered 503 with Retry-After.")
+    @Option(
+        name: .customLong("login-max-wait"),
+        help: "Milliseconds a queued login may wait for a password check; one that waited longer is answered 503 with Retry-After.")
     var loginMaxWait = Int(HTTPServerConfiguration().workerQueueWait / .milliseconds(1))
 
-    @Option(name: .customLong("login-nice"), help: "Scheduling niceness of the password-check threads, 0 to 19: at 19 decisions always come first; lower it when other busy processes share the cores and logins must keep pace.")
+    @Option(
+        name: .customLong("login-nice"),
+        help:
+            "Scheduling niceness of the password-check threads, 0 to 19: at 19 decisions always come first; lower it when other busy processes share the cores and logins must keep pace."
+    )
     var loginNice = HTTPServerConfiguration().workerNiceness
 
     @Option(name: .customLong("regulate-after-pair"), help: "Failed logins of one user from one address before the first ban.")
@@ -83,7 +90,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("regulation-max-ban"), help: "Longest ban, in seconds, of a user from one address and of an address.")
     var regulationMaxBan = Int(LoginThrottle.Limits().maximumDelay)
 
-    @Option(name: .customLong("regulation-max-user-ban"), help: "Longest ban, in seconds, of a user across addresses (what a stranger could lock a real user out for).")
+    @Option(
+        name: .customLong("regulation-max-user-ban"),
+        help: "Longest ban, in seconds, of a user across addresses (what a stranger could lock a real user out for).")
     var regulationMaxUserBan = Int(LoginThrottle.Limits().maximumUserDelay)
 
     @Option(name: .customLong("regulation-window"), help: "Seconds a failed login is remembered.")
@@ -95,8 +104,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("connection-timeout"), help: "Seconds an idle or unfinished connection is kept open.")
     var connectionTimeout = 30
 
-    @Option(name: .customLong("max-request-head"),
-            help: "Largest request head (request line and headers) accepted, in KiB; larger ones are answered 431. Each connection reserves twice this.")
+    @Option(
+        name: .customLong("max-request-head"),
+        help: "Largest request head (request line and headers) accepted, in KiB; larger ones are answered 431. Each connection reserves twice this.")
     var maxRequestHead = 8
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -111,7 +121,9 @@ struct Serve: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Reload when the policy, users or secret file changes (SIGHUP always reloads).")
     var watch = true
 
-    @Option(name: .customLong("metrics-address"), help: "HOST:PORT of a separate listener for /metrics, /healthz and /readyz; /metrics then leaves the main listener.")
+    @Option(
+        name: .customLong("metrics-address"),
+        help: "HOST:PORT of a separate listener for /metrics, /healthz and /readyz; /metrics then leaves the main listener.")
     var metricsAddress: String?
 
     @Option(help: "Issuer (iss) written into tokens and required of incoming ones.")
@@ -144,7 +156,7 @@ struct Serve: ParsableCommand {
                 switch value.lowercased() {
                 case "1", "true", "yes", "on": arguments.append("--\(name)")
                 case "0", "false", "no", "off", "": if name != "demo" { arguments.append("--no-\(name)") }
-                default: arguments += ["--\(name)=\(value)"] // refused by the parser with the option's name
+                default: arguments += ["--\(name)=\(value)"]  // refused by the parser with the option's name
                 }
             } else {
                 arguments.append("--\(name)=\(value)")
@@ -154,17 +166,21 @@ struct Serve: ParsableCommand {
     }
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
         guard leeway >= 0 else { throw ValidationError("--leeway must not be negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let loginQueue, loginQueue < 1 { throw ValidationError("--login-queue must be at least 1") }
         guard (1...600_000).contains(loginMaxWait) else { throw ValidationError("--login-max-wait must be 1 to 600000 (milliseconds)") }
         guard (0...19).contains(loginNice) else { throw ValidationError("--login-nice must be 0 to 19") }
-        for (option, value) in [("--regulate-after-pair", regulateAfterPair), ("--regulate-after-address", regulateAfterAddress),
-                                ("--regulate-after-user", regulateAfterUser), ("--regulation-first-ban", regulationFirstBan),
-                                ("--regulation-max-ban", regulationMaxBan), ("--regulation-max-user-ban", regulationMaxUserBan),
-                                ("--regulation-window", regulationWindow)] where value < 1 {
+        for (option, value) in [
+            ("--regulate-after-pair", regulateAfterPair), ("--regulate-after-address", regulateAfterAddress),
+            ("--regulate-after-user", regulateAfterUser), ("--regulation-first-ban", regulationFirstBan),
+            ("--regulation-max-ban", regulationMaxBan), ("--regulation-max-user-ban", regulationMaxUserBan),
+            ("--regulation-window", regulationWindow),
+        ] where value < 1 {
             throw ValidationError("\(option) must be at least 1")
         }
         for (option, cap) in [("--regulation-max-ban", regulationMaxBan), ("--regulation-max-user-ban", regulationMaxUserBan)]
@@ -204,7 +220,8 @@ struct Serve: ParsableCommand {
         let configuration = try makeConfiguration(loaded)
         if demo {
             sink?.flush()
-            writeToStandardError("""
+            writeToStandardError(
+                """
                 ************************************************************************************
                 WARNING: demo mode. The demo users (johndoe/secret, alice/secretalice) are active and tokens
                 are signed with the secret published in FastAPI's tutorial: anyone can forge them.
@@ -240,11 +257,12 @@ struct Serve: ParsableCommand {
     /// standard error, so a slow reader of it never stalls a request).
     private func makeLogger() -> (Logger, LogSink?) {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        let json = switch logFormat {
-        case .json: true
-        case .text: false
-        case .auto: isatty(STDERR_FILENO) == 0
-        }
+        let json =
+            switch logFormat {
+            case .json: true
+            case .text: false
+            case .auto: isatty(STDERR_FILENO) == 0
+            }
         let sink = json ? LogSink(dropNotice: JSONLogHandler.dropNotice) : nil
         var logger = Logger(label: "scopegate") { label -> any LogHandler in
             sink.map { JSONLogHandler(label: label, sink: $0) } ?? StreamLogHandler.standardError(label: label)

@@ -7,9 +7,13 @@ import ScopeGateTesting
 /// Debian's caddy running `docker/caddy/Caddyfile`, which reads its addresses from the environment.
 func startCaddy(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
     try ProxyProcess(name: "caddy", candidates: ["/usr/bin/caddy", "/usr/local/bin/caddy"], package: "caddy") { directory, port in
-        (["run", "--config", repositoryRoot.appendingPathComponent("docker/caddy/Caddyfile").path, "--adapter", "caddyfile"],
-         ["SCOPEGATE_ADDRESS": "127.0.0.1:\(scopegate)", "APP_ADDRESS": "127.0.0.1:\(app)", "CADDY_ADDRESS": "http://127.0.0.1:\(port)",
-          "HOME": directory.path, "XDG_DATA_HOME": directory.path, "XDG_CONFIG_HOME": directory.path, "PATH": "/usr/bin:/bin"])
+        (
+            ["run", "--config", repositoryRoot.appendingPathComponent("docker/caddy/Caddyfile").path, "--adapter", "caddyfile"],
+            [
+                "SCOPEGATE_ADDRESS": "127.0.0.1:\(scopegate)", "APP_ADDRESS": "127.0.0.1:\(app)", "CADDY_ADDRESS": "http://127.0.0.1:\(port)",
+                "HOME": directory.path, "XDG_DATA_HOME": directory.path, "XDG_CONFIG_HOME": directory.path, "PATH": "/usr/bin:/bin",
+            ]
+        )
     }
 }
 

@@ -5,7 +5,8 @@ import Testing
 @Suite struct DecisionStatisticsTests {
     @Test func decisionsFromManyThreadsAddUpExactly() throws {
         let statistics = DecisionStatistics()
-        let threads = 8, perThread = 2_000
+        let threads = 8
+        let perThread = 2_000
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
             for index in 0..<perThread {
                 statistics.record(index % 2 == 0 ? .allow : .forbidden, rule: "/r\(thread % 2)", nanoseconds: Int64(index) * 100)

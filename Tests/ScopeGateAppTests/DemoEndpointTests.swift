@@ -77,7 +77,8 @@ import ScopeGateTesting
 
     @Test func acceptsTokensFromTheTutorialApp() throws {
         // PyJWT with the tutorial's SECRET_KEY, exactly as its create_access_token does it.
-        let token = try runPython("""
+        let token = try runPython(
+            """
             import jwt, sys, time
             print(jwt.encode({"sub": "johndoe", "scopes": ["me"], "exp": int(time.time()) + 900}, sys.argv[1], algorithm="HS256"))
             """, arguments: [DemoConfiguration.secret])

@@ -104,15 +104,20 @@ import ScopeGateTesting
     }
 
     @Test func understandsTraefikCaddyAndEnvoy() throws {
-        let traefik = try daemon.get("/auth", headers: [("X-Forwarded-Method", "GET"), ("X-Forwarded-Proto", "https"),
-                                                         ("X-Forwarded-Host", "app.example"), ("X-Forwarded-Uri", "/users/me/?q=1"),
-                                                         ("Authorization", "Bearer \(meOnly)")])
+        let traefik = try daemon.get(
+            "/auth",
+            headers: [
+                ("X-Forwarded-Method", "GET"), ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "app.example"), ("X-Forwarded-Uri", "/users/me/?q=1"),
+                ("Authorization", "Bearer \(meOnly)"),
+            ])
         #expect(traefik.status == 200)
         #expect(traefik.header("X-Auth-User") == "johndoe")
         let envoy = try daemon.get("/auth/users/me/", headers: [("Authorization", "Bearer \(meOnly)")])
         #expect(envoy.status == 200)
-        let envoyPost = try sendRequest(port: daemon.port, method: "POST", target: "/auth/admin/x",
-                                        headers: [("Authorization", "Bearer \(try daemon.token(subject: "bob", scopes: ["admin"]))")])
+        let envoyPost = try sendRequest(
+            port: daemon.port, method: "POST", target: "/auth/admin/x",
+            headers: [("Authorization", "Bearer \(try daemon.token(subject: "bob", scopes: ["admin"]))")])
         #expect(envoyPost.status == 403)
         let envoyPublic = try sendRequest(port: daemon.port, method: "DELETE", target: "/auth/public/x")
         #expect(envoyPublic.status == 200)
@@ -121,8 +126,12 @@ import ScopeGateTesting
     }
 
     @Test func readsHeaderNamesInAnyCase() throws {
-        let shouted = try daemon.get("/auth", headers: [("X-ORIGINAL-URI", "/users/me/"), ("x-original-method", "GET"),
-                                                        ("AUTHORIZATION", "Bearer \(meOnly)")])
+        let shouted = try daemon.get(
+            "/auth",
+            headers: [
+                ("X-ORIGINAL-URI", "/users/me/"), ("x-original-method", "GET"),
+                ("AUTHORIZATION", "Bearer \(meOnly)"),
+            ])
         #expect(shouted.status == 200)
         let twice = try daemon.get("/auth", headers: [("X-Original-URI", "/public/x"), ("x-ORIGINAL-uri", "/admin/x"), ("X-Original-Method", "GET")])
         #expect(twice.text == #"{"detail":"Forbidden: header X-Original-URI appears more than once"}"#)
@@ -162,8 +171,12 @@ import ScopeGateTesting
     }
 
     @Test func refusesDoubleAuthorizationAndOddSchemes() throws {
-        let double = try daemon.get("/auth", headers: [("X-Original-URI", "/users/me/"), ("X-Original-Method", "GET"),
-                                                        ("Authorization", "Bearer \(meOnly)"), ("Authorization", "Bearer \(meOnly)")])
+        let double = try daemon.get(
+            "/auth",
+            headers: [
+                ("X-Original-URI", "/users/me/"), ("X-Original-Method", "GET"),
+                ("Authorization", "Bearer \(meOnly)"), ("Authorization", "Bearer \(meOnly)"),
+            ])
         #expect(double.status == 401)
         let basic = try daemon.auth("/users/me/", headers: [("Authorization", "Basic am9objpzZWNyZXQ=")])
         #expect(basic.status == 401)

@@ -15,12 +15,13 @@ private struct NamedSubjectGrant: GrantType {
     func prepare(_ form: TokenForm) -> Result<GrantJob, GrantRefusal> {
         guard let subject = form["subject"] else { return .failure(GrantRefusal(response: FastAPIResponses.oauthError("invalid_request"))) }
         let requested = (form["scope"] ?? "").split(separator: " ").map(String.init)
-        return .success(GrantJob(regulatedName: subject) { context in
-            guard let user = context.state.configuration.users[subject], !user.disabled else {
-                return .refused(GrantRefusal(response: FastAPIResponses.oauthError("invalid_grant")), failedLogin: true)
-            }
-            return .granted(principal: user, scopes: requested.filter(user.allows(scope:)))
-        })
+        return .success(
+            GrantJob(regulatedName: subject) { context in
+                guard let user = context.state.configuration.users[subject], !user.disabled else {
+                    return .refused(GrantRefusal(response: FastAPIResponses.oauthError("invalid_grant")), failedLogin: true)
+                }
+                return .granted(principal: user, scopes: requested.filter(user.allows(scope:)))
+            })
     }
 }
 
@@ -33,14 +34,16 @@ private struct NamedSubjectGrant: GrantType {
         daemon = try TestDaemon()
         var configuration = daemon.service.configuration
         configuration.loginLimits.pairFreeFailures = 1
-        service = ScopeGateService(configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-                                   stages: .standard, grants: GrantRegistry([PasswordGrant(), NamedSubjectGrant()], defaultGrant: PasswordGrant()))
+        service = ScopeGateService(
+            configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            stages: .standard, grants: GrantRegistry([PasswordGrant(), NamedSubjectGrant()], defaultGrant: PasswordGrant()))
     }
 
     func token(_ fields: [(String, String)]) -> HTTPResponse {
-        let request = HTTPRequest(method: "POST", path: Array("/token".utf8),
-                                  headers: HTTPHeaders([("Content-Type", "application/x-www-form-urlencoded")]),
-                                  body: formBody(fields), clientAddress: IPAddress("127.0.0.1"))
+        let request = HTTPRequest(
+            method: "POST", path: Array("/token".utf8),
+            headers: HTTPHeaders([("Content-Type", "application/x-www-form-urlencoded")]),
+            body: formBody(fields), clientAddress: IPAddress("127.0.0.1"))
         switch service.handle(request) {
         case .respond(let response): return response
         case .deferred(_, let work): return work()

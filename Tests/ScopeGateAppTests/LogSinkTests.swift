@@ -16,16 +16,21 @@ import ScopeGateTesting
         return (String(text[match.range.upperBound...]), String(match.1))
     }
 
-    @Test(arguments: [
-        (nil, nil, nil, nil, "/users/me/", "GET", 200),
-        ("allow", "/users/me/**", "johndoe", "203.0.113.9", "/users/me/items/?q=1", "GET", 200),
-        ("forbidden", nil, nil, "2001:db8::1", "/a\"b\\c\u{1b}[31m\n\té✓", "DELETE", 403),
-        ("insufficient_scope", "default", "bob \"the\" builder", nil, "/x", "get", 401),
-    ] as [(String?, String?, String?, String?, String, String, Int)])
-    func theDirectLineIsTheOneTheLoggerWrites(decision: String?, rule: String?, user: String?, address: String?,
-                                              path: String, method: String, status: Int) throws {
-        var record = RequestRecord(HTTPRequest(method: method, path: Array(path.utf8),
-                                               clientAddress: address.flatMap { IPAddress($0) }))
+    @Test(
+        arguments: [
+            (nil, nil, nil, nil, "/users/me/", "GET", 200),
+            ("allow", "/users/me/**", "johndoe", "203.0.113.9", "/users/me/items/?q=1", "GET", 200),
+            ("forbidden", nil, nil, "2001:db8::1", "/a\"b\\c\u{1b}[31m\n\té✓", "DELETE", 403),
+            ("insufficient_scope", "default", "bob \"the\" builder", nil, "/x", "get", 401),
+        ] as [(String?, String?, String?, String?, String, String, Int)])
+    func theDirectLineIsTheOneTheLoggerWrites(
+        decision: String?, rule: String?, user: String?, address: String?,
+        path: String, method: String, status: Int
+    ) throws {
+        var record = RequestRecord(
+            HTTPRequest(
+                method: method, path: Array(path.utf8),
+                clientAddress: address.flatMap { IPAddress($0) }))
         record.decision = decision
         record.rule = rule
         record.user = user
@@ -57,8 +62,9 @@ import ScopeGateTesting
         var parts = tm()
         var time = seconds
         gmtime_r(&time, &parts)
-        let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.007Z", parts.tm_year + 1900, parts.tm_mon + 1,
-                              parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+        let expected = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.007Z", parts.tm_year + 1900, parts.tm_mon + 1,
+            parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
         #expect(String(decoding: writer.bytes, as: UTF8.self) == expected)
     }
 
@@ -134,8 +140,9 @@ import ScopeGateTesting
         let text = pipe.drain(until: { $0.contains("dropped ") && $0.hasSuffix("\n") })
         #expect(text.contains("dropped \(dropped)\n"))
         #expect(text.components(separatedBy: "dropped ").count == 2, "said once")
-        #expect(!text.split(separator: "\n").contains { $0 != String(repeating: "x", count: 99) && !$0.hasPrefix("dropped ") },
-                "only whole lines")
+        #expect(
+            !text.split(separator: "\n").contains { $0 != String(repeating: "x", count: 99) && !$0.hasPrefix("dropped ") },
+            "only whole lines")
         sink.stop()
     }
 

@@ -95,12 +95,13 @@ import ScopeGateTesting
 
     @Test func theEndpointFollowsConfiguredLimits() throws {
         let clock = TestClock(start: Date())
-        let daemon = try TestDaemon(configure: {
-            $0.loginLimits.pairFreeFailures = 2
-            $0.loginLimits.firstBan = 5
-            $0.loginLimits.maximumDelay = 20
-            $0.loginLimits.memory = 100
-        }, clock: clock.read)
+        let daemon = try TestDaemon(
+            configure: {
+                $0.loginLimits.pairFreeFailures = 2
+                $0.loginLimits.firstBan = 5
+                $0.loginLimits.maximumDelay = 20
+                $0.loginLimits.memory = 100
+            }, clock: clock.read)
         #expect(try daemon.login("carol", "wrong").status == 400)
         #expect(try daemon.login("carol", "wrong").status == 400)
         // The attempt after the second failure is the first refused, even with the right password.
@@ -123,9 +124,10 @@ import ScopeGateTesting
     @Test func behindATrustedProxyTheForwardedClientIsThrottled() throws {
         let daemon = try TestDaemon()
         let post = { (client: String, password: String) in
-            try sendRequest(port: daemon.port, method: "POST", target: "/token",
-                            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("X-Forwarded-For", "10.9.9.9, \(client)")],
-                            body: formBody([("username", "carol"), ("password", password)]))
+            try sendRequest(
+                port: daemon.port, method: "POST", target: "/token",
+                headers: [("Content-Type", "application/x-www-form-urlencoded"), ("X-Forwarded-For", "10.9.9.9, \(client)")],
+                body: formBody([("username", "carol"), ("password", password)]))
         }
         for _ in 0..<5 { #expect(try post("203.0.113.7", "wrong").status == 400) }
         #expect(try post("203.0.113.7", "carolpw").status == 429)

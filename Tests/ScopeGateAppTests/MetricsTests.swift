@@ -15,7 +15,8 @@ struct MetricSample: Decodable, Equatable {
 
 /// Parses `/metrics` with `prometheus_client.parser` (a real parser: a malformed exposition fails the test).
 func parseMetrics(_ text: String) throws -> [MetricSample] {
-    let json = try runPython("""
+    let json = try runPython(
+        """
         import json, sys
         from prometheus_client.parser import text_string_to_metric_families
         samples = []
@@ -78,14 +79,17 @@ extension [MetricSample] {
     @Test func countsAndLogsLoginsAnsweredAsOverloaded() throws {
         let logs = CapturedLogs()
         // One worker, one queued login, which may wait 50 ms; johndoe's cost-12 hash holds the worker longer.
-        let daemon = try TestDaemon(logger: logs.logger(level: .info), http: {
-            $0.workerThreads = 1
-            $0.workerQueueLimit = 1
-            $0.workerQueueWait = .milliseconds(50)
-            $0.overloadDelay = .zero
-        })
+        let daemon = try TestDaemon(
+            logger: logs.logger(level: .info),
+            http: {
+                $0.workerThreads = 1
+                $0.workerQueueLimit = 1
+                $0.workerQueueWait = .milliseconds(50)
+                $0.overloadDelay = .zero
+            })
         let body = String(decoding: formBody([("username", "johndoe"), ("password", "secret")]), as: UTF8.self)
-        let request = "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        let request =
+            "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         let running = try TestHTTPConnection(port: daemon.port)
         try running.send(request)

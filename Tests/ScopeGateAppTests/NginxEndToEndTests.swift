@@ -6,7 +6,11 @@ import ScopeGateTesting
 
 /// A free loopback port, found by binding port 0 (the kernel does not hand it out again at once).
 func freePort() throws -> UInt16 {
-    let server = try HTTPServer(configuration: { var c = HTTPServerConfiguration(); c.port = 0; c.threads = 1; c.workerThreads = 1; return c }()) { _ in
+    let server = try HTTPServer(
+        configuration: {
+            var c = HTTPServerConfiguration(); c.port = 0; c.threads = 1; c.workerThreads = 1; return c
+        }()
+    ) { _ in
         .respond(HTTPResponse(status: 204))
     }
     let port = server.port
@@ -16,35 +20,37 @@ func freePort() throws -> UInt16 {
 
 /// Debian's nginx running `docker/nginx/default.conf.template`, rendered as the official image renders it.
 func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
-    try ProxyProcess(name: "nginx", candidates: ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"], package: "nginx-light",
-                     configure: { directory, port in
-        let template = try String(contentsOf: repositoryRoot.appendingPathComponent("docker/nginx/default.conf.template"), encoding: .utf8)
-        let rendered = template
-            .replacingOccurrences(of: "${SCOPEGATE_ADDRESS}", with: "127.0.0.1:\(scopegate)")
-            .replacingOccurrences(of: "${APP_ADDRESS}", with: "127.0.0.1:\(app)")
-            .replacingOccurrences(of: "${NGINX_PORT}", with: "127.0.0.1:\(port)")
-        #expect(!rendered.contains("${"), "the template has a variable the test does not set")
-        try rendered.write(to: directory.appendingPathComponent("default.conf"), atomically: true, encoding: .utf8)
-        let path = directory.path
-        let main = """
-            daemon off;
-            master_process off;
-            pid \(path)/nginx.pid;
-            error_log \(path)/error.log warn;
-            events { worker_connections 256; }
-            http {
-                access_log off;
-                client_body_temp_path \(path)/body;
-                proxy_temp_path \(path)/proxy;
-                fastcgi_temp_path \(path)/fastcgi;
-                uwsgi_temp_path \(path)/uwsgi;
-                scgi_temp_path \(path)/scgi;
-                include \(path)/default.conf;
-            }
-            """
-        try main.write(to: directory.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
-        return (["-p", path, "-c", "\(path)/nginx.conf", "-e", "\(path)/error.log"], nil)
-    }, log: { directory in (try? String(contentsOf: directory.appendingPathComponent("error.log"), encoding: .utf8)) ?? "" })
+    try ProxyProcess(
+        name: "nginx", candidates: ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"], package: "nginx-light",
+        configure: { directory, port in
+            let template = try String(contentsOf: repositoryRoot.appendingPathComponent("docker/nginx/default.conf.template"), encoding: .utf8)
+            let rendered =
+                template
+                .replacingOccurrences(of: "${SCOPEGATE_ADDRESS}", with: "127.0.0.1:\(scopegate)")
+                .replacingOccurrences(of: "${APP_ADDRESS}", with: "127.0.0.1:\(app)")
+                .replacingOccurrences(of: "${NGINX_PORT}", with: "127.0.0.1:\(port)")
+            #expect(!rendered.contains("${"), "the template has a variable the test does not set")
+            try rendered.write(to: directory.appendingPathComponent("default.conf"), atomically: true, encoding: .utf8)
+            let path = directory.path
+            let main = """
+                daemon off;
+                master_process off;
+                pid \(path)/nginx.pid;
+                error_log \(path)/error.log warn;
+                events { worker_connections 256; }
+                http {
+                    access_log off;
+                    client_body_temp_path \(path)/body;
+                    proxy_temp_path \(path)/proxy;
+                    fastcgi_temp_path \(path)/fastcgi;
+                    uwsgi_temp_path \(path)/uwsgi;
+                    scgi_temp_path \(path)/scgi;
+                    include \(path)/default.conf;
+                }
+                """
+            try main.write(to: directory.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
+            return (["-p", path, "-c", "\(path)/nginx.conf", "-e", "\(path)/error.log"], nil)
+        }, log: { directory in (try? String(contentsOf: directory.appendingPathComponent("error.log"), encoding: .utf8)) ?? "" })
 }
 
 @Suite(.serialized) struct NginxEndToEndTests {

@@ -13,7 +13,8 @@ import ScopeGateTesting
         #expect(response.status == 200)
         #expect(response.header("Content-Type") == "application/json")
         // A real validator: openapi-spec-validator checks the document against the OpenAPI 3.1 schema.
-        let verdict = try runPython("""
+        let verdict = try runPython(
+            """
             import json, sys
             from openapi_spec_validator import validate
             document = json.loads(sys.argv[1])
@@ -40,7 +41,8 @@ import ScopeGateTesting
         let configuration = daemon.service.configuration
         daemon.service.replace(policy: policy, users: configuration.users, keyring: configuration.keyring)
         let document = try #require(try JSONSerialization.jsonObject(with: Data(try daemon.get("/openapi.json").body)) as? [String: Any])
-        let scopes = ((((document["components"] as? [String: Any])?["securitySchemes"] as? [String: Any])?["OAuth2PasswordBearer"]
+        let scopes =
+            ((((document["components"] as? [String: Any])?["securitySchemes"] as? [String: Any])?["OAuth2PasswordBearer"]
             as? [String: Any])?["flows"] as? [String: Any]).flatMap { ($0["password"] as? [String: Any])?["scopes"] as? [String: String] }
         // The users' grantable scopes stay listed; the new policy's scope comes with its description.
         #expect(scopes?["reports"] == "Read reports.")

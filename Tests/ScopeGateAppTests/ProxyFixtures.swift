@@ -12,9 +12,11 @@ final class ProxyProcess {
     /// Starts `binary` (the first of `candidates` that exists) with the arguments and environment (nil: the
     /// test's own) `configure` returns for the scratch folder and a free port, and waits until the port accepts
     /// connections. `log` reads what the proxy wrote, for the error when it does not start.
-    init(name: String, candidates: [String], package: String,
-         configure: (_ directory: URL, _ port: UInt16) throws -> (arguments: [String], environment: [String: String]?),
-         log: @escaping (URL) -> String = { _ in "" }) throws {
+    init(
+        name: String, candidates: [String], package: String,
+        configure: (_ directory: URL, _ port: UInt16) throws -> (arguments: [String], environment: [String: String]?),
+        log: @escaping (URL) -> String = { _ in "" }
+    ) throws {
         guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw TestHTTPError(description: "\(name) is not installed (apt-get install \(package)); its end-to-end test needs it")
         }
@@ -79,15 +81,19 @@ struct ProxiedDemo {
     /// `bodiesPassed`: whether the proxy hands ScopeGate's refusal bodies to the client (nginx's auth_request
     /// sends its own error page instead).
     func expectProtection(bodiesPassed: Bool) throws {
-        let login = try through("/token", method: "POST", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                body: formBody([("username", "johndoe"), ("password", "secret"), ("scope", "me items")]))
+        let login = try through(
+            "/token", method: "POST", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: formBody([("username", "johndoe"), ("password", "secret"), ("scope", "me items")]))
         #expect(login.status == 200)
         let token = try #require(try JSONSerialization.jsonObject(with: Data(login.body)) as? [String: Any])["access_token"] as? String
         let bearer = ("Authorization", "Bearer \(try #require(token))")
 
         let allowed = try through("/users/me/items/?page=1", headers: [bearer])
         #expect(allowed.status == 200)
-        #expect(allowed.text == #"app GET /users/me/items/ X-Auth-User=["johndoe"] X-Auth-Scopes=["me items"] X-Auth-Email=["johndoe@example.com"] X-Auth-Name=["John Doe"]"#)
+        #expect(
+            allowed.text
+                == #"app GET /users/me/items/ X-Auth-User=["johndoe"] X-Auth-Scopes=["me items"] X-Auth-Email=["johndoe@example.com"] X-Auth-Name=["John Doe"]"#
+        )
 
         let challenged = try through("/users/me/")
         #expect(challenged.status == 401)
@@ -119,8 +125,12 @@ struct ProxiedDemo {
         #expect(!publicPage.text.contains("root"))
         // A client's own descriptions of the original request cannot steer the decision: the proxy overwrites
         // them (401, no token) or passes them on beside its own, which then disagree (403).
-        let steered = try through("/users/me/", headers: [("X-Forwarded-Uri", "/public/x"), ("X-Original-URI", "/public/x"),
-                                                          ("X-Forwarded-Method", "GET")])
+        let steered = try through(
+            "/users/me/",
+            headers: [
+                ("X-Forwarded-Uri", "/public/x"), ("X-Original-URI", "/public/x"),
+                ("X-Forwarded-Method", "GET"),
+            ])
         #expect([401, 403].contains(steered.status))
         let admin = ("Authorization", "Bearer \(try scopegate.token(subject: "bob", scopes: ["admin"]))")
         #expect(try through("/admin/x", method: "DELETE", headers: [("X-Forwarded-Method", "GET"), ("X-Original-Method", "GET"), admin]).status == 403)
@@ -134,8 +144,14 @@ struct ProxiedDemo {
         let response = try through("/users/me/", headers: [bearer, cookie])
         #expect(response.status == 200)
         #expect(response.text.contains(#"X-Auth-User=["johndoe"]"#))
-        #expect(try sendRequest(port: scopegate.port, target: "/auth", headers: [bearer, cookie, ("X-Original-URI", "/users/me/"),
-                                                                                 ("X-Original-Method", "GET")]).status == 431)
+        #expect(
+            try sendRequest(
+                port: scopegate.port, target: "/auth",
+                headers: [
+                    bearer, cookie, ("X-Original-URI", "/users/me/"),
+                    ("X-Original-Method", "GET"),
+                ]
+            ).status == 431)
     }
 
     func expectPathTricksRefused() throws {

@@ -44,9 +44,10 @@ extension ForwardAuthStages {
     @Test(arguments: FailingStage.allCases)
     func everyInjectedFailureIsARefusal(stage: FailingStage) throws {
         let daemon = try TestDaemon()
-        let service = ScopeGateService(configuration: daemon.service.configuration,
-                                       logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-                                       stages: ForwardAuthStages.standard.failing(at: stage))
+        let service = ScopeGateService(
+            configuration: daemon.service.configuration,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            stages: ForwardAuthStages.standard.failing(at: stage))
         let token = try daemon.token(scopes: ["me", "items"])
         // Requests that would be allowed without the fault; public ones fail only where their path goes.
         let allowed = request("/users/me/items/", token: token)
@@ -60,8 +61,10 @@ extension ForwardAuthStages {
         let daemon = try TestDaemon()
         let corpusText = try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/ScopeGateCoreTests/Fixtures/path-corpus.tsv"), encoding: .utf8)
         let corpus = try PathCorpusEntry.parse(corpusText)
-        let tokens: [String?] = [nil, try daemon.token(scopes: ["me"]), try daemon.token(scopes: ["me", "items"]),
-                                 try daemon.token(subject: "bob", scopes: ["admin"])]
+        let tokens: [String?] = [
+            nil, try daemon.token(scopes: ["me"]), try daemon.token(scopes: ["me", "items"]),
+            try daemon.token(subject: "bob", scopes: ["admin"]),
+        ]
         for entry in corpus {
             for token in tokens {
                 var headers = HTTPHeaders([("X-Original-Method", "GET")])
@@ -105,20 +108,22 @@ extension ForwardAuthStages {
             default: authPath = "/auth" + path
             }
             if let token { headers.append(name: "Authorization", value: Array("Bearer \(token)".utf8)) }
-            let request = HTTPRequest(method: style == 2 ? method : "GET", path: Array(authPath.utf8), headers: headers,
-                                      clientAddress: IPAddress("127.0.0.1"))
+            let request = HTTPRequest(
+                method: style == 2 ? method : "GET", path: Array(authPath.utf8), headers: headers,
+                clientAddress: IPAddress("127.0.0.1"))
             let answer = status(daemon.service, request)
             #expect([200, 401, 403].contains(answer))
             guard answer == 200 else { continue }
             let canonical = try CanonicalPath(target: path).description
-            let justified = switch canonical {
-            case "/public/a": true
-            case "/users/me/": scopes.contains("me")
-            case "/users/me/items/": scopes.isSuperset(of: ["me", "items"])
-            case "/status/": user != "-" && user != "alice"
-            case "/admin/x": ["GET", "HEAD"].contains(method) && scopes.contains("admin")
-            default: false
-            }
+            let justified =
+                switch canonical {
+                case "/public/a": true
+                case "/users/me/": scopes.contains("me")
+                case "/users/me/items/": scopes.isSuperset(of: ["me", "items"])
+                case "/status/": user != "-" && user != "alice"
+                case "/admin/x": ["GET", "HEAD"].contains(method) && scopes.contains("admin")
+                default: false
+                }
             #expect(justified, "200 for \(method) \(path) with \(user) \(scopes)")
         }
     }

@@ -29,16 +29,18 @@ final class ReloadFixture {
     init(policy: String = "rules:\n  - path: /x\n    scopes: [a]\n", users: String = ReloadFixture.usersYAML) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-reload-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        files = ConfigurationFiles(policyPath: directory.appendingPathComponent("policy.yaml").path,
-                                   usersPath: directory.appendingPathComponent("users.yaml").path,
-                                   secretPath: directory.appendingPathComponent("secret").path, demo: false)
+        files = ConfigurationFiles(
+            policyPath: directory.appendingPathComponent("policy.yaml").path,
+            usersPath: directory.appendingPathComponent("users.yaml").path,
+            secretPath: directory.appendingPathComponent("secret").path, demo: false)
         try Self.write(policy, to: files.policyPath!)
         try Self.write(users, to: files.usersPath!)
         try Self.write(Self.firstSecret, to: files.secretPath!)
         let logger = logs.logger(level: .notice)
         let loaded = try files.load(logger: logger)
-        let configuration = ServiceConfiguration(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring,
-                                                 passwordHasher: try PasswordHasher(cost: 4))
+        let configuration = ServiceConfiguration(
+            policy: loaded.policy, users: loaded.users, keyring: loaded.keyring,
+            passwordHasher: try PasswordHasher(cost: 4))
         daemon = try TestDaemon(configuration: configuration, logger: logger)
         reloader = ConfigurationReloader(files: files, initial: loaded.contents, service: daemon.service, logger: logger)
     }
@@ -87,7 +89,10 @@ final class ReloadFixture {
             Issue.record("a bad policy was accepted")
             return
         }
-        #expect(message == "\(fixture.files.policyPath!):3:15: error: rule \"/x\": unknown method \"GETT\"; expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT")
+        #expect(
+            message
+                == "\(fixture.files.policyPath!):3:15: error: rule \"/x\": unknown method \"GETT\"; expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT"
+        )
         #expect(try fixture.daemon.auth("/x", token: carol).status == 200)
         #expect(try fixture.metric("scopegate_config_reloads_total", ["result": "failure"]) == 1)
         #expect(try fixture.metric("scopegate_config_last_reload_successful") == 0)
@@ -131,8 +136,9 @@ final class ReloadFixture {
         let bob = try fixture.token()
         // Answered twice, so the second answer is the one kept for this token.
         for _ in 0..<2 { #expect(try fixture.daemon.auth("/x", token: bob).header("X-Auth-Scopes") == "a b") }
-        try ReloadFixture.write(ReloadFixture.usersYAML.replacingOccurrences(of: "scopes: [a, b]", with: "scopes: [a]")
-            .replacingOccurrences(of: "  bob:\n", with: "  bob:\n    email: bob@example.com\n"), to: fixture.files.usersPath!)
+        try ReloadFixture.write(
+            ReloadFixture.usersYAML.replacingOccurrences(of: "scopes: [a, b]", with: "scopes: [a]")
+                .replacingOccurrences(of: "  bob:\n", with: "  bob:\n    email: bob@example.com\n"), to: fixture.files.usersPath!)
         #expect(fixture.reloader.reload(reason: "test") == .reloaded)
         let after = try fixture.daemon.auth("/x", token: bob)
         #expect(after.status == 200)

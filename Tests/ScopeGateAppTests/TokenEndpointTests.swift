@@ -56,7 +56,10 @@ import ScopeGateTesting
         }
         let both = try post(formBody([("scope", "me")]), "application/x-www-form-urlencoded")
         #expect(both.status == 422)
-        #expect(both.text == #"{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null},{"type":"missing","loc":["body","password"],"msg":"Field required","input":null}]}"#)
+        #expect(
+            both.text
+                == #"{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null},{"type":"missing","loc":["body","password"],"msg":"Field required","input":null}]}"#
+        )
         let empty = try post(formBody([("username", ""), ("password", "x")]), "application/x-www-form-urlencoded")
         #expect(empty.text == #"{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null}]}"#)
         let json = try post(Array(#"{"username":"johndoe","password":"secret"}"#.utf8), "application/json")
@@ -66,8 +69,9 @@ import ScopeGateTesting
     @Test func speaksOAuthErrors() throws {
         let daemon = try TestDaemon()
         let post = { (fields: [(String, String)]) in
-            try sendRequest(port: daemon.port, method: "POST", target: "/token",
-                            headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
+            try sendRequest(
+                port: daemon.port, method: "POST", target: "/token",
+                headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
         }
         let grant = try post([("grant_type", "client_credentials"), ("username", "johndoe"), ("password", "secret")])
         #expect(grant.status == 400)
@@ -76,28 +80,32 @@ import ScopeGateTesting
         let repeated = try post([("username", "bob"), ("username", "johndoe"), ("password", "builder")])
         #expect(repeated.status == 400)
         #expect(repeated.text == #"{"error":"invalid_request","error_description":"parameter \"username\" appears more than once"}"#)
-        let badEscape = try sendRequest(port: daemon.port, method: "POST", target: "/token",
-                                        headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("username=%ZZ&password=x".utf8))
+        let badEscape = try sendRequest(
+            port: daemon.port, method: "POST", target: "/token",
+            headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("username=%ZZ&password=x".utf8))
         #expect(badEscape.status == 400)
         #expect(badEscape.text.contains("invalid_request"))
     }
 
     @Test func acceptsMultipartForms() throws {
         let daemon = try TestDaemon()
-        let body = "--b0undary\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nbob\r\n"
+        let body =
+            "--b0undary\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nbob\r\n"
             + "--b0undary\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nbuilder\r\n"
             + "--b0undary\r\nContent-Disposition: form-data; name=\"scope\"\r\n\r\nadmin\r\n--b0undary--\r\n"
-        let response = try sendRequest(port: daemon.port, method: "POST", target: "/token",
-                                       headers: [("Content-Type", "multipart/form-data; boundary=b0undary")], body: Array(body.utf8))
+        let response = try sendRequest(
+            port: daemon.port, method: "POST", target: "/token",
+            headers: [("Content-Type", "multipart/form-data; boundary=b0undary")], body: Array(body.utf8))
         #expect(response.status == 200)
         #expect(response.text.hasSuffix(#""scope":"admin"}"#))
     }
 
     @Test func capsTheBodyAndTheMethod() throws {
         let daemon = try TestDaemon()
-        let big = try sendRequest(port: daemon.port, method: "POST", target: "/token",
-                                  headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                  body: formBody([("username", "bob"), ("password", String(repeating: "a", count: 17_000))]))
+        let big = try sendRequest(
+            port: daemon.port, method: "POST", target: "/token",
+            headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: formBody([("username", "bob"), ("password", String(repeating: "a", count: 17_000))]))
         #expect(big.status == 413)
         let get = try daemon.get("/token")
         #expect(get.status == 405)
@@ -155,7 +163,9 @@ import ScopeGateTesting
         let logins = try (0..<6).map { _ in try TestHTTPConnection(port: daemon.port) }
         let body = formBody([("username", "johndoe"), ("password", "secret")])
         for connection in logins {
-            try connection.send(Array("POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+            try connection.send(
+                Array("POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+            )
         }
         try #require(waitUntil { daemon.pendingWork >= 3 })
         for _ in 0..<20 {

@@ -34,10 +34,12 @@ func member(_ value: Any?, _ path: String...) -> Any? {
 
     func subrequest(_ method: String, _ uri: String, client: [(String, String)] = []) throws -> TestHTTPResponse {
         let passed = client.filter { header in requestHeaders?.contains { $0.lowercased() == header.0.lowercased() } ?? true }
-        return try sendRequest(port: daemon.port, target: authPath, headers: passed + [
-            ("X-Forwarded-Method", method), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "app.example.com"),
-            ("X-Forwarded-Uri", uri), ("X-Forwarded-For", "203.0.113.9"),
-        ])
+        return try sendRequest(
+            port: daemon.port, target: authPath,
+            headers: passed + [
+                ("X-Forwarded-Method", method), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "app.example.com"),
+                ("X-Forwarded-Uri", uri), ("X-Forwarded-For", "203.0.113.9"),
+            ])
     }
 
     @Test func answersWhatTraefikExpects() throws {

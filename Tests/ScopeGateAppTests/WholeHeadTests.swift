@@ -92,12 +92,15 @@ import ScopeGateTesting
             ("Authorization", Array("Authorization: Bearer \(token)".utf8)),
         ]
         if let value = extraValues[extra] { fields.append((extra, Array("\(extra): \(value)".utf8))) }
-        return RawRequest(requestLine: Array("GET /auth HTTP/1.1".utf8), fields: fields,
-                          body: extra == "Transfer-Encoding" ? Array("0\r\n\r\n".utf8) : [])
+        return RawRequest(
+            requestLine: Array("GET /auth HTTP/1.1".utf8), fields: fields,
+            body: extra == "Transfer-Encoding" ? Array("0\r\n\r\n".utf8) : [])
     }
 
-    static let authHeaders = ["X-Original-URI", "X-Original-Method", "Authorization", "X-Forwarded-Uri", "X-Forwarded-Method",
-                              "X-Forwarded-For", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection"]
+    static let authHeaders = [
+        "X-Original-URI", "X-Original-Method", "Authorization", "X-Forwarded-Uri", "X-Forwarded-Method",
+        "X-Forwarded-For", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection",
+    ]
 
     @Test(arguments: authHeaders)
     func forwardAuthRefusesEveryDamagedHeader(name: String) throws {
@@ -120,8 +123,9 @@ import ScopeGateTesting
         if chunked {
             fields.append(("Transfer-Encoding", Array("Transfer-Encoding: chunked".utf8)))
             let size = String(body.utf8.count, radix: 16)
-            return RawRequest(requestLine: Array("POST /token HTTP/1.1".utf8), fields: fields,
-                              body: Array("\(size)\r\n\(body)\r\n0\r\n\r\n".utf8))
+            return RawRequest(
+                requestLine: Array("POST /token HTTP/1.1".utf8), fields: fields,
+                body: Array("\(size)\r\n\(body)\r\n0\r\n\r\n".utf8))
         }
         fields.append(("Content-Length", Array("Content-Length: \(body.utf8.count)".utf8)))
         return RawRequest(requestLine: Array("POST /token HTTP/1.1".utf8), fields: fields, body: Array(body.utf8))
@@ -137,8 +141,10 @@ import ScopeGateTesting
     }
 
     @Test func requestTargetsAndMethodsCutAtANulAreRefused() throws {
-        let host: [(name: String, line: [UInt8])] = [("Host", Array("Host: scopegate".utf8)),
-                                                      ("Authorization", Array("Authorization: Bearer \(token)".utf8))]
+        let host: [(name: String, line: [UInt8])] = [
+            ("Host", Array("Host: scopegate".utf8)),
+            ("Authorization", Array("Authorization: Bearer \(token)".utf8)),
+        ]
         // Envoy's convention: the original path follows /auth on the request line itself.
         let envoy = RawRequest(requestLine: Array("GET /auth/users/me/items/ HTTP/1.1".utf8), fields: host)
         #expect(try send(envoy)?.status == 200)
@@ -149,8 +155,9 @@ import ScopeGateTesting
             Array("/auth/users/me/items/".utf8) + [0, 0] + Array("x?a=1".utf8),
         ]
         for target in targets {
-            try expectRefused(RawRequest(requestLine: Array("GET ".utf8) + target + Array(" HTTP/1.1".utf8), fields: host),
-                              "\(target)")
+            try expectRefused(
+                RawRequest(requestLine: Array("GET ".utf8) + target + Array(" HTTP/1.1".utf8), fields: host),
+                "\(target)")
         }
         // A query is not a cut: it is parsed, and the path before it decided on.
         let query = RawRequest(requestLine: Array("GET /auth/users/me/items/?page=2&x HTTP/1.1".utf8), fields: host)
@@ -162,8 +169,10 @@ import ScopeGateTesting
 
     @Test func repeatedHeadersStaySeparateAndAreRefused() throws {
         // libmicrohttpd keeps each field line; ScopeGate refuses a description given twice instead of merging it.
-        for (name, second, status) in [("X-Original-URI", "/public/x", 403), ("X-Original-Method", "DELETE", 403),
-                                       ("Authorization", "Bearer x", 401), ("Content-Length", "0", 400)] {
+        for (name, second, status) in [
+            ("X-Original-URI", "/public/x", 403), ("X-Original-Method", "DELETE", 403),
+            ("Authorization", "Bearer x", 401), ("Content-Length", "0", 400),
+        ] {
             var request = authRequest(with: name == "Content-Length" ? "Content-Length" : "")
             request.fields.append((name, Array("\(name): \(second)".utf8)))
             #expect(try send(request)?.status == status, "\(name) twice")
@@ -190,8 +199,9 @@ import ScopeGateTesting
     }
 
     @Test func theHostilePathCorpusOnTheWireIsDecidedAsInProcess() throws {
-        let corpusText = try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/ScopeGateCoreTests/Fixtures/path-corpus.tsv"),
-                                    encoding: .utf8)
+        let corpusText = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("Tests/ScopeGateCoreTests/Fixtures/path-corpus.tsv"),
+            encoding: .utf8)
         // Targets with CR or LF would end the header line: they are request splitting, not a value to read.
         let corpus = try PathCorpusEntry.parse(corpusText).filter { !$0.target.contains(0x0D) && !$0.target.contains(0x0A) }
         for entry in corpus {
@@ -200,8 +210,10 @@ import ScopeGateTesting
             let wire = try send(request)?.status
             var headers = HTTPHeaders([("X-Original-Method", "GET"), ("Authorization", "Bearer \(token)")])
             headers.append(name: "X-Original-URI", value: entry.target)
-            guard case .respond(let inProcess) = daemon.service.handle(
-                HTTPRequest(method: "GET", path: Array("/auth".utf8), headers: headers, clientAddress: IPAddress("127.0.0.1"))) else {
+            guard
+                case .respond(let inProcess) = daemon.service.handle(
+                    HTTPRequest(method: "GET", path: Array("/auth".utf8), headers: headers, clientAddress: IPAddress("127.0.0.1")))
+            else {
                 Issue.record("deferred /auth")
                 continue
             }

@@ -4,7 +4,8 @@ import ScopeGateCore
 import ScopeGateTesting
 
 @Suite struct CLITests {
-    let users = try! temporaryFile("users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
+    let users = try! temporaryFile(
+        "users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
     let policy = try! temporaryFile("policy.yaml", "rules:\n  - path: /users/me/\n    scopes: [me]\n")
     let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
 
@@ -26,7 +27,8 @@ import ScopeGateTesting
         let short = try temporaryFile("secret", "tooshort\n")
         let weak = try run(["serve", "--policy", policy, "--users", users, "--secret-file", short, "--port", "0"])
         #expect(weak.status == 1)
-        #expect(weak.errors.contains("the HS256 secret is 8 bytes long; at least 32 are required (RFC 7518 §3.2). Create one with: openssl rand -hex 32 > secret"))
+        #expect(
+            weak.errors.contains("the HS256 secret is 8 bytes long; at least 32 are required (RFC 7518 §3.2). Create one with: openssl rand -hex 32 > secret"))
         let published = try temporaryFile("secret", "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\n")
         let refused = try run(["serve", "--policy", policy, "--users", users, "--secret-file", published, "--port", "0"])
         #expect(refused.status == 1)
@@ -55,8 +57,9 @@ import ScopeGateTesting
         var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret])
         let bound = server.port
         #expect(try sendRequest(port: bound, target: "/healthz").status == 200)
-        let login = try sendRequest(port: bound, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                    body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
+        let login = try sendRequest(
+            port: bound, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
         #expect(login.status == 200)
         #expect(server.stop() == 0)
         #expect(server.log.contains("stopping"))

@@ -4,19 +4,26 @@ import ScopeGateCore
 import ScopeGateTesting
 
 @Suite struct OperatingTests {
-    let users = try! temporaryFile("users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
+    let users = try! temporaryFile(
+        "users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
     let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
 
     func login(_ port: UInt16) throws -> String {
-        let login = try sendRequest(port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                    body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
+        let login = try sendRequest(
+            port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
         let object = try JSONSerialization.jsonObject(with: Data(login.body)) as? [String: Any]
         return try #require(object?["access_token"] as? String)
     }
 
     func auth(_ port: UInt16, _ uri: String, token: String) throws -> Int {
-        try sendRequest(port: port, target: "/auth", headers: [("X-Original-URI", uri), ("X-Original-Method", "GET"),
-                                                                ("Authorization", "Bearer \(token)")]).status
+        try sendRequest(
+            port: port, target: "/auth",
+            headers: [
+                ("X-Original-URI", uri), ("X-Original-Method", "GET"),
+                ("Authorization", "Bearer \(token)"),
+            ]
+        ).status
     }
 
     @Test func reloadsOnSIGHUPAndKeepsTheOldPolicyWhenTheNewOneIsBad() throws {
@@ -36,10 +43,11 @@ import ScopeGateTesting
 
         try "rules:\n  - path: /c\n    scopes: [nope nope]\n".write(toFile: policy, atomically: true, encoding: .utf8)
         kill(server.process.processIdentifier, SIGHUP)
-        #expect(waitUntil(timeout: 5) {
-            let metrics = (try? sendRequest(port: server.port, target: "/metrics").text) ?? ""
-            return metrics.contains(#"scopegate_config_reloads_total{result="failure"} 1"#)
-        })
+        #expect(
+            waitUntil(timeout: 5) {
+                let metrics = (try? sendRequest(port: server.port, target: "/metrics").text) ?? ""
+                return metrics.contains(#"scopegate_config_reloads_total{result="failure"} 1"#)
+            })
         #expect(try auth(server.port, "/b", token: token) == 200)
         #expect(server.process.isRunning)
         #expect(server.stop() == 0)
@@ -102,8 +110,14 @@ import ScopeGateTesting
             (["--regulation-first-ban", "0"], "--regulation-first-ban must be at least 1"),
             (["--regulation-window", "0"], "--regulation-window must be at least 1"),
             (["--regulation-first-ban", "100"], "--regulation-first-ban (100 s) must not be longer than --regulation-max-user-ban (60 s)"),
-            (["--regulation-first-ban", "30", "--regulation-max-ban", "20"], "--regulation-first-ban (30 s) must not be longer than --regulation-max-ban (20 s)"),
-            (["--regulation-first-ban", "30", "--regulation-window", "10"], "--regulation-window (10 s) must not be shorter than --regulation-first-ban (30 s)"),
+            (
+                ["--regulation-first-ban", "30", "--regulation-max-ban", "20"],
+                "--regulation-first-ban (30 s) must not be longer than --regulation-max-ban (20 s)"
+            ),
+            (
+                ["--regulation-first-ban", "30", "--regulation-window", "10"],
+                "--regulation-window (10 s) must not be shorter than --regulation-first-ban (30 s)"
+            ),
         ] {
             let refused = try run(["serve", "--demo"] + arguments)
             #expect(refused.status == 64, "\(arguments)")
@@ -115,9 +129,10 @@ import ScopeGateTesting
         var serving = try ServingProcess(["--demo", "--regulate-after-pair", "1", "--regulation-first-ban", "7"])
         let port = serving.port
         let login = { (password: String) in
-            try sendRequest(port: port, method: "POST", target: "/token",
-                            headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                            body: formBody([("username", "johndoe"), ("password", password)]))
+            try sendRequest(
+                port: port, method: "POST", target: "/token",
+                headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: formBody([("username", "johndoe"), ("password", password)]))
         }
         #expect(try login("wrong").status == 400)
         let throttled = try login("secret")
@@ -127,9 +142,11 @@ import ScopeGateTesting
     }
 
     @Test func refusesLoginLimitsOutOfRange() throws {
-        for (arguments, message) in [(["--login-queue", "0"], "--login-queue must be at least 1"),
-                                     (["--login-max-wait", "0"], "--login-max-wait must be 1 to 600000 (milliseconds)"),
-                                     (["--login-max-wait", "700000"], "--login-max-wait must be 1 to 600000 (milliseconds)")] {
+        for (arguments, message) in [
+            (["--login-queue", "0"], "--login-queue must be at least 1"),
+            (["--login-max-wait", "0"], "--login-max-wait must be 1 to 600000 (milliseconds)"),
+            (["--login-max-wait", "700000"], "--login-max-wait must be 1 to 600000 (milliseconds)"),
+        ] {
             let refused = try run(["serve", "--demo"] + arguments)
             #expect(refused.status == 64)
             #expect(refused.errors.contains(message), "\(refused.errors)")
@@ -168,10 +185,12 @@ import ScopeGateTesting
     }
 
     @Test func takesOptionsFromTheEnvironment() throws {
-        var server = try ServingProcess(["--log-format", "text"], environment: [
-            "SCOPEGATE_DEMO": "true", "SCOPEGATE_METRICS_ADDRESS": "127.0.0.1:0", "SCOPEGATE_ACCESS_LOG": "false",
-            "SCOPEGATE_LOG_FORMAT": "json", "SCOPEGATE_PORT": "1",
-        ])
+        var server = try ServingProcess(
+            ["--log-format", "text"],
+            environment: [
+                "SCOPEGATE_DEMO": "true", "SCOPEGATE_METRICS_ADDRESS": "127.0.0.1:0", "SCOPEGATE_ACCESS_LOG": "false",
+                "SCOPEGATE_LOG_FORMAT": "json", "SCOPEGATE_PORT": "1",
+            ])
         // SCOPEGATE_PORT=1 lost to the command line's --port 0, and --log-format text to SCOPEGATE_LOG_FORMAT.
         #expect(server.waitForLog("operator endpoints on") != nil)
         #expect(try sendRequest(port: server.port, target: "/metrics").status == 404)
@@ -189,22 +208,23 @@ import ScopeGateTesting
             .sign(AccessTokenClaims(subject: "bob", scopes: ["me"], issuedAt: Date(), expiresAt: Date() + 600, tokenID: "t"))
         let allowed = try run(["explain", "--policy", policy, "--users", users, "--secret-file", secret, "GET", "/users/bob/../bob/x?y=1", "--token", token])
         #expect(allowed.status == 0)
-        #expect(allowed.output == """
-            request:   GET /users/bob/../bob/x?y=1
-            canonical: /users/bob/x
-            rule:      /users/{name}/** methods GET,HEAD (\(policy):2)
-            params:    name=bob
-            required:  a valid token with scopes me
-            token:     valid for bob, scopes me
-            granted:   me
-            decision:  allow, 200
-              X-Auth-User: bob
-              X-Auth-Scopes: me
-              X-Auth-Email: (empty)
-              X-Auth-Name: (empty)
-              Cache-Control: no-store
+        #expect(
+            allowed.output == """
+                request:   GET /users/bob/../bob/x?y=1
+                canonical: /users/bob/x
+                rule:      /users/{name}/** methods GET,HEAD (\(policy):2)
+                params:    name=bob
+                required:  a valid token with scopes me
+                token:     valid for bob, scopes me
+                granted:   me
+                decision:  allow, 200
+                  X-Auth-User: bob
+                  X-Auth-Scopes: me
+                  X-Auth-Email: (empty)
+                  X-Auth-Name: (empty)
+                  Cache-Control: no-store
 
-            """)
+                """)
         let refused = try run(["explain", "--policy", policy, "--users", users, "--secret-file", secret, "GET", "/users/bob/x"])
         #expect(refused.status == 1)
         #expect(refused.output.contains("token:     none given"))
@@ -234,8 +254,9 @@ import ScopeGateTesting
     /// The configuration reference (docs/configuration.md) names every option `serve --help` lists, with its default.
     @Test func readmeListsEveryServeOption() throws {
         let help = try run(["serve", "--help"]).output
-        let readme = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        let readme = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         let options = Set(help.matches(of: /--[a-z][a-z0-9-]+/).map { String($0.output) }).subtracting(["--help"])
         #expect(options.count > 20)
         for option in options.sorted() {

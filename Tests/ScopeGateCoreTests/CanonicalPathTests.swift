@@ -121,9 +121,11 @@ import Testing
         var generator = SeededRandom()
         let pieces = ["a", "b", "ab", ".", "..", "", "%2e", "%2E%2e", "%61", "a.", ".a"]
         for _ in 0..<5_000 {
-            let target = "/" + (0..<Int.random(in: 1...6, using: &generator)).map { _ in
-                pieces.randomElement(using: &generator)!
-            }.joined(separator: "/")
+            let target =
+                "/"
+                + (0..<Int.random(in: 1...6, using: &generator)).map { _ in
+                    pieces.randomElement(using: &generator)!
+                }.joined(separator: "/")
             let actual = Result { () throws(PathError) -> String in try CanonicalPath(target: target).description }
             switch (actual, Self.reference(target)) {
             case (.success(let got), .success(let expected)): #expect(got == expected, "\(target)")

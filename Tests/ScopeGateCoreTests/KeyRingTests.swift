@@ -38,8 +38,9 @@ private struct ChecksumKey: JWSKey {
     }
 
     @Test func aKeyTypeOfItsOwnSignsAndVerifiesThroughTheRing() throws {
-        let ring = try KeyRing(signingKey: ChecksumKey(id: "c1"),
-                               verificationKeys: [HMACKey(hs256Secret: Array(seedSecret.utf8), id: "h1")])
+        let ring = try KeyRing(
+            signingKey: ChecksumKey(id: "c1"),
+            verificationKeys: [HMACKey(hs256Secret: Array(seedSecret.utf8), id: "h1")])
         let claims = AccessTokenClaims(subject: "bob", scopes: ["me"], issuedAt: now, expiresAt: now + 60, tokenID: "t")
         let token = try TokenSigner(key: ring.signingKey).sign(claims)
         let header = try #require(Base64URL.decode(String(token.split(separator: ".")[0])))

@@ -41,11 +41,12 @@ import Testing
             """
         let policy = try Policy.load(yaml: yaml, file: "p.yaml")
         let shadows = PolicyLinter.warnings(for: policy, users: nil, file: "p.yaml").map(\.description).filter { $0.contains("shadowed") }
-        #expect(shadows == [
-            "p.yaml:2:5: warning: rule \"/**\" is shadowed by rule \"/a\" (line 12) for GET, HEAD, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/a\" decides and refuses the methods it does not list (403)",
-            "p.yaml:2:5: warning: rule \"/**\" is shadowed by rule \"/admin/**\" (line 4) for POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/admin/**\" decides and refuses the methods it does not list (403)",
-            "p.yaml:15:5: warning: rule \"/a/**\" is shadowed by rule \"/a\" (line 12) for GET, HEAD, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/a\" decides and refuses the methods it does not list (403)",
-        ])
+        #expect(
+            shadows == [
+                "p.yaml:2:5: warning: rule \"/**\" is shadowed by rule \"/a\" (line 12) for GET, HEAD, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/a\" decides and refuses the methods it does not list (403)",
+                "p.yaml:2:5: warning: rule \"/**\" is shadowed by rule \"/admin/**\" (line 4) for POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/admin/**\" decides and refuses the methods it does not list (403)",
+                "p.yaml:15:5: warning: rule \"/a/**\" is shadowed by rule \"/a\" (line 12) for GET, HEAD, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT: where both match, \"/a\" decides and refuses the methods it does not list (403)",
+            ])
         // What the matcher does on the shared paths.
         guard case .methodNotAllowed = policy.match(method: "DELETE", path: try CanonicalPath(target: Array("/admin/x".utf8))) else {
             Issue.record("DELETE /admin/x fell back to a less specific rule")
@@ -83,11 +84,12 @@ import Testing
         let policy = try Policy.load(yaml: yaml, file: "p.yaml")
         let users = UserDirectory([UserRecord(username: "a", passwordHash: "x", scopes: ["admin", "reports", "me"])])
         let warnings = PolicyLinter.warnings(for: policy, users: users, file: "p.yaml").map(\.description)
-        #expect(warnings == [
-            "p.yaml:2:5: warning: rule \"/admin/**\" overlaps rule \"/admin/health\" (line 4) with a different requirement; where both match, \"/admin/health\" decides (public instead of scopes admin)",
-            "p.yaml:6:5: warning: rule \"/reports/*\" is shadowed by rule \"/reports/today\" (line 9) for GET, HEAD: where both match, \"/reports/today\" decides and refuses the methods it does not list (403)",
-            "p.yaml:9:5: warning: rule \"/reports/today\": scope \"writer\" is granted to no user, so this rule allows no one",
-        ])
+        #expect(
+            warnings == [
+                "p.yaml:2:5: warning: rule \"/admin/**\" overlaps rule \"/admin/health\" (line 4) with a different requirement; where both match, \"/admin/health\" decides (public instead of scopes admin)",
+                "p.yaml:6:5: warning: rule \"/reports/*\" is shadowed by rule \"/reports/today\" (line 9) for GET, HEAD: where both match, \"/reports/today\" decides and refuses the methods it does not list (403)",
+                "p.yaml:9:5: warning: rule \"/reports/today\": scope \"writer\" is granted to no user, so this rule allows no one",
+            ])
         #expect(PolicyLinter.warnings(for: try Policy.load(yaml: "rules:\n  - path: /a\n    scopes: []\n", file: "q.yaml"), users: nil, file: "q.yaml").isEmpty)
     }
 }

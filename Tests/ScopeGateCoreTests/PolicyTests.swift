@@ -68,7 +68,8 @@ import Testing
         // Lowercase is another method, not GET.
         #expect(try matched(policy, "get", "/admin/x") == "405 /admin/**")
         guard case .rule(let delete, _) = policy.match(method: "DELETE", path: try CanonicalPath(target: "/reports/1")),
-              case .rule(let other, _) = policy.match(method: "GET", path: try CanonicalPath(target: "/reports/1")) else {
+            case .rule(let other, _) = policy.match(method: "GET", path: try CanonicalPath(target: "/reports/1"))
+        else {
             Issue.record("reports rules must match")
             return
         }
@@ -153,17 +154,18 @@ import Testing
             extra: 1
             """
         let error = #expect(throws: ConfigurationError.self) { try Policy.load(yaml: yaml, file: "policy.yaml") }
-        #expect(error?.description == """
-            policy.yaml:3:15: error: rule "/admin/**": unknown method "GETT"; expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT
-            policy.yaml:5:11: error: rule "users": a path pattern must start with "/"
-            policy.yaml:9:13: error: rule "/x": a public rule cannot require scopes
-            policy.yaml:10:5: error: rule "/y": needs "scopes" (use [] for any valid token) or "public: true"
-            policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "path", "methods", "scopes", "public", "description"
-            policy.yaml:13:14: error: rule "/z": "bad scope" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, " and \\)
-            policy.yaml:15:13: error: rule "/w": "public" must be true or false
-            policy.yaml:16:10: error: "default" is "allow"; expected "deny" or "authenticated"
-            policy.yaml:17:1: error: policy: unknown key "extra"; expected one of "rules", "default", "scopes"
-            """)
+        #expect(
+            error?.description == """
+                policy.yaml:3:15: error: rule "/admin/**": unknown method "GETT"; expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT
+                policy.yaml:5:11: error: rule "users": a path pattern must start with "/"
+                policy.yaml:9:13: error: rule "/x": a public rule cannot require scopes
+                policy.yaml:10:5: error: rule "/y": needs "scopes" (use [] for any valid token) or "public: true"
+                policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "path", "methods", "scopes", "public", "description"
+                policy.yaml:13:14: error: rule "/z": "bad scope" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, " and \\)
+                policy.yaml:15:13: error: rule "/w": "public" must be true or false
+                policy.yaml:16:10: error: "default" is "allow"; expected "deny" or "authenticated"
+                policy.yaml:17:1: error: policy: unknown key "extra"; expected one of "rules", "default", "scopes"
+                """)
     }
 
     @Test func reportsConflictsWithTheirLines() throws {
@@ -178,8 +180,10 @@ import Testing
             """
         let error = #expect(throws: ConfigurationError.self) { try Policy.load(yaml: yaml, file: "p.yaml") }
         #expect(error?.diagnostics.map(\.line) == [4, 6])
-        #expect(error?.diagnostics.first?.description
-            == "p.yaml:4:5: error: rule \"/users/*\" (line 4) is as specific as rule \"/users/{id}\" (line 2) and both match every method; give them distinct paths or disjoint methods")
+        #expect(
+            error?.diagnostics.first?.description
+                == "p.yaml:4:5: error: rule \"/users/*\" (line 4) is as specific as rule \"/users/{id}\" (line 2) and both match every method; give them distinct paths or disjoint methods"
+        )
     }
 
     @Test func reportsYAMLSyntaxAndShapeErrors() throws {

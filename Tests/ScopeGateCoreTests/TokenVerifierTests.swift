@@ -16,7 +16,8 @@ import ScopeGateTesting
     }
 
     @Test func rfc7515AppendixA1() throws {
-        let token = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+        let token =
+            "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
             + ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
             + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
         let key = Base64URL.decode("AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow")!
@@ -32,7 +33,8 @@ import ScopeGateTesting
     }
 
     @Test func seedExampleToken() throws {
-        let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        let token =
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
         // It is signed with jwt.io's sample secret, 19 bytes: correct HMAC, but too short a key to configure.
         let parts = token.split(separator: ".")
         let mac = try HMACSHA256(key: Array("your-256-bit-secret".utf8))
@@ -171,7 +173,10 @@ import ScopeGateTesting
         (#"{"sub":"a","exp":1800000600,"scopes":"me items"}"#, TokenError.invalidClaim("scopes", reason: "is a string, not a list of strings")),
         (#"{"sub":"a","exp":1800000600,"scopes":["me",1]}"#, TokenError.invalidClaim("scopes", reason: "contains a number, not only strings")),
         (#"{"sub":"a","exp":1800000600,"scopes":{"me":true}}"#, TokenError.invalidClaim("scopes", reason: "is a object, not a list of strings")),
-        (#"{"sub":"a","exp":1800000600,"scopes":["me items"]}"#, TokenError.invalidClaim("scopes", reason: "contains \"me items\", which is not a valid scope")),
+        (
+            #"{"sub":"a","exp":1800000600,"scopes":["me items"]}"#,
+            TokenError.invalidClaim("scopes", reason: "contains \"me items\", which is not a valid scope")
+        ),
         (#"{"sub":"a","exp":1800000600,"scope":["me"]}"#, TokenError.invalidClaim("scope", reason: "is a array, not a string")),
         (#"{"sub":"a","exp":1800000600,"scope":"me  items"}"#, TokenError.invalidClaim("scope", reason: "contains \"\", which is not a valid scope")),
         (#"{"sub":"a","exp":1800000600,"scope":"admin","scopes":["me"]}"#, TokenError.invalidClaim("scope", reason: "disagrees with claim \"scopes\"")),
@@ -217,7 +222,8 @@ import ScopeGateTesting
     // MARK: - PyJWT interoperability
 
     @Test func verifiesTokensMintedByPyJWT() throws {
-        let token = try runPython("""
+        let token = try runPython(
+            """
             import jwt, sys
             print(jwt.encode({"sub": "johndoe", "scopes": ["me", "items"], "exp": 1800000600}, sys.argv[1], algorithm="HS256"))
             """, arguments: [seedSecret])
@@ -229,9 +235,12 @@ import ScopeGateTesting
     @Test func pyJWTVerifiesTokensScopeGateSigns() throws {
         let signer = TokenSigner(key: try seedKeyRing().signingKey)
         let issued = Date()
-        let token = try signer.sign(AccessTokenClaims(subject: "johndoe", scopes: ["me", "items"], issuedAt: issued,
-                                                      expiresAt: issued + 1800, tokenID: "t1"))
-        let decoded = try runPython("""
+        let token = try signer.sign(
+            AccessTokenClaims(
+                subject: "johndoe", scopes: ["me", "items"], issuedAt: issued,
+                expiresAt: issued + 1800, tokenID: "t1"))
+        let decoded = try runPython(
+            """
             import jwt, sys, json
             claims = jwt.decode(sys.argv[2], sys.argv[1], algorithms=["HS256"])
             print(json.dumps([claims["sub"], claims["scopes"], claims["jti"], claims["exp"] - claims["iat"]]))

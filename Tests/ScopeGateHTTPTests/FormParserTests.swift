@@ -7,8 +7,10 @@ import Testing
     }
 
     @Test func readsURLEncodedForms() throws {
-        #expect(try fields("grant_type=password&username=johndoe&password=s%C3%A9cret+x&scope=me+items") ==
-                ["grant_type=password", "username=johndoe", "password=sécret x", "scope=me items"])
+        #expect(
+            try fields("grant_type=password&username=johndoe&password=s%C3%A9cret+x&scope=me+items") == [
+                "grant_type=password", "username=johndoe", "password=sécret x", "scope=me items",
+            ])
         #expect(try fields("a=&b&&c=%3D", "Application/X-WWW-Form-Urlencoded; charset=utf-8") == ["a=", "b=", "c=="])
         #expect(try fields("username=a", "application/json") == [])
         #expect(try fields("username=a", nil) == [])
@@ -22,7 +24,8 @@ import Testing
     }
 
     @Test func readsMultipartForms() throws {
-        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\njohndoe\r\n"
+        let body =
+            "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\njohndoe\r\n"
             + "--XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\nContent-Type: text/plain\r\n\r\nse\r\ncret\r\n--XyZ--\r\n"
         #expect(try fields(body, "multipart/form-data; boundary=XyZ") == ["username=johndoe", "password=se\r\ncret"])
         #expect(try fields(body, "multipart/form-data; boundary=\"XyZ\"") == ["username=johndoe", "password=se\r\ncret"])

@@ -7,8 +7,10 @@ import ScopeGateTesting
     @Test func hugeHeadersAreRefusedFast() throws {
         let server = try startServer(handler: echo)
         defer { server.stop() }
-        for head in ["X-Big: " + String(repeating: "a", count: 64 * 1024) + "\r\n",
-                     (0..<4000).map { "X-H\($0): v\r\n" }.joined()] {
+        for head in [
+            "X-Big: " + String(repeating: "a", count: 64 * 1024) + "\r\n",
+            (0..<4000).map { "X-H\($0): v\r\n" }.joined(),
+        ] {
             let start = Date()
             let connection = try TestHTTPConnection(port: server.port)
             try? connection.send("GET / HTTP/1.1\r\nHost: x\r\n" + head + "\r\n")

@@ -49,7 +49,8 @@ final class Gate: Sendable {
         let first = try connection.readResponse()
         #expect(first.text == "GET /one 0 -")
         #expect(first.header("Connection")?.lowercased() != "close")
-        try connection.send("GET /two HTTP/1.1\r\nHost: x\r\n\r\nPOST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /four HTTP/1.1\r\nHost: x\r\n\r\n")
+        try connection.send(
+            "GET /two HTTP/1.1\r\nHost: x\r\n\r\nPOST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /four HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try connection.readResponse().text == "GET /two 0 -")
         #expect(try connection.readResponse().text == "POST /three 3 -")
         #expect(try connection.readResponse().text == "GET /four 0 -")
@@ -63,7 +64,8 @@ final class Gate: Sendable {
         #expect(declared.status == 413)
         #expect(declared.text == "Request body larger than 100 bytes\n")
         let connection = try TestHTTPConnection(port: server.port)
-        try connection.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + String(repeating: "a", count: 100) + "\r\n1\r\nb\r\n0\r\n\r\n")
+        try connection.send(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + String(repeating: "a", count: 100) + "\r\n1\r\nb\r\n0\r\n\r\n")
         #expect(try connection.readResponse().status == 413)
     }
 
@@ -71,9 +73,11 @@ final class Gate: Sendable {
         var configuration = HTTPServerConfiguration()
         configuration.port = 0
         configuration.maximumBodySize = 100
-        let server = try HTTPServer(configuration: configuration, rejection: { rejection in
-            .json(rejection.status, Array(#"{"detail":"\#(rejection.reason)"}"#.utf8))
-        }, handler: echo)
+        let server = try HTTPServer(
+            configuration: configuration,
+            rejection: { rejection in
+                .json(rejection.status, Array(#"{"detail":"\#(rejection.reason)"}"#.utf8))
+            }, handler: echo)
         defer { server.stop() }
         let declared = try sendRequest(port: server.port, method: "POST", target: "/", body: [UInt8](repeating: 65, count: 101))
         #expect(declared.status == 413)
@@ -85,13 +89,16 @@ final class Gate: Sendable {
         let server = try startServer(handler: echo)
         defer { server.stop() }
         let connection = try TestHTTPConnection(port: server.port)
-        try connection.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+        try connection.send(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
         let response = try connection.readResponse()
         #expect(response.status == 400)
         #expect(response.header("Connection")?.lowercased() == "close")
         #expect(connection.isClosedByPeer())
-        for framing in ["Content-Length: 3\r\nContent-Length: 4", "Content-Length: +3", "Content-Length: 0x3",
-                        "CONTENT-length: 3\r\ncontent-LENGTH: 4", "transfer-ENCODING: chunked\r\nContent-length: 4"] {
+        for framing in [
+            "Content-Length: 3\r\nContent-Length: 4", "Content-Length: +3", "Content-Length: 0x3",
+            "CONTENT-length: 3\r\ncontent-LENGTH: 4", "transfer-ENCODING: chunked\r\nContent-length: 4",
+        ] {
             let other = try TestHTTPConnection(port: server.port)
             try other.send("POST / HTTP/1.1\r\nHost: x\r\n\(framing)\r\n\r\nabcd")
             #expect(try other.readResponse().status == 400, "\(framing)")
@@ -112,7 +119,9 @@ final class Gate: Sendable {
 
     @Test func slowWorkRunsOffThePollingThreads() throws {
         let gate = Gate()
-        let server = try startServer({ $0.threads = 1; $0.workerThreads = 1 }) { request in
+        let server = try startServer({
+            $0.threads = 1; $0.workerThreads = 1
+        }) { request in
             if request.pathText == "/slow" {
                 return .deferred(overloaded: { _ in HTTPResponse(status: 503) }) {
                     gate.wait()
@@ -137,7 +146,10 @@ final class Gate: Sendable {
 
     @Test func workersRunBelowThePollingThreads() throws {
         // A niceness no other server in this process uses, so its workers can be told apart.
-        let server = try startServer({ $0.workerThreads = 2; $0.workerNiceness = 7 }, handler: echo)
+        let server = try startServer(
+            {
+                $0.workerThreads = 2; $0.workerNiceness = 7
+            }, handler: echo)
         defer { server.stop() }
         let found = waitUntil(timeout: 5) { threadNiceness().filter { $0.name.hasPrefix("sg-worker-") && $0.nice == 7 }.count == 2 }
         #expect(found, "\(threadNiceness())")
@@ -165,7 +177,9 @@ final class Gate: Sendable {
 
     @Test func excessSlowWorkIsAnsweredAsOverloaded() throws {
         let gate = Gate()
-        let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 1; $0.overloadDelay = .milliseconds(300) }) { _ in
+        let server = try startServer({
+            $0.workerThreads = 1; $0.workerQueueLimit = 1; $0.overloadDelay = .milliseconds(300)
+        }) { _ in
             .deferred(overloaded: { _ in HTTPResponse(status: 503, headers: [("Retry-After", "1")]) }) {
                 gate.wait()
                 return HTTPResponse(status: 200)
@@ -193,7 +207,9 @@ final class Gate: Sendable {
         let gate = Gate()
         let ran = Mutex<[String]>([])
         let reasons = Mutex<[OverloadReason]>([])
-        let server = try startServer({ $0.workerThreads = 1; $0.workerQueueLimit = 4; $0.workerQueueWait = .milliseconds(200) }) { request in
+        let server = try startServer({
+            $0.workerThreads = 1; $0.workerQueueLimit = 4; $0.workerQueueWait = .milliseconds(200)
+        }) { request in
             .deferred(overloaded: { reason in
                 reasons.withLock { $0.append(reason) }
                 return HTTPResponse(status: 503, headers: [("Retry-After", "1")])

@@ -2,8 +2,10 @@ import Testing
 import ScopeGateHTTP
 
 @Suite struct IPAddressTests {
-    @Test(arguments: [("127.0.0.1", "127.0.0.1"), ("::1", "0:0:0:0:0:0:0:1"), ("::ffff:10.0.0.1", "10.0.0.1"),
-                      ("fe80::1:2", "fe80:0:0:0:0:0:1:2"), ("2001:db8::", "2001:db8:0:0:0:0:0:0")])
+    @Test(arguments: [
+        ("127.0.0.1", "127.0.0.1"), ("::1", "0:0:0:0:0:0:0:1"), ("::ffff:10.0.0.1", "10.0.0.1"),
+        ("fe80::1:2", "fe80:0:0:0:0:0:1:2"), ("2001:db8::", "2001:db8:0:0:0:0:0:0"),
+    ])
     func parses(text: String, canonical: String) throws {
         #expect(try #require(IPAddress(text)).description == canonical)
     }

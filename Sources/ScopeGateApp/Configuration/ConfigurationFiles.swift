@@ -100,8 +100,9 @@ public struct ConfigurationFiles: Sendable {
             }
         }
         if !demo, String(decoding: bytes, as: UTF8.self).trimmingWhitespace() == DemoConfiguration.secret {
-            throw ConfigurationLoadError(description: "\(secretPath) holds the secret published in FastAPI's tutorial; anyone could forge "
-                + "tokens. Create a new one with: openssl rand -hex 32 > \(secretPath)")
+            throw ConfigurationLoadError(
+                description: "\(secretPath) holds the secret published in FastAPI's tutorial; anyone could forge "
+                    + "tokens. Create a new one with: openssl rand -hex 32 > \(secretPath)")
         }
         var information = Glibc.stat()
         if stat(secretPath, &information) == 0, information.st_mode & 0o004 != 0 {

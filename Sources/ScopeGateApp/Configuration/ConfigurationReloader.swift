@@ -42,15 +42,19 @@ public final class ConfigurationReloader: Sendable {
                 service.replace(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring)
                 last = loaded.contents
                 service.metrics.recordReload(succeeded: true)
-                logger.notice("configuration reloaded", metadata: [
-                    "reload.reason": "\(reason)", "policy.rules": "\(loaded.policy.rules.count)", "users.count": "\(loaded.users.users.count)",
-                ])
+                logger.notice(
+                    "configuration reloaded",
+                    metadata: [
+                        "reload.reason": "\(reason)", "policy.rules": "\(loaded.policy.rules.count)", "users.count": "\(loaded.users.users.count)",
+                    ])
                 return .reloaded
             } catch {
                 service.metrics.recordReload(succeeded: false)
-                logger.error("configuration refused; the previous one stays in force", metadata: [
-                    "reload.reason": "\(reason)", "error": "\(error.description)",
-                ])
+                logger.error(
+                    "configuration refused; the previous one stays in force",
+                    metadata: [
+                        "reload.reason": "\(reason)", "error": "\(error.description)",
+                    ])
                 return .failed(error.description)
             }
         }

@@ -46,8 +46,10 @@ public final class ScopeGateDaemon: Sendable {
 
     /// Starts a daemon over `configuration`, which was built from `files` when given (those are then
     /// reloaded on SIGHUP and on change), and listens. It is ready when this returns.
-    public init(configuration: ServiceConfiguration, files: (ConfigurationFiles, ConfigurationFiles.Loaded)? = nil, options: Options = Options(),
-                logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }, accessLogSink: LogSink? = nil) throws(StartError) {
+    public init(
+        configuration: ServiceConfiguration, files: (ConfigurationFiles, ConfigurationFiles.Loaded)? = nil, options: Options = Options(),
+        logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }, accessLogSink: LogSink? = nil
+    ) throws(StartError) {
         let service = ScopeGateService(configuration: configuration, logger: logger, clock: clock, accessLogSink: accessLogSink)
         self.service = service
         let reloader = files.map { ConfigurationReloader(files: $0.0, initial: $0.1.contents, service: service, logger: logger) }
@@ -86,9 +88,11 @@ public final class ScopeGateDaemon: Sendable {
         let server = self.server
         service.setQueueDepthSource { server.pendingWork }
         service.isReady = true
-        logger.info("ScopeGate listening on http://\(Self.show(http.host)):\(server.port)", metadata: [
-            "policy.rules": "\(configuration.policy.rules.count)", "users.count": "\(configuration.users.users.count)",
-        ])
+        logger.info(
+            "ScopeGate listening on http://\(Self.show(http.host)):\(server.port)",
+            metadata: [
+                "policy.rules": "\(configuration.policy.rules.count)", "users.count": "\(configuration.users.users.count)",
+            ])
         if let operatorServer {
             logger.info("operator endpoints on http://\(Self.show(options.operatorListener?.host ?? http.host)):\(operatorServer.port)")
         }

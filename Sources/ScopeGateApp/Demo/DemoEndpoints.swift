@@ -7,18 +7,20 @@ extension ScopeGateService {
     func demoEndpoint(_ request: HTTPRequest) -> HTTPResponse {
         let path = request.pathText
         // The tutorial lists the path operation's scopes before its dependency's.
-        let required: [String] = switch path {
-        case "/users/me/items/": ["items", "me"]
-        case "/users/me/": ["me"]
-        default: []
-        }
+        let required: [String] =
+            switch path {
+            case "/users/me/items/": ["items", "me"]
+            case "/users/me/": ["me"]
+            default: []
+            }
         let challenge = [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))]
         guard let token = bearerToken(in: request.headers) else {
             return FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", "Bearer")])
         }
         let state = current
         guard let verified = try? state.verifier.verify(token, now: clock()),
-              let user = state.configuration.users[verified.subject] else {
+            let user = state.configuration.users[verified.subject]
+        else {
             return FastAPIResponses.detail(401, "Could not validate credentials", headers: challenge)
         }
         for scope in required where !verified.scopes.contains(scope) {

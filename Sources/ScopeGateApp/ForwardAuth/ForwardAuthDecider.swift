@@ -12,7 +12,9 @@ struct ForwardAuthDecider: Sendable {
     var stages: ForwardAuthStages = .standard
 
     /// The decision for `request` and what was learned on the way.
-    func decide(_ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date)
+    func decide(
+        _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date
+    )
         -> (ForwardAuthDecision, DecisionTrace)
     {
         var trace = DecisionTrace(request: request)
@@ -26,8 +28,10 @@ struct ForwardAuthDecider: Sendable {
         }
     }
 
-    private func decide(_ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date,
-                        trace: inout DecisionTrace) throws -> ForwardAuthDecision {
+    private func decide(
+        _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date,
+        trace: inout DecisionTrace
+    ) throws -> ForwardAuthDecision {
         let path: CanonicalPath
         switch request.path {
         case .success(let canonical): path = canonical

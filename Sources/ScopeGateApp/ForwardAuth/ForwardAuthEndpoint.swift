@@ -28,10 +28,12 @@ extension ScopeGateService {
             logger.error("forward-auth check failed; refusing", metadata: ["error": "\(failure)"])
         }
         if logsDecisions {
-            logger.debug("forward-auth decision", metadata: [
-                "http.status": "\(response.status)",
-                "auth.decision": "\(decision.summary)",
-            ])
+            logger.debug(
+                "forward-auth decision",
+                metadata: [
+                    "http.status": "\(response.status)",
+                    "auth.decision": "\(decision.summary)",
+                ])
         }
         return response
     }

@@ -14,7 +14,9 @@ public struct ForwardAuthExplanation: Sendable {
 extension ScopeGateService {
     /// Decides on `method` and `target` as `/auth` would for a trusted proxy, with `token` as the bearer
     /// token, and explains the decision. `policyName` is how rules' locations are shown.
-    public func explain(method: String, target: String, token: String?, policyName: String, now: Date = Date())
+    public func explain(
+        method: String, target: String, token: String?, policyName: String, now: Date = Date()
+    )
         -> ForwardAuthExplanation
     {
         let state = current
@@ -70,8 +72,9 @@ extension ScopeGateService {
             return lines + ["granted:   none; \(quotedForMessage(token.subject)) is in no users file or client registry"]
         }
         let effective = authenticated.effectiveScopes
-        lines.append("granted:   \(effective.isEmpty ? "(none)" : effective.joined(separator: " "))"
-            + (principal.isDisabled ? " (\(principal.kind) disabled)" : ""))
+        lines.append(
+            "granted:   \(effective.isEmpty ? "(none)" : effective.joined(separator: " "))"
+                + (principal.isDisabled ? " (\(principal.kind) disabled)" : ""))
         let missing = (trace.requiredScopes ?? []).filter { !effective.contains($0) }
         if !missing.isEmpty { lines.append("missing:   \(missing.joined(separator: " "))") }
         return lines

@@ -13,14 +13,16 @@ enum ForwardAuthResponses {
         case .unauthenticated(.noToken, let required):
             return FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))])
         case .unauthenticated(.invalidToken, let required):
-            let challenge = mode == .rfc6750
+            let challenge =
+                mode == .rfc6750
                 ? rfc6750Challenge(error: "invalid_token", scopes: required)
                 : FastAPIResponses.bearerChallenge(scopes: required)
             return FastAPIResponses.detail(401, "Could not validate credentials", headers: [("WWW-Authenticate", challenge)])
         case .insufficientScope(let required, _):
             if mode == .rfc6750 {
-                return FastAPIResponses.detail(403, "Not enough permissions",
-                                        headers: [("WWW-Authenticate", rfc6750Challenge(error: "insufficient_scope", scopes: required))])
+                return FastAPIResponses.detail(
+                    403, "Not enough permissions",
+                    headers: [("WWW-Authenticate", rfc6750Challenge(error: "insufficient_scope", scopes: required))])
             }
             return FastAPIResponses.detail(401, "Not enough permissions", headers: [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))])
         case .forbidden(let reason):

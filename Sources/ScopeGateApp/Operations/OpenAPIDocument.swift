@@ -37,24 +37,36 @@ enum OpenAPIDocument {
             ],
             "paths": [
                 "/token": ["post": tokenOperation],
-                "/users/me/": ["get": demoOperation(id: "read_users_me", summary: "The current user", scopes: ["me"],
-                                                    schema: ref("User"))],
-                "/users/me/items/": ["get": demoOperation(id: "read_own_items", summary: "The current user's items",
-                                                          scopes: ["me", "items"], schema: ["type": "array", "items": ref("Item")])],
-                "/status/": ["get": demoOperation(id: "read_system_status", summary: "System status (any valid token)", scopes: [],
-                                                  schema: ref("Status"))],
+                "/users/me/": [
+                    "get": demoOperation(
+                        id: "read_users_me", summary: "The current user", scopes: ["me"],
+                        schema: ref("User"))
+                ],
+                "/users/me/items/": [
+                    "get": demoOperation(
+                        id: "read_own_items", summary: "The current user's items",
+                        scopes: ["me", "items"], schema: ["type": "array", "items": ref("Item")])
+                ],
+                "/status/": [
+                    "get": demoOperation(
+                        id: "read_system_status", summary: "System status (any valid token)", scopes: [],
+                        schema: ref("Status"))
+                ],
                 "/auth": ["get": forwardAuthOperation(envoy: false)],
                 "/auth/{path}": ["get": forwardAuthOperation(envoy: true)],
                 "/healthz": ["get": operatorOperation(id: "healthz", summary: "Liveness: the process answers", ok: ref("Status"), unavailable: false)],
-                "/readyz": ["get": operatorOperation(id: "readyz", summary: "Readiness: configuration loaded and accepting requests",
-                                                     ok: ref("Status"), unavailable: true)],
+                "/readyz": [
+                    "get": operatorOperation(
+                        id: "readyz", summary: "Readiness: configuration loaded and accepting requests",
+                        ok: ref("Status"), unavailable: true)
+                ],
             ],
             "components": [
                 "securitySchemes": [
                     .init(stringLiteral: security): [
                         "type": "oauth2",
                         "flows": ["password": ["tokenUrl": "token", "scopes": scopeMap]],
-                    ],
+                    ]
                 ],
                 "schemas": schemas,
             ],
@@ -90,10 +102,12 @@ enum OpenAPIDocument {
                 "200": json(ref("Token"), description: "A bearer token."),
                 "400": json(["oneOf": [ref("HTTPError"), ref("OAuthError")]], description: "Wrong credentials or a malformed request."),
                 "422": json(ref("ValidationError"), description: "A required form field is missing."),
-                "429": json(ref("HTTPError"), description: "Too many failed logins; see Retry-After.",
-                            headers: ["Retry-After": header("Seconds to wait.")]),
-                "503": json(ref("HTTPError"), description: "Too many logins in progress; see Retry-After.",
-                            headers: ["Retry-After": header("Seconds to wait.")]),
+                "429": json(
+                    ref("HTTPError"), description: "Too many failed logins; see Retry-After.",
+                    headers: ["Retry-After": header("Seconds to wait.")]),
+                "503": json(
+                    ref("HTTPError"), description: "Too many logins in progress; see Retry-After.",
+                    headers: ["Retry-After": header("Seconds to wait.")]),
             ],
         ]
     }
@@ -119,8 +133,10 @@ enum OpenAPIDocument {
             ["name": "X-Forwarded-Method", "in": "header", "description": "Traefik, Caddy: the original method.", "schema": ["type": "string"]],
         ]
         if envoy {
-            parameters.append(["name": "path", "in": "path", "required": true, "description": "Envoy: the original path after the /auth prefix.",
-                               "schema": ["type": "string"]])
+            parameters.append([
+                "name": "path", "in": "path", "required": true, "description": "Envoy: the original path after the /auth prefix.",
+                "schema": ["type": "string"],
+            ])
         }
         let identity: JSONValue = [
             "X-Auth-User": header("The user name (empty on public routes)."),
@@ -131,13 +147,15 @@ enum OpenAPIDocument {
         return [
             "operationId": .string(envoy ? "forward_auth_envoy" : "forward_auth"),
             "summary": .string(envoy ? "Forward auth, Envoy ext_authz style" : "Forward auth for nginx, Traefik and Caddy"),
-            "description": "Decides whether the proxy may pass the original request it describes, by the policy's route rules. Accepted only from trusted proxies.",
+            "description":
+                "Decides whether the proxy may pass the original request it describes, by the policy's route rules. Accepted only from trusted proxies.",
             "parameters": .array(parameters),
             "security": [[:], [.init(stringLiteral: security): []]],
             "responses": [
                 "200": ["description": "Allowed; identity headers for the upstream.", "headers": identity],
                 "401": json(ref("HTTPError"), description: "Missing or invalid token, or (default wording) a scope is missing.", headers: challengeHeader),
-                "403": json(ref("HTTPError"), description: "Refused: no rule allows it, ambiguous path, untrusted peer, or (RFC 6750 wording) a scope is missing."),
+                "403": json(
+                    ref("HTTPError"), description: "Refused: no rule allows it, ambiguous path, untrusted peer, or (RFC 6750 wording) a scope is missing."),
             ],
         ]
     }
@@ -178,8 +196,10 @@ enum OpenAPIDocument {
             "User": [
                 "type": "object",
                 "required": ["username"],
-                "properties": ["username": stringType, "email": optionalString, "full_name": optionalString,
-                               "disabled": ["type": ["boolean", "null"]]],
+                "properties": [
+                    "username": stringType, "email": optionalString, "full_name": optionalString,
+                    "disabled": ["type": ["boolean", "null"]],
+                ],
             ],
             "Item": [
                 "type": "object",

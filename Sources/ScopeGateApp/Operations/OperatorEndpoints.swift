@@ -22,14 +22,21 @@ extension ScopeGateService {
         case "/healthz":
             return .respond(Self.healthy)
         case "/readyz":
-            return .respond(isReady ? Self.ready
-                                    : .json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")]))
+            return .respond(
+                isReady
+                    ? Self.ready
+                    : .json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")]))
         case "/metrics":
             if let source = queueDepth.withLock({ $0 }) { metrics.recordLoginQueueDepth(source()) }
             if let accessLogSink { metrics.recordLogLinesDropped(total: accessLogSink.dropped) }
-            return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
-                                                                ("Cache-Control", "no-store")],
-                                         body: metrics.exposition()))
+            return .respond(
+                HTTPResponse(
+                    status: 200,
+                    headers: [
+                        ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+                        ("Cache-Control", "no-store"),
+                    ],
+                    body: metrics.exposition()))
         default:
             return nil
         }

@@ -40,15 +40,19 @@ public final class ScopeGateService: Sendable {
     /// Creates the service. `clock` is read for token times; tests pass a fixed one. With `accessLogSink`,
     /// access-log lines are written to it as JSON lines (the ones ``JSONLogHandler`` writes, without the
     /// logger's metadata) instead of going through `logger`: the cheap path for one line per request.
-    public convenience init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
-                            accessLogSink: LogSink? = nil) {
+    public convenience init(
+        configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
+        accessLogSink: LogSink? = nil
+    ) {
         self.init(configuration: configuration, logger: logger, clock: clock, stages: .standard, accessLogSink: accessLogSink)
     }
 
     /// A service whose forward-auth checks run `stages` (tests wrap them to make a step fail) and whose
     /// token endpoint offers `grants`.
-    init(configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
-         stages: ForwardAuthStages, grants: GrantRegistry = .standard, accessLogSink: LogSink? = nil) {
+    init(
+        configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
+        stages: ForwardAuthStages, grants: GrantRegistry = .standard, accessLogSink: LogSink? = nil
+    ) {
         self.state = Snapshot(ServiceState(configuration))
         self.logger = logger
         self.clock = clock
@@ -136,8 +140,11 @@ public final class ScopeGateService: Sendable {
         case "/openapi.json":
             return refusedUnlessRead(request) ?? .respond(.json(200, current.openAPI))
         case "/docs":
-            return refusedUnlessRead(request) ?? .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
-                                         body: Array(OpenAPIDocument.swaggerUIPage.utf8)))
+            return refusedUnlessRead(request)
+                ?? .respond(
+                    HTTPResponse(
+                        status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
+                        body: Array(OpenAPIDocument.swaggerUIPage.utf8)))
         default:
             return .respond(redirectForSlash(request) ?? FastAPIResponses.notFound)
         }
@@ -161,7 +168,8 @@ public final class ScopeGateService: Sendable {
         guard let target = Self.slashRoutes[request.pathText] else { return nil }
         var location = target
         if let host = request.headers["Host"], !host.isEmpty,
-           host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "@") }) {
+            host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "@") })
+        {
             location = "http://\(host)\(target)"
         }
         return HTTPResponse(status: 307, headers: [("Location", location)])

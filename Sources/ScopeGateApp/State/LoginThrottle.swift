@@ -74,11 +74,12 @@ public final class LoginThrottle: LoginAttemptStore {
                 if now.timeIntervalSince(entry.lastFailure) > limits.memory { entry = Entry() }
                 entry.failures += 1
                 entry.lastFailure = now
-                let (free, cap): (Int, TimeInterval) = switch key {
-                case .pair: (limits.pairFreeFailures, limits.maximumDelay)
-                case .address: (limits.addressFreeFailures, limits.maximumDelay)
-                case .user: (limits.userFreeFailures, limits.maximumUserDelay)
-                }
+                let (free, cap): (Int, TimeInterval) =
+                    switch key {
+                    case .pair: (limits.pairFreeFailures, limits.maximumDelay)
+                    case .address: (limits.addressFreeFailures, limits.maximumDelay)
+                    case .user: (limits.userFreeFailures, limits.maximumUserDelay)
+                    }
                 if entry.failures >= free {
                     let exponent = min(entry.failures - free, 30)
                     entry.blockedUntil = now + min(cap, limits.firstBan * Double(1 << exponent))

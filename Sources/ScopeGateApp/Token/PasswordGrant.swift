@@ -15,9 +15,10 @@ struct PasswordGrant: GrantType {
             return .failure(GrantRefusal(response: FastAPIResponses.missingFields(missing)))
         }
         let requested = (form["scope"] ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
-        return .success(GrantJob(regulatedName: username) { context in
-            Self.login(username: username, password: password, requested: requested, context: context)
-        })
+        return .success(
+            GrantJob(regulatedName: username) { context in
+                Self.login(username: username, password: password, requested: requested, context: context)
+            })
     }
 
     /// One password check (or its dummy, for an unknown user), then the scopes to grant.
@@ -36,8 +37,9 @@ struct PasswordGrant: GrantType {
             return .refused(incorrect, failedLogin: true)
         }
         if hasher.needsRehash(user.passwordHash) {
-            context.logger.notice("password hash is weaker than preferred; replace it with: scopegate hash-password",
-                                  metadata: ["auth.subject": "\(user.username)"])
+            context.logger.notice(
+                "password hash is weaker than preferred; replace it with: scopegate hash-password",
+                metadata: ["auth.subject": "\(user.username)"])
         }
         var granted: [String] = []
         for scope in requested where user.allows(scope: scope) && !granted.contains(scope) {

@@ -53,8 +53,11 @@ extension ScopeGateService {
         for (name, value) in fields where grants.parameters.contains(name) {
             // RFC 6749 §3.2: a parameter must not appear twice; two parsers picking different ones is an attack.
             guard values.updateValue(value, forKey: name) == nil else {
-                return .failure(GrantRefusal(response: FastAPIResponses.oauthError("invalid_request",
-                                                                            description: "parameter \"\(name)\" appears more than once")))
+                return .failure(
+                    GrantRefusal(
+                        response: FastAPIResponses.oauthError(
+                            "invalid_request",
+                            description: "parameter \"\(name)\" appears more than once")))
             }
         }
         return .success(TokenForm(values: values, clientAddress: clientAddress(of: request, trusting: state.configuration.trustedProxies)))
@@ -66,8 +69,9 @@ extension ScopeGateService {
             let seconds = Int(wait.rounded(.up))
             metrics.recordLoginThrottled()
             logger.notice("login throttled", metadata: ["auth.subject": "\(name.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
-            return FastAPIResponses.detail(429, "Too many failed logins; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
-                                    headers: [("Retry-After", "\(seconds)")] + FastAPIResponses.noStore)
+            return FastAPIResponses.detail(
+                429, "Too many failed logins; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
+                headers: [("Retry-After", "\(seconds)")] + FastAPIResponses.noStore)
         }
         switch job.run(context) {
         case .refused(let refusal, let failedLogin):
@@ -87,18 +91,21 @@ extension ScopeGateService {
         let token: String
         do {
             let tokenID = Base64URL.encode(try SecureRandom.bytes(16))
-            claims = AccessTokenClaims(subject: principal.subject, scopes: scopes, issuedAt: now,
-                                       expiresAt: now + configuration.tokenLifetime, tokenID: tokenID,
-                                       issuer: configuration.issuer, audience: configuration.audience)
+            claims = AccessTokenClaims(
+                subject: principal.subject, scopes: scopes, issuedAt: now,
+                expiresAt: now + configuration.tokenLifetime, tokenID: tokenID,
+                issuer: configuration.issuer, audience: configuration.audience)
             token = try state.signer.sign(claims)
         } catch {
             logger.error("cannot sign a token", metadata: ["error": "\(error)"])
             return FastAPIResponses.detail(503, "Cannot issue a token right now", headers: [("Retry-After", "1")] + FastAPIResponses.noStore)
         }
         metrics.recordTokenIssued()
-        logger.info("token issued", metadata: [
-            "auth.subject": "\(principal.subject)", "auth.scopes": "\(scopes.joined(separator: " "))", "auth.jti": "\(claims.tokenID)",
-        ])
+        logger.info(
+            "token issued",
+            metadata: [
+                "auth.subject": "\(principal.subject)", "auth.scopes": "\(scopes.joined(separator: " "))", "auth.jti": "\(claims.tokenID)",
+            ])
         var writer = JSONWriter()
         writer.raw("{")
         writer.key("access_token"); writer.string(token)
@@ -109,6 +116,7 @@ extension ScopeGateService {
         return .json(200, writer.bytes, headers: FastAPIResponses.noStore)
     }
 
-    private static let loginsOverloaded = FastAPIResponses.detail(503, "Too many logins in progress; retry shortly",
-                                                           headers: [("Retry-After", "1")] + FastAPIResponses.noStore)
+    private static let loginsOverloaded = FastAPIResponses.detail(
+        503, "Too many logins in progress; retry shortly",
+        headers: [("Retry-After", "1")] + FastAPIResponses.noStore)
 }

@@ -16,8 +16,10 @@ struct YAMLDocument {
             }
             return node
         } catch {
-            diagnostics.append(Diagnostic(file: file, line: error.mark?.line ?? 1, column: error.mark?.column ?? 1,
-                                          message: "invalid YAML: \(error.message)"))
+            diagnostics.append(
+                Diagnostic(
+                    file: file, line: error.mark?.line ?? 1, column: error.mark?.column ?? 1,
+                    message: "invalid YAML: \(error.message)"))
         }
         return nil
     }

@@ -117,11 +117,12 @@ enum YAMLNode {
             case YAML_SCALAR_NODE:
                 let data = unsafe node.pointee.data.scalar
                 let text = unsafe String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
-                let style: Scalar.Style = switch unsafe data.style {
-                case YAML_PLAIN_SCALAR_STYLE: .plain
-                case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: .block
-                default: .quoted
-                }
+                let style: Scalar.Style =
+                    switch unsafe data.style {
+                    case YAML_PLAIN_SCALAR_STYLE: .plain
+                    case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: .block
+                    default: .quoted
+                    }
                 return .scalar(Scalar(string: text, style: style, mark: mark))
             case YAML_SEQUENCE_NODE:
                 var items: [YAMLNode] = []

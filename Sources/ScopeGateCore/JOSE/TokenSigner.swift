@@ -18,8 +18,10 @@ public struct AccessTokenClaims: Equatable, Sendable {
     public var audience: String?
 
     /// Creates the claims of one token.
-    public init(subject: String, scopes: [String], issuedAt: Date, expiresAt: Date, tokenID: String,
-                issuer: String? = nil, audience: String? = nil) {
+    public init(
+        subject: String, scopes: [String], issuedAt: Date, expiresAt: Date, tokenID: String,
+        issuer: String? = nil, audience: String? = nil
+    ) {
         self.subject = subject
         self.scopes = scopes
         self.issuedAt = issuedAt

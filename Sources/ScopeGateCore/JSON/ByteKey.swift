@@ -27,8 +27,9 @@ public struct ByteKey: Hashable, Sendable {
 
     public static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
         // One memcmp rather than an element-by-element loop (keys are often 200-byte tokens).
-        unsafe lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
-            unsafe rhs.bytes.withUnsafeBytes { right in unsafe left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
-        }
+        unsafe lhs.bytes.count == rhs.bytes.count
+            && lhs.bytes.withUnsafeBytes { left in
+                unsafe rhs.bytes.withUnsafeBytes { right in unsafe left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+            }
     }
 }

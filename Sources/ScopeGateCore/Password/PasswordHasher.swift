@@ -124,7 +124,8 @@ public struct PasswordHasher: Sendable {
     private static func bcryptCost(of hash: String) -> Int? {
         let bytes = Array(hash.utf8)
         guard bytes.count >= 7, bytes[6] == UInt8(ascii: "$"),
-              let tens = hexValue(bytes[4]), let ones = hexValue(bytes[5]), tens < 10, ones < 10 else { return nil }
+            let tens = hexValue(bytes[4]), let ones = hexValue(bytes[5]), tens < 10, ones < 10
+        else { return nil }
         return Int(tens) * 10 + Int(ones)
     }
 

@@ -165,7 +165,8 @@ public struct CanonicalPath: Hashable, Sendable, CustomStringConvertible {
             var byte = encoded[index]
             if byte == UInt8(ascii: "%") {
                 guard encoded.endIndex - index >= 3,
-                      let high = hexValue(encoded[index + 1]), let low = hexValue(encoded[index + 2]) else {
+                    let high = hexValue(encoded[index + 1]), let low = hexValue(encoded[index + 2])
+                else {
                     throw .invalidEscape
                 }
                 byte = high << 4 | low

@@ -1,4 +1,3 @@
-
 extension Policy {
     /// The keys a policy file's top level may have.
     static let topLevelKeys = ["rules", "default", "scopes"]
@@ -40,7 +39,8 @@ extension Policy {
                 if case .mapping(let mapping) = scopesNode {
                     for (key, value) in mapping {
                         guard let scope = document.string(key, what: "a scope name"),
-                              let description = document.string(value, what: "the description of scope \"\(scope)\"") else { continue }
+                            let description = document.string(value, what: "the description of scope \"\(scope)\"")
+                        else { continue }
                         if !isScopeToken(scope) {
                             document.error(at: key, "\"\(scope)\" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, \" and \\)")
                         }
@@ -136,7 +136,8 @@ extension Policy {
 
         guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
         let mark = node.mark
-        return PolicyRule(pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic,
-                          line: mark.line, column: mark.column)
+        return PolicyRule(
+            pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic,
+            line: mark.line, column: mark.column)
     }
 }

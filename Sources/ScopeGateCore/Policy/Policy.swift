@@ -63,11 +63,12 @@ public struct Policy: Sendable {
             let existing = endsWithGlobstar ? nodes[node].globstarRules : nodes[node].exactRules
             for other in existing {
                 let first = rules[other]
-                let shared: Set<String>? = switch (first.methods, rule.methods) {
-                case (nil, nil): []
-                case (nil, _), (_, nil): nil
-                case (let a?, let b?): a.intersection(b)
-                }
+                let shared: Set<String>? =
+                    switch (first.methods, rule.methods) {
+                    case (nil, nil): []
+                    case (nil, _), (_, nil): nil
+                    case (let a?, let b?): a.intersection(b)
+                    }
                 if let shared, first.methods == nil || !shared.isEmpty {
                     throw PolicyConflictError(rule: rule, other: first, methods: shared.sorted())
                 }
@@ -117,8 +118,10 @@ public struct Policy: Sendable {
 
     /// Depth-first, most specific branch first; returns the rules of the first node that matches fully.
     /// `slash` is the index in `path` of the `/` before the next segment, or the path's end when none is left.
-    private static func search(_ nodes: UnsafeBufferPointer<TrieNode>, node: Int, path: [UInt8], slash: Int,
-                               visits: inout Int) -> [Int]? {
+    private static func search(
+        _ nodes: UnsafeBufferPointer<TrieNode>, node: Int, path: [UInt8], slash: Int,
+        visits: inout Int
+    ) -> [Int]? {
         visits += 1
         if slash == path.count {
             if unsafe !nodes[node].exactRules.isEmpty { return unsafe nodes[node].exactRules }
@@ -127,11 +130,13 @@ public struct Policy: Sendable {
         let segmentStart = slash + 1
         let segmentEnd = path[segmentStart...].firstIndex(of: UInt8(ascii: "/")) ?? path.count
         if let next = unsafe nodes[node].literals[path[segmentStart..<segmentEnd]],
-           let found = unsafe search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
+            let found = unsafe search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits)
+        {
             return found
         }
         if segmentEnd > segmentStart, let next = unsafe nodes[node].wildcard,
-           let found = unsafe search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits) {
+            let found = unsafe search(nodes, node: next, path: path, slash: segmentEnd, visits: &visits)
+        {
             return found
         }
         return unsafe nodes[node].globstarRules.isEmpty ? nil : nodes[node].globstarRules

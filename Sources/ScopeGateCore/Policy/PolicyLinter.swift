@@ -14,24 +14,28 @@ public enum PolicyLinter {
             let grantable = Set(users.grantableScopes)
             for rule in policy.rules {
                 for scope in rule.scopes where !grantable.contains(scope) {
-                    diagnostics.append(Diagnostic(file: file, line: rule.line, column: rule.column, severity: .warning,
-                                                  message: "rule \"\(rule.pattern)\": scope \"\(scope)\" is granted to no user, so this rule allows no one"))
+                    diagnostics.append(
+                        Diagnostic(
+                            file: file, line: rule.line, column: rule.column, severity: .warning,
+                            message: "rule \"\(rule.pattern)\": scope \"\(scope)\" is granted to no user, so this rule allows no one"))
                 }
             }
         }
         for (index, rule) in policy.rules.enumerated() {
             for other in policy.rules[(index + 1)...] where rule.pattern != other.pattern && rule.pattern.overlaps(other.pattern) {
                 guard rule.isPublic != other.isPublic || rule.scopes != other.scopes else { continue }
-                let methodsShared = switch (rule.methods, other.methods) {
-                case (let a?, let b?): !a.isDisjoint(with: b)
-                default: true
-                }
+                let methodsShared =
+                    switch (rule.methods, other.methods) {
+                    case (let a?, let b?): !a.isDisjoint(with: b)
+                    default: true
+                    }
                 guard methodsShared else { continue }
                 let (specific, general) = rule.pattern.isMoreSpecific(than: other.pattern) ? (rule, other) : (other, rule)
-                diagnostics.append(Diagnostic(
-                    file: file, line: general.line, column: general.column, severity: .warning,
-                    message: "rule \"\(general.pattern)\" overlaps \(specific) with a different requirement; "
-                        + "where both match, \"\(specific.pattern)\" decides (\(summary(specific)) instead of \(summary(general)))"))
+                diagnostics.append(
+                    Diagnostic(
+                        file: file, line: general.line, column: general.column, severity: .warning,
+                        message: "rule \"\(general.pattern)\" overlaps \(specific) with a different requirement; "
+                            + "where both match, \"\(specific.pattern)\" decides (\(summary(specific)) instead of \(summary(general)))"))
             }
         }
         diagnostics += shadowWarnings(for: policy, file: file)
@@ -54,14 +58,16 @@ public enum PolicyLinter {
         for rule in policy.rules {
             for (pattern, methods) in covered {
                 guard let methods = methods, pattern != rule.pattern, pattern.overlaps(rule.pattern),
-                      pattern.isMoreSpecific(than: rule.pattern), let specific = firstRule[pattern] else { continue }
+                    pattern.isMoreSpecific(than: rule.pattern), let specific = firstRule[pattern]
+                else { continue }
                 let lost = (rule.methods ?? Set(PolicyRule.knownMethods)).subtracting(methods)
                 guard !lost.isEmpty else { continue }
                 let listed = PolicyRule.knownMethods.filter(lost.contains).joined(separator: ", ")
-                diagnostics.append(Diagnostic(
-                    file: file, line: rule.line, column: rule.column, severity: .warning,
-                    message: "rule \"\(rule.pattern)\" is shadowed by \(specific) for \(listed): where both match, \"\(pattern)\" "
-                        + "decides and refuses the methods it does not list (403)"))
+                diagnostics.append(
+                    Diagnostic(
+                        file: file, line: rule.line, column: rule.column, severity: .warning,
+                        message: "rule \"\(rule.pattern)\" is shadowed by \(specific) for \(listed): where both match, \"\(pattern)\" "
+                            + "decides and refuses the methods it does not list (403)"))
             }
         }
         return diagnostics
@@ -83,7 +89,8 @@ extension PathPattern {
     /// first segment where they differ).
     public func isMoreSpecific(than other: PathPattern) -> Bool {
         for (mine, theirs) in zip(segments, other.segments) {
-            let rank = Self.rank(mine), otherRank = Self.rank(theirs)
+            let rank = Self.rank(mine)
+            let otherRank = Self.rank(theirs)
             if rank != otherRank { return rank > otherRank }
         }
         // Equal up to the shorter one: the longer one ends in "**", and the exact pattern wins.

@@ -62,7 +62,8 @@ public struct UserDirectory: PrincipalDirectory {
         let label = "user \(quotedForMessage(username))"
         let errorsBefore = document.diagnostics.count
         if username.isEmpty || username.unicodeScalars.count > 128
-            || username.unicodeScalars.contains(where: { isControl($0) || $0.properties.isWhitespace }) {
+            || username.unicodeScalars.contains(where: { isControl($0) || $0.properties.isWhitespace })
+        {
             document.error(at: key, "\(label): a user name is 1 to 128 characters with no white space or control characters")
         }
         guard let members = document.members(of: value, what: label, allowed: userKeys) else { return nil }
@@ -101,7 +102,8 @@ public struct UserDirectory: PrincipalDirectory {
             scopes = list.map(\.0).filter { seen.insert($0).inserted }
         }
         guard document.diagnostics.count == errorsBefore else { return nil }
-        return UserRecord(username: username, fullName: fullName, email: email, passwordHash: passwordHash,
-                          disabled: disabled, scopes: scopes)
+        return UserRecord(
+            username: username, fullName: fullName, email: email, passwordHash: passwordHash,
+            disabled: disabled, scopes: scopes)
     }
 }

@@ -15,8 +15,10 @@ public final class UserRecord: Equatable, Sendable {
     public let scopes: [String]
 
     /// Creates a user.
-    public init(username: String, fullName: String? = nil, email: String? = nil, passwordHash: String,
-                disabled: Bool = false, scopes: [String] = []) {
+    public init(
+        username: String, fullName: String? = nil, email: String? = nil, passwordHash: String,
+        disabled: Bool = false, scopes: [String] = []
+    ) {
         self.username = username
         self.fullName = fullName
         self.email = email

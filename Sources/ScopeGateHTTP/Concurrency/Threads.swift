@@ -42,10 +42,12 @@ func startThread(stackSize: Int, _ body: @escaping @Sendable () -> Void) {
     unsafe pthread_attr_setdetachstate(attributes, Int32(PTHREAD_CREATE_DETACHED))
     var thread: pthread_t = 0
     let context = unsafe Unmanaged.passRetained(Box(body)).toOpaque()
-    let created = unsafe pthread_create(&thread, attributes, { context in
-        unsafe Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
-        return nil
-    }, unsafe context)
+    let created = unsafe pthread_create(
+        &thread, attributes,
+        { context in
+            unsafe Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, unsafe context)
     precondition(created == 0, "cannot start a thread (error \(created))")
 }
 

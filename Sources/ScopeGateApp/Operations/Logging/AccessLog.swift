@@ -83,10 +83,11 @@ extension ScopeGateService {
     /// lines in the text format (the JSON format escapes them anyway).
     static func printable(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }) else { return text }
-        return String(text.unicodeScalars.map { scalar in
-            scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
-                ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
-        }.joined())
+        return String(
+            text.unicodeScalars.map { scalar in
+                scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
+                    ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+            }.joined())
     }
 }
 

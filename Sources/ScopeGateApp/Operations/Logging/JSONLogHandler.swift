@@ -35,8 +35,9 @@ public struct JSONLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let line = Self.line(level: event.level, message: event.message.description,
-                             fields: merged.keys.sorted().map { ($0, merged[$0]!.description) })
+        let line = Self.line(
+            level: event.level, message: event.message.description,
+            fields: merged.keys.sorted().map { ($0, merged[$0]!.description) })
         if let sink {
             sink.append(line)
             return
@@ -78,8 +79,9 @@ public struct JSONLogHandler: LogHandler {
 
     /// The warning a ``LogSink`` writes once its destination takes lines again after `count` were dropped.
     public static let dropNotice: @Sendable (_ count: Int) -> [UInt8] = { count in
-        line(level: .warning, message: "log lines dropped: the log destination did not keep up",
-             fields: [("log.dropped", "\(count)")])
+        line(
+            level: .warning, message: "log lines dropped: the log destination did not keep up",
+            fields: [("log.dropped", "\(count)")])
     }
 
     /// The wall-clock time now, for a line's `time` member.

@@ -38,8 +38,10 @@ public final class LogSink: Sendable {
 
     /// A sink writing to `descriptor` (standard error by default). `dropNotice` makes the line that says
     /// how many lines were dropped, in the destination's format.
-    public init(descriptor: Int32 = 2, capacity: Int = 4 << 20, interval: Duration = .milliseconds(20),
-                dropNotice: @escaping @Sendable (_ count: Int) -> [UInt8] = { Array("\($0) log lines dropped: the log destination did not keep up\n".utf8) }) {
+    public init(
+        descriptor: Int32 = 2, capacity: Int = 4 << 20, interval: Duration = .milliseconds(20),
+        dropNotice: @escaping @Sendable (_ count: Int) -> [UInt8] = { Array("\($0) log lines dropped: the log destination did not keep up\n".utf8) }
+    ) {
         self.descriptor = descriptor
         self.capacity = capacity
         self.interval = interval
@@ -144,11 +146,13 @@ public final class LogSink: Sendable {
         func start() {
             var thread: pthread_t = 0
             let context = Unmanaged.passRetained(self).toOpaque()
-            let created = pthread_create(&thread, nil, { context in
-                let thread = Unmanaged<Thread>.fromOpaque(context!).takeRetainedValue()
-                thread.run()
-                return nil
-            }, context)
+            let created = pthread_create(
+                &thread, nil,
+                { context in
+                    let thread = Unmanaged<Thread>.fromOpaque(context!).takeRetainedValue()
+                    thread.run()
+                    return nil
+                }, context)
             if created == 0 {
                 pthread_detach(thread)
             } else {

@@ -40,9 +40,10 @@ public final class ServiceMetrics: Sendable {
         loginsUnknownUser = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "unknown_user")], factory: factory)
         loginsWrongPassword = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "wrong_password")], factory: factory)
         loginsThrottled = CoreMetrics.Counter(label: "scopegate_login_throttled_total", factory: factory)
-        loginsOverloaded = Dictionary(uniqueKeysWithValues: OverloadReason.allCases.map {
-            ($0, CoreMetrics.Counter(label: "scopegate_login_overloaded_total", dimensions: [("reason", $0.rawValue)], factory: factory))
-        })
+        loginsOverloaded = Dictionary(
+            uniqueKeysWithValues: OverloadReason.allCases.map {
+                ($0, CoreMetrics.Counter(label: "scopegate_login_overloaded_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+            })
         loginQueueDepth = CoreMetrics.Gauge(label: "scopegate_login_queue_depth", factory: factory)
         reloadSuccesses = CoreMetrics.Counter(label: "scopegate_config_reloads_total", dimensions: [("result", "success")], factory: factory)
         reloadFailures = CoreMetrics.Counter(label: "scopegate_config_reloads_total", dimensions: [("result", "failure")], factory: factory)
