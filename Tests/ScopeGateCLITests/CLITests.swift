@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ScopeGateCore
 import ScopeGateTesting
+@testable import scopegate
 
 @Suite struct CLITests {
     let users = try! temporaryFile(
