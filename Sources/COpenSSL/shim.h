@@ -4,3 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>

@@ -19,4 +19,12 @@ public protocol JWSKey: Sendable {
     func verify(_ signature: [UInt8], signs input: ArraySlice<UInt8>) throws(CryptoError) -> Bool
     /// The key as a public JWK (RFC 7517) for a JWKS document; nil for secret keys, which are never published.
     var publicJWK: JSONValue? { get }
+    /// Whether a token's `alg` names this key's algorithm (some names have two spellings).
+    func accepts(algorithm name: String) -> Bool
+}
+
+extension JWSKey {
+    public func accepts(algorithm name: String) -> Bool {
+        name == algorithm.rawValue
+    }
 }

@@ -5,6 +5,16 @@ public enum KeyError: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicateKeyID(String)
     case missingKeyID
     case crypto(CryptoError)
+    /// The key material could not be read (not PEM, or not the expected half).
+    case unreadableKey(String)
+    /// The key is of another type than its algorithm needs.
+    case wrongKeyType(algorithm: String, expected: String)
+    /// An RSA key under 2048 bits.
+    case rsaKeyTooSmall(bits: Int)
+    /// An EC key on another curve than the algorithm's.
+    case wrongCurve(algorithm: String, curve: String)
+    /// OpenSSL's check of the public key failed (RSA exponent, EC point).
+    case invalidPublicKey(String)
 
     public var description: String {
         switch self {
@@ -15,6 +25,11 @@ public enum KeyError: Error, Equatable, Sendable, CustomStringConvertible {
         case .duplicateKeyID(let id): "key id \(quotedForMessage(id)) is used by more than one key"
         case .missingKeyID: "every verification key other than the signing key needs a key id"
         case .crypto(let error): error.description
+        case .unreadableKey(let reason): "the key cannot be read: \(reason)"
+        case .wrongKeyType(let algorithm, let expected): "\(algorithm) needs \(expected) key"
+        case .rsaKeyTooSmall(let bits): "the RSA key has \(bits) bits; at least 2048 are required (RFC 7518 §3.3)"
+        case .wrongCurve(let algorithm, let curve): "\(algorithm) needs a P-256 key, not one on \(quotedForMessage(curve, limit: 32))"
+        case .invalidPublicKey(let reason): "the public key is invalid: \(reason)"
         }
     }
 

@@ -112,7 +112,7 @@ public struct TokenVerifier: Sendable {
             kid = value
         }
         guard let key = keyring.key(forID: kid) else { throw .unknownKey(kid: kid ?? "") }
-        guard alg == key.algorithm.rawValue else { throw .unsupportedAlgorithm(alg) }
+        guard key.accepts(algorithm: alg) else { throw .unsupportedAlgorithm(alg) }
         return key
     }
 
