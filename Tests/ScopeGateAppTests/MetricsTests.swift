@@ -78,8 +78,10 @@ extension [MetricSample] {
 
     @Test func countsAndLogsLoginsAnsweredAsOverloaded() throws {
         let logs = CapturedLogs()
-        // One worker, one queued login, which may wait 50 ms; johndoe's cost-12 hash holds the worker longer.
+        // One worker, one queued login, which may wait 50 ms; slow's cost-14 hash (about a second) holds the
+        // worker far longer, however loaded the machine is when the second request is sent.
         let daemon = try TestDaemon(
+            usersYAML: TestDaemon.testUsersYAML + "\n  slow:\n    password_hash: \"$2b$14$JmaNxy8QX.LsKkOWlX5/UOhyZdlB78C6oOwILLy0gpxAaQe44DKJe\"\n",
             logger: logs.logger(level: .info),
             http: {
                 $0.workerThreads = 1
@@ -87,7 +89,7 @@ extension [MetricSample] {
                 $0.workerQueueWait = .milliseconds(50)
                 $0.overloadDelay = .zero
             })
-        let body = String(decoding: formBody([("username", "johndoe"), ("password", "secret")]), as: UTF8.self)
+        let body = String(decoding: formBody([("username", "slow"), ("password", "slowpw")]), as: UTF8.self)
         let request =
             "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
@@ -97,7 +99,7 @@ extension [MetricSample] {
         let queued = try TestHTTPConnection(port: daemon.port)
         try queued.send(request)
         try #require(waitUntil { daemon.pendingWork >= 2 })
-        let full = try daemon.login("johndoe", "secret")
+        let full = try daemon.login("slow", "slowpw")
         #expect(full.status == 503)
         #expect(full.header("Retry-After") == "1")
         #expect(full.text == #"{"detail":"Too many logins in progress; retry shortly"}"#)

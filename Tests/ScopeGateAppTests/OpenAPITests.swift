@@ -32,7 +32,10 @@ import ScopeGateTesting
         let scopes = try #require(password["scopes"] as? [String: String])
         #expect(scopes == ["me": "Read information about the current user.", "items": "Read items.", "admin": "Use the admin area."])
         let paths = try #require(document["paths"] as? [String: Any])
-        #expect(Set(paths.keys) == ["/token", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz"])
+        #expect(
+            Set(paths.keys) == [
+                "/token", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz", "/.well-known/jwks.json",
+            ])
     }
 
     @Test func scopesFollowAReload() throws {

@@ -54,6 +54,7 @@ enum OpenAPIDocument {
                 ],
                 "/auth": ["get": forwardAuthOperation(envoy: false)],
                 "/auth/{path}": ["get": forwardAuthOperation(envoy: true)],
+                "/.well-known/jwks.json": ["get": jwksOperation],
                 "/healthz": ["get": operatorOperation(id: "healthz", summary: "Liveness: the process answers", ok: ref("Status"), unavailable: false)],
                 "/readyz": [
                     "get": operatorOperation(
@@ -160,6 +161,21 @@ enum OpenAPIDocument {
         ]
     }
 
+    private static var jwksOperation: JSONValue {
+        [
+            "operationId": "jwks",
+            "summary": "The public keys that verify ScopeGate's tokens (JWK Set)",
+            "responses": [
+                "200": [
+                    "description": "The key set; HMAC keys are never published.",
+                    "content": ["application/jwk-set+json": ["schema": ref("JWKSet")]],
+                    "headers": ["ETag": header("Strong entity tag of the set."), "Cache-Control": header("How long the set may be cached.")],
+                ],
+                "304": ["description": "The set is unchanged since the entity tag in If-None-Match."],
+            ],
+        ]
+    }
+
     private static func operatorOperation(id: String, summary: String, ok: JSONValue, unavailable: Bool) -> JSONValue {
         var responses: [String: JSONValue] = ["200": json(ok, description: "OK.")]
         if unavailable { responses["503"] = json(ok, description: "Not ready (starting or stopping).") }
@@ -171,6 +187,20 @@ enum OpenAPIDocument {
 
     private static var schemas: JSONValue {
         [
+            "JWKSet": [
+                "type": "object",
+                "required": ["keys"],
+                "properties": [
+                    "keys": [
+                        "type": "array",
+                        "items": [
+                            "type": "object",
+                            "required": ["kty", "kid", "use", "alg"],
+                            "properties": ["kty": stringType, "kid": stringType, "use": stringType, "alg": stringType],
+                        ],
+                    ]
+                ],
+            ],
             "LoginForm": [
                 "type": "object",
                 "required": ["username", "password"],

@@ -137,6 +137,8 @@ public final class ScopeGateService: Sendable {
         case "/metrics":
             guard metricsOnMainListener else { return .respond(FastAPIResponses.notFound) }
             return operatorEndpoint(request) ?? .respond(FastAPIResponses.notFound)
+        case "/.well-known/jwks.json":
+            return refusedUnlessRead(request) ?? .respond(current.jwks.response(to: request))
         case "/openapi.json":
             return refusedUnlessRead(request) ?? .respond(.json(200, current.openAPI))
         case "/docs":

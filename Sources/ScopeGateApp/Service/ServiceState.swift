@@ -10,6 +10,8 @@ final class ServiceState: Sendable {
     let tokenCache: any TokenCache
     /// `/openapi.json`, whose scopes come from this policy and these users.
     let openAPI: [UInt8]
+    /// `/.well-known/jwks.json`: this key ring's public keys.
+    let jwks: JWKSDocument
 
     init(_ configuration: ServiceConfiguration) {
         self.configuration = configuration
@@ -17,5 +19,6 @@ final class ServiceState: Sendable {
         signer = TokenSigner(key: configuration.keyring.signingKey)
         tokenCache = VerifiedTokenCache(leeway: configuration.verification.leeway, principals: configuration.principals)
         openAPI = OpenAPIDocument.build(for: configuration)
+        jwks = JWKSDocument(configuration.keyring)
     }
 }
