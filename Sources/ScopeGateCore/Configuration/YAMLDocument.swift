@@ -24,6 +24,10 @@ struct YAMLDocument {
         return nil
     }
 
+    mutating func error(line: Int, column: Int, _ message: String) {
+        diagnostics.append(Diagnostic(file: file, line: line, column: column, message: message))
+    }
+
     mutating func error(at node: YAMLNode?, _ message: String) {
         let mark = node?.mark
         diagnostics.append(Diagnostic(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))

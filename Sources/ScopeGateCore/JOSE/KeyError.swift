@@ -15,6 +15,8 @@ public enum KeyError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongCurve(algorithm: String, curve: String)
     /// OpenSSL's check of the public key failed (RSA exponent, EC point).
     case invalidPublicKey(String)
+    /// No key of the signing algorithm is active.
+    case noSigningKey(algorithm: String?)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum KeyError: Error, Equatable, Sendable, CustomStringConvertible {
         case .rsaKeyTooSmall(let bits): "the RSA key has \(bits) bits; at least 2048 are required (RFC 7518 §3.3)"
         case .wrongCurve(let algorithm, let curve): "\(algorithm) needs a P-256 key, not one on \(quotedForMessage(curve, limit: 32))"
         case .invalidPublicKey(let reason): "the public key is invalid: \(reason)"
+        case .noSigningKey(let algorithm?): "no \(algorithm) key is active now, so nothing can sign access tokens"
+        case .noSigningKey(nil): "no key is active now, so nothing can sign access tokens"
         }
     }
 

@@ -5,10 +5,13 @@ public struct KeyRing: Sendable {
     /// Every key a token may name with `kid`, the signing key first.
     public let keys: [any JWSKey]
     private let byID: [String: any JWSKey]
+    /// The key a token without `kid` is checked against, if any.
+    private let keylessKey: (any JWSKey)?
 
     /// Creates a key ring. Keys other than the signing key must have distinct ids: a token selects them
-    /// only by `kid`, never by trying each in turn.
-    public init(signingKey: any JWSKey, verificationKeys: [any JWSKey] = []) throws(KeyError) {
+    /// only by `kid`, never by trying each in turn. A token without `kid` is checked against `keylessKey`
+    /// alone when given (nil inside: such tokens are refused), else against the signing key.
+    public init(signingKey: any JWSKey, verificationKeys: [any JWSKey] = [], keylessKey: (any JWSKey)?? = nil) throws(KeyError) {
         var byID: [String: any JWSKey] = [:]
         if let id = signingKey.id { byID[id] = signingKey }
         for key in verificationKeys {
@@ -18,12 +21,13 @@ public struct KeyRing: Sendable {
         self.signingKey = signingKey
         self.keys = [signingKey] + verificationKeys
         self.byID = byID
+        self.keylessKey = keylessKey ?? signingKey
     }
 
-    /// The key a token's `kid` selects: the signing key when the token names none, else the key with that
+    /// The key a token's `kid` selects: the keyless key when the token names none, else the key with that
     /// id, else nothing.
     public func key(forID id: String?) -> (any JWSKey)? {
-        guard let id else { return signingKey }
+        guard let id else { return keylessKey }
         return byID[id]
     }
 
