@@ -38,6 +38,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("secret-file"), help: "File holding the HS256 signing secret (at least 32 bytes).")
     var secretFile: String?
 
+    @Option(help: "Keys file (YAML): signing keys with activation times, for rotation; instead of --secret-file.")
+    var keys: String?
+
     @Flag(help: "Use the demo users, policies/demo.yaml and the tutorial's published secret. For trying out only.")
     var demo = false
 
@@ -163,8 +166,12 @@ struct Serve: ParsableCommand {
         if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
             throw ValidationError("--metrics-address must be HOST:PORT, such as 127.0.0.1:9090 or [::1]:9090")
         }
+        if secretFile != nil && keys != nil {
+            throw ValidationError("--secret-file and --keys are exclusive: list the HS256 secret in the keys file instead")
+        }
         if !demo {
-            let missing = [("--policy", policy), ("--users", users), ("--secret-file", secretFile)].filter { $0.1 == nil }.map(\.0)
+            let missing = [("--policy", policy), ("--users", users), ("--secret-file", secretFile ?? keys)].filter { $0.1 == nil }
+                .map { $0.0 == "--secret-file" ? "--secret-file or --keys" : $0.0 }
             if !missing.isEmpty {
                 throw ValidationError("missing \(missing.joined(separator: ", ")) (or use --demo to try ScopeGate with its demo configuration)")
             }
@@ -175,7 +182,7 @@ struct Serve: ParsableCommand {
         let (logger, sink) = makeLogger()
         // Whatever way run ends, the lines still waiting in memory are written.
         defer { sink?.stop() }
-        let files = ConfigurationFiles(policyPath: policy, usersPath: users, secretPath: secretFile, demo: demo)
+        let files = ConfigurationFiles(policyPath: policy, usersPath: users, secretPath: secretFile, keysPath: keys, demo: demo)
         // Before anything else, so a termination signal that arrives as soon as the server is up is never lost.
         let termination = TerminationSignal()
         let loaded: ConfigurationFiles.Loaded
@@ -251,6 +258,7 @@ struct Serve: ParsableCommand {
             trusted.append(range)
         }
         var configuration = ServiceConfiguration(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, passwordHasher: hasher)
+        configuration.keySchedule = loaded.keySchedule
         configuration.tokenLifetime = TimeInterval(tokenLifetime)
         configuration.verification = VerificationOptions(leeway: TimeInterval(leeway), issuer: issuer, audience: audience)
         configuration.challenge = challenge

@@ -21,7 +21,8 @@ import ScopeGateTesting
     @Test func requiresFilesOutsideDemoMode() throws {
         let result = try run(["serve"])
         #expect(result.status == 64)
-        #expect(result.errors.contains("Error: missing --policy, --users, --secret-file (or use --demo to try ScopeGate with its demo configuration)"))
+        #expect(
+            result.errors.contains("Error: missing --policy, --users, --secret-file or --keys (or use --demo to try ScopeGate with its demo configuration)"))
     }
 
     @Test func refusesWeakAndPublishedSecrets() throws {

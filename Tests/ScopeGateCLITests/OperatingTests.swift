@@ -26,6 +26,47 @@ import ScopeGateTesting
         ).status
     }
 
+    /// `serve --keys`: tokens signed by the keys file's ES256 key, verified by PyJWT through the live JWKS;
+    /// the HS256 key of the same file still verifies kid-less tokens, and `--keys` excludes `--secret-file`.
+    @Test func servesWithAKeysFile() throws {
+        let es = try ECDSAKey.generate(id: "es-1")
+        let pem = try temporaryFile("es.pem", String(decoding: try es.privateKeyPEM(), as: UTF8.self))
+        let folder = URL(fileURLWithPath: pem).deletingLastPathComponent()
+        try "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n".write(
+            to: folder.appendingPathComponent("secret"), atomically: true, encoding: .utf8)
+        let keys = folder.appendingPathComponent("keys.yaml").path
+        try """
+        signing_algorithm: ES256
+        keys:
+          - algorithm: ES256
+            id: es-1
+            private_key_file: es.pem
+          - algorithm: HS256
+            id: hs-1
+            secret_file: secret
+        """.write(toFile: keys, atomically: true, encoding: .utf8)
+        let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
+        var server = try ServingProcess(["--policy", policy, "--users", users, "--keys", keys, "--no-watch"])
+        let token = try login(server.port)
+        #expect(try auth(server.port, "/a", token: token) == 200)
+        let verified = try runPython(
+            """
+            import jwt, sys
+            client = jwt.PyJWKClient(sys.argv[1])
+            key = client.get_signing_key_from_jwt(sys.argv[2])
+            header = jwt.get_unverified_header(sys.argv[2])
+            print(header["alg"], header["kid"], jwt.decode(sys.argv[2], key.key, algorithms=["ES256"])["sub"])
+            """, arguments: ["http://127.0.0.1:\(server.port)/.well-known/jwks.json", token])
+        #expect(verified == "ES256 es-1 bob")
+        let seedStyle = try TokenSigner(key: HMACKey(secretFileContents: Array("c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1".utf8)))
+            .sign(AccessTokenClaims(subject: "bob", scopes: ["me"], issuedAt: Date(), expiresAt: Date() + 600, tokenID: "k"))
+        #expect(try auth(server.port, "/a", token: seedStyle) == 200)
+        #expect(server.stop() == 0)
+        let both = try run(["serve", "--policy", policy, "--users", users, "--keys", keys, "--secret-file", secret, "--port", "0"])
+        #expect(both.status == 64)
+        #expect(both.errors.contains("--secret-file and --keys are exclusive"))
+    }
+
     @Test func reloadsOnSIGHUPAndKeepsTheOldPolicyWhenTheNewOneIsBad() throws {
         let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
         var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--no-watch", "--log-format", "json"])

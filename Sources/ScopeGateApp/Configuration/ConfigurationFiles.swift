@@ -12,19 +12,22 @@ public struct ConfigurationFiles: Sendable {
     public var usersPath: String?
     /// The secret file, or nil for the demo secret.
     public var secretPath: String?
+    /// The keys file (keys with their activation times), in place of the secret file.
+    public var keysPath: String?
     /// Demo mode: the published demo secret is accepted from a file too.
     public var demo: Bool
 
     /// Names the files.
-    public init(policyPath: String?, usersPath: String?, secretPath: String?, demo: Bool) {
+    public init(policyPath: String?, usersPath: String?, secretPath: String?, keysPath: String? = nil, demo: Bool) {
         self.policyPath = policyPath
         self.usersPath = usersPath
         self.secretPath = secretPath
+        self.keysPath = keysPath
         self.demo = demo
     }
 
     /// The files that exist on disk, for watching.
-    public var paths: [String] { [policyPath, usersPath, secretPath].compactMap { $0 } }
+    public var paths: [String] { [policyPath, usersPath, secretPath, keysPath].compactMap { $0 } }
 
     /// One consistent reading of the sources: each file's bytes, empty for an embedded default. A new
     /// configuration file is one more field here.
@@ -35,6 +38,9 @@ public struct ConfigurationFiles: Sendable {
         public var users: [UInt8] = []
         /// The secret file's bytes.
         public var secret: [UInt8] = []
+        /// The keys file's bytes, and those of every file it names, by the path as written.
+        public var keys: [UInt8] = []
+        public var keyFiles: [String: [UInt8]] = [:]
     }
 
     /// What a successful load produced.
@@ -45,8 +51,10 @@ public struct ConfigurationFiles: Sendable {
         public let policy: Policy
         /// The users.
         public let users: UserDirectory
-        /// The keys.
+        /// The keys in force when loaded.
         public let keyring: KeyRing
+        /// The keys file's schedule, when the keys come from one.
+        public let keySchedule: KeySchedule?
     }
 
     /// Reads the files.
@@ -61,7 +69,23 @@ public struct ConfigurationFiles: Sendable {
                 throw ConfigurationLoadError(description: "cannot read the secret file \(secretPath); create one with: openssl rand -hex 32 > \(secretPath)")
             }
         }
+        if let keysPath {
+            contents.keys = try Self.readBytes(keysPath)
+            // Every file the keys file names, so a changed key file counts as a change.
+            if let text = String(validating: contents.keys, as: UTF8.self) {
+                for path in text.matches(of: /(?m)^\s*(?:-\s*)?(?:private_key_file|public_key_file|secret_file):\s*["']?([^"'#\n]+?)["']?\s*(?:#.*)?$/) {
+                    let name = String(path.output.1)
+                    contents.keyFiles[name] = FileManager.default.contents(atPath: Self.resolve(name, against: keysPath)).map { [UInt8]($0) }
+                }
+            }
+        }
         return contents
+    }
+
+    /// `path` as written in the file at `file`: relative paths are relative to that file's folder.
+    static func resolve(_ path: String, against file: String) -> String {
+        guard !path.hasPrefix("/"), let slash = file.lastIndex(of: "/") else { return path }
+        return String(file[...slash]) + path
     }
 
     /// Reads and validates all three; any problem fails the whole load.
@@ -87,8 +111,29 @@ public struct ConfigurationFiles: Sendable {
         } catch {
             throw ConfigurationLoadError(description: "\(error)")
         }
+        if let keysPath {
+            let schedule = try loadKeySchedule(contents, path: keysPath)
+            let keyring: KeyRing
+            do {
+                keyring = try schedule.ring(at: Date(), tokenLifetime: 0, leeway: 0).ring
+            } catch {
+                throw ConfigurationLoadError(description: "\(keysPath): \(error)")
+            }
+            return Loaded(contents: contents, policy: policy, users: users, keyring: keyring, keySchedule: schedule)
+        }
         let keyring = try loadKeyRing(contents.secret, logger: logger)
-        return Loaded(contents: contents, policy: policy, users: users, keyring: keyring)
+        return Loaded(contents: contents, policy: policy, users: users, keyring: keyring, keySchedule: nil)
+    }
+
+    private func loadKeySchedule(_ contents: Contents, path: String) throws(ConfigurationLoadError) -> KeySchedule {
+        let text = try Self.text(contents.keys, path: path)
+        do {
+            return try KeySchedule.load(yaml: text, file: path, loadedAt: Date()) { name in
+                contents.keyFiles[name] ?? FileManager.default.contents(atPath: Self.resolve(name, against: path)).map { [UInt8]($0) }
+            }
+        } catch {
+            throw ConfigurationLoadError(description: error.description)
+        }
     }
 
     private func loadKeyRing(_ bytes: [UInt8], logger: Logger) throws(ConfigurationLoadError) -> KeyRing {

@@ -39,7 +39,7 @@ public final class ConfigurationReloader: Sendable {
             do throws(ConfigurationLoadError) {
                 let loaded = try files.load(logger: logger)
                 if onlyIfChanged, loaded.contents == last { return .unchanged }
-                service.replace(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring)
+                service.replace(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, keySchedule: loaded.keySchedule)
                 last = loaded.contents
                 service.metrics.recordReload(succeeded: true)
                 logger.notice(

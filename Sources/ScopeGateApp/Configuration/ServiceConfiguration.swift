@@ -19,6 +19,9 @@ public struct ServiceConfiguration: Sendable {
     public var users: UserDirectory
     /// Where the principal a token is about is looked up: the users file.
     public var principals: PrincipalDirectories { PrincipalDirectories([users]) }
+    /// The keys file's schedule, when keys come from one: the ring in force then follows the clock, and
+    /// `keyring` is the ring at load.
+    public var keySchedule: KeySchedule?
     /// Signing and verification keys.
     public var keyring: KeyRing
     /// Password verification (and the cost the dummy check for unknown users spends).

@@ -53,7 +53,7 @@ public final class ScopeGateService: Sendable {
         configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
         stages: ForwardAuthStages, grants: GrantRegistry = .standard, accessLogSink: LogSink? = nil
     ) {
-        self.state = Snapshot(ServiceState(configuration))
+        self.state = Snapshot(ServiceState(configuration, now: clock()))
         self.logger = logger
         self.clock = clock
         self.loginAttempts = LoginThrottle(limits: configuration.loginLimits)
@@ -70,17 +70,31 @@ public final class ScopeGateService: Sendable {
     public var configuration: ServiceConfiguration { current.configuration }
 
     /// The state in force (a request that began just before a replacement may still see the old state whole).
-    var current: ServiceState { state.read() }
+    var current: ServiceState {
+        let state = state.read()
+        guard let changesAt = state.keysChangeAt else { return state }
+        return clock() < changesAt ? state : advanceKeys()
+    }
+
+    /// Builds the state again once its key schedule's ring has changed (a key activated or retired).
+    private func advanceKeys() -> ServiceState {
+        state.update { state in
+            guard let changesAt = state.keysChangeAt, clock() >= changesAt else { return state }
+            return ServiceState(state.configuration, now: clock())
+        }
+        return state.read()
+    }
 
     /// Puts a newly loaded policy, users and keys in force at once: a request sees the old state or the new
     /// one, never a mix. The cache of verified tokens starts empty, so no decision rests on an old key.
-    public func replace(policy: Policy, users: UserDirectory, keyring: KeyRing) {
+    public func replace(policy: Policy, users: UserDirectory, keyring: KeyRing, keySchedule: KeySchedule? = nil) {
         state.update { state in
             var configuration = state.configuration
             configuration.policy = policy
             configuration.users = users
             configuration.keyring = keyring
-            return ServiceState(configuration)
+            configuration.keySchedule = keySchedule
+            return ServiceState(configuration, now: clock())
         }
     }
 

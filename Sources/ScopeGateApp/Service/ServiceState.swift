@@ -1,3 +1,4 @@
+import FoundationEssentials
 import ScopeGateCore
 
 /// The state every request sees one consistent copy of: a configuration and what is built from it (the
@@ -5,6 +6,10 @@ import ScopeGateCore
 /// reload replaces it whole.
 final class ServiceState: Sendable {
     let configuration: ServiceConfiguration
+    /// The keys in force: the configuration's ring, or its schedule's ring at the time this state was built.
+    let keyring: KeyRing
+    /// When the schedule's ring next changes (an activation or a retirement); nil: never.
+    let keysChangeAt: Date?
     let verifier: TokenVerifier
     let signer: TokenSigner
     let tokenCache: any TokenCache
@@ -13,12 +18,24 @@ final class ServiceState: Sendable {
     /// `/.well-known/jwks.json`: this key ring's public keys.
     let jwks: JWKSDocument
 
-    init(_ configuration: ServiceConfiguration) {
+    init(_ configuration: ServiceConfiguration, now: Date) {
         self.configuration = configuration
-        verifier = TokenVerifier(keyring: configuration.keyring, options: configuration.verification)
-        signer = TokenSigner(key: configuration.keyring.signingKey)
+        var keyring = configuration.keyring
+        var keysChangeAt: Date?
+        // A schedule that loaded can sign at every later time (keys only ever become active), so this
+        // fallback to the ring at load is never expected to be taken.
+        if let schedule = configuration.keySchedule,
+            let scheduled = try? schedule.ring(at: now, tokenLifetime: configuration.tokenLifetime, leeway: configuration.verification.leeway)
+        {
+            keyring = scheduled.ring
+            keysChangeAt = scheduled.changesAt
+        }
+        self.keyring = keyring
+        self.keysChangeAt = keysChangeAt
+        verifier = TokenVerifier(keyring: keyring, options: configuration.verification)
+        signer = TokenSigner(key: keyring.signingKey)
         tokenCache = VerifiedTokenCache(leeway: configuration.verification.leeway, principals: configuration.principals)
         openAPI = OpenAPIDocument.build(for: configuration)
-        jwks = JWKSDocument(configuration.keyring)
+        jwks = JWKSDocument(keyring)
     }
 }
