@@ -168,6 +168,15 @@ import Testing
         }
     }
 
+    @Test func timestampsRoundTrip() {
+        #expect(KeySchedule.formatTimestamp(t0) == "2026-12-01T12:00:00Z")
+        var generator = SeededRandom()
+        for _ in 0..<1000 {
+            let date = Date(timeIntervalSince1970: TimeInterval(Int.random(in: -2_000_000_000...8_000_000_000, using: &generator)))
+            #expect(KeySchedule.parseTimestamp(KeySchedule.formatTimestamp(date)) == date, "\(date)")
+        }
+    }
+
     @Test func anAsymmetricKeyWithoutIdIsNamedByItsThumbprint() throws {
         let schedule = try load("keys:\n  - algorithm: RS256\n    private_key_file: rsa.pem\n")
         let key = try #require(schedule.keys.first?.key)
