@@ -166,6 +166,11 @@ struct Serve: ParsableCommand {
         if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
             throw ValidationError("--metrics-address must be HOST:PORT, such as 127.0.0.1:9090 or [::1]:9090")
         }
+        if let issuer, !ScopeGateService.isValidIssuer(issuer) {
+            throw ValidationError(
+                "--issuer must be an absolute https:// URL without query, fragment or trailing slash (http:// only for a loopback host): ScopeGate's public base URL"
+            )
+        }
         if secretFile != nil && keys != nil {
             throw ValidationError("--secret-file and --keys are exclusive: list the HS256 secret in the keys file instead")
         }

@@ -35,6 +35,7 @@ import ScopeGateTesting
         #expect(
             Set(paths.keys) == [
                 "/token", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz", "/.well-known/jwks.json",
+                "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
             ])
     }
 

@@ -25,6 +25,12 @@ import ScopeGateTesting
             result.errors.contains("Error: missing --policy, --users, --secret-file or --keys (or use --demo to try ScopeGate with its demo configuration)"))
     }
 
+    @Test func refusesAnIssuerThatIsNotABaseURL() throws {
+        let result = try run(["serve", "--demo", "--issuer", "scopegate", "--port", "0"])
+        #expect(result.status == 64)
+        #expect(result.errors.contains("--issuer must be an absolute https:// URL"))
+    }
+
     @Test func refusesWeakAndPublishedSecrets() throws {
         let short = try temporaryFile("secret", "tooshort\n")
         let weak = try run(["serve", "--policy", policy, "--users", users, "--secret-file", short, "--port", "0"])

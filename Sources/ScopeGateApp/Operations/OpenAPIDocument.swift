@@ -55,6 +55,14 @@ enum OpenAPIDocument {
                 "/auth": ["get": forwardAuthOperation(envoy: false)],
                 "/auth/{path}": ["get": forwardAuthOperation(envoy: true)],
                 "/.well-known/jwks.json": ["get": jwksOperation],
+                "/.well-known/oauth-authorization-server": [
+                    "get": metadataOperation(id: "authorization_server_metadata", summary: "Authorization-server metadata (RFC 8414), when --issuer is set")
+                ],
+                "/.well-known/openid-configuration": [
+                    "get": metadataOperation(
+                        id: "openid_configuration",
+                        summary: "The OpenID discovery fields JWT verifiers read (issuer, jwks_uri, signing algorithms), when --issuer is set")
+                ],
                 "/healthz": ["get": operatorOperation(id: "healthz", summary: "Liveness: the process answers", ok: ref("Status"), unavailable: false)],
                 "/readyz": [
                     "get": operatorOperation(
@@ -172,6 +180,17 @@ enum OpenAPIDocument {
                     "headers": ["ETag": header("Strong entity tag of the set."), "Cache-Control": header("How long the set may be cached.")],
                 ],
                 "304": ["description": "The set is unchanged since the entity tag in If-None-Match."],
+            ],
+        ]
+    }
+
+    private static func metadataOperation(id: String, summary: String) -> JSONValue {
+        [
+            "operationId": .string(id),
+            "summary": .string(summary),
+            "responses": [
+                "200": json(["type": "object", "required": ["issuer", "jwks_uri"]], description: "The metadata."),
+                "404": json(ref("HTTPError"), description: "No --issuer is configured."),
             ],
         ]
     }

@@ -53,7 +53,7 @@ public final class ScopeGateService: Sendable {
         configuration: ServiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
         stages: ForwardAuthStages, grants: GrantRegistry = .standard, accessLogSink: LogSink? = nil
     ) {
-        self.state = Snapshot(ServiceState(configuration, now: clock()))
+        self.state = Snapshot(ServiceState(configuration, now: clock(), grants: grants))
         self.logger = logger
         self.clock = clock
         self.loginAttempts = LoginThrottle(limits: configuration.loginLimits)
@@ -80,7 +80,7 @@ public final class ScopeGateService: Sendable {
     private func advanceKeys() -> ServiceState {
         state.update { state in
             guard let changesAt = state.keysChangeAt, clock() >= changesAt else { return state }
-            return ServiceState(state.configuration, now: clock())
+            return ServiceState(state.configuration, now: clock(), grants: grants)
         }
         return state.read()
     }
@@ -94,7 +94,7 @@ public final class ScopeGateService: Sendable {
             configuration.users = users
             configuration.keyring = keyring
             configuration.keySchedule = keySchedule
-            return ServiceState(configuration, now: clock())
+            return ServiceState(configuration, now: clock(), grants: grants)
         }
     }
 
@@ -162,6 +162,9 @@ public final class ScopeGateService: Sendable {
                         status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
                         body: Array(OpenAPIDocument.swaggerUIPage.utf8)))
         default:
+            if let metadata = current.metadata.answers[request.pathText] {
+                return refusedUnlessRead(request) ?? .respond(metadata)
+            }
             return .respond(redirectForSlash(request) ?? FastAPIResponses.notFound)
         }
     }

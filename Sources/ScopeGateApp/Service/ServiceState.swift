@@ -17,8 +17,10 @@ final class ServiceState: Sendable {
     let openAPI: [UInt8]
     /// `/.well-known/jwks.json`: this key ring's public keys.
     let jwks: JWKSDocument
+    /// The authorization-server metadata documents, when an issuer is configured.
+    let metadata: AuthorizationServerMetadata
 
-    init(_ configuration: ServiceConfiguration, now: Date) {
+    init(_ configuration: ServiceConfiguration, now: Date, grants: GrantRegistry = .standard) {
         self.configuration = configuration
         var keyring = configuration.keyring
         var keysChangeAt: Date?
@@ -37,5 +39,6 @@ final class ServiceState: Sendable {
         tokenCache = VerifiedTokenCache(leeway: configuration.verification.leeway, principals: configuration.principals)
         openAPI = OpenAPIDocument.build(for: configuration)
         jwks = JWKSDocument(keyring)
+        metadata = AuthorizationServerMetadata(configuration: configuration, keyring: keyring, grants: grants)
     }
 }
