@@ -209,6 +209,7 @@ struct Serve: ParsableCommand {
 
                 """)
         }
+        if let problem = ScopeGateService.identityTokenProblem(configuration) { throw StartupError(description: problem) }
         var options = ScopeGateDaemon.Options()
         options.http.host = host
         options.http.port = port

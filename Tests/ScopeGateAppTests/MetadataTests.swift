@@ -41,6 +41,8 @@ import Testing
         let daemon = try TestDaemon()
         #expect(try daemon.get("/.well-known/oauth-authorization-server").status == 404)
         #expect(try daemon.get("/.well-known/openid-configuration").status == 404)
+        // Still documented: other methods are refused as on every read-only endpoint.
+        #expect(try sendRequest(port: daemon.port, method: "TRACE", target: "/.well-known/openid-configuration").status == 405)
     }
 
     @Test(arguments: [

@@ -39,6 +39,9 @@ public final class ConfigurationReloader: Sendable {
             do throws(ConfigurationLoadError) {
                 let loaded = try files.load(logger: logger)
                 if onlyIfChanged, loaded.contents == last { return .unchanged }
+                if let problem = service.identityTokenProblem(policy: loaded.policy, keyring: loaded.keyring, keySchedule: loaded.keySchedule) {
+                    throw ConfigurationLoadError(description: problem)
+                }
                 service.replace(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, keySchedule: loaded.keySchedule)
                 last = loaded.contents
                 service.metrics.recordReload(succeeded: true)

@@ -13,8 +13,19 @@ extension ScopeGateService {
     func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPResponse {
         let start = monotonicNanoseconds()
         let state = current
-        let (decision, trace) = check(request, state: state)
-        let response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+        var (decision, trace) = check(request, state: state)
+        var response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+        if let identityTokens = state.identityTokens, case .allow(let token?, let rule) = decision,
+            let wanted = identityTokenRequest(trace, policy: state.configuration.policy)
+        {
+            do {
+                response = try identityTokens.answer(for: token, rule: rule, request: wanted, now: clock())
+            } catch {
+                trace.failure = "cannot sign an identity token: \(error)"
+                decision = .forbidden("the request could not be checked")
+                response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+            }
+        }
         let outcome = decision.outcome
         metrics.recordDecision(outcome, rule: trace.rule ?? "none", since: start)
         if record != nil {
@@ -36,6 +47,12 @@ extension ScopeGateService {
                 ])
         }
         return response
+    }
+
+    /// The identity token the matched rule (or, for it, the policy) asks the allow to carry.
+    private func identityTokenRequest(_ trace: DecisionTrace, policy: Policy) -> IdentityTokenRequest? {
+        if case .rule(let rule, _)? = trace.match { return rule.identityToken ?? policy.identityToken }
+        return policy.identityToken
     }
 
     /// The check itself: only trusted proxies may ask, the check request must describe one original

@@ -98,6 +98,16 @@ public final class ScopeGateService: Sendable {
         }
     }
 
+    /// Why the service could not mint the identity tokens `policy` asks for with these keys (and the
+    /// configured issuer); nil when it can or need not.
+    public func identityTokenProblem(policy: Policy, keyring: KeyRing, keySchedule: KeySchedule?) -> String? {
+        var configuration = current.configuration
+        configuration.policy = policy
+        configuration.keyring = keyring
+        configuration.keySchedule = keySchedule
+        return IdentityTokens.problem(configuration, keyring: keyring, now: clock())
+    }
+
     /// Whether `/readyz` answers 200: set once the service accepts requests, cleared when it starts stopping.
     public var isReady: Bool {
         get { readiness.load(ordering: .acquiring) }
@@ -151,6 +161,9 @@ public final class ScopeGateService: Sendable {
         case "/metrics":
             guard metricsOnMainListener else { return .respond(FastAPIResponses.notFound) }
             return operatorEndpoint(request) ?? .respond(FastAPIResponses.notFound)
+        case "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration":
+            // Documented paths: other methods are refused even when no issuer is configured (404 then).
+            return refusedUnlessRead(request) ?? .respond(current.metadata.answers[request.pathText] ?? FastAPIResponses.notFound)
         case "/.well-known/jwks.json":
             return refusedUnlessRead(request) ?? .respond(current.jwks.response(to: request))
         case "/openapi.json":

@@ -17,6 +17,8 @@ final class ServiceState: Sendable {
     let openAPI: [UInt8]
     /// `/.well-known/jwks.json`: this key ring's public keys.
     let jwks: JWKSDocument
+    /// The identity tokens the policy asks allows to carry; nil when it asks for none.
+    let identityTokens: IdentityTokens?
     /// The authorization-server metadata documents, when an issuer is configured.
     let metadata: AuthorizationServerMetadata
 
@@ -39,6 +41,7 @@ final class ServiceState: Sendable {
         tokenCache = VerifiedTokenCache(leeway: configuration.verification.leeway, principals: configuration.principals)
         openAPI = OpenAPIDocument.build(for: configuration)
         jwks = JWKSDocument(keyring)
+        identityTokens = IdentityTokens.make(for: configuration, keyring: keyring, now: now)
         metadata = AuthorizationServerMetadata(configuration: configuration, keyring: keyring, grants: grants)
     }
 }

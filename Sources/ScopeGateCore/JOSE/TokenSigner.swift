@@ -71,6 +71,11 @@ public struct TokenSigner: Sendable {
         try sign(encodedHeader: encodedHeader, payload: claims.json)
     }
 
+    /// Signs any payload JSON under this signer's header (`alg`, `kid`, `typ`).
+    public func sign(payload: [UInt8]) throws(CryptoError) -> String {
+        try sign(encodedHeader: encodedHeader, payload: payload)
+    }
+
     /// Signs any header and payload JSON: `base64url(header).base64url(payload).base64url(tag)`.
     public func sign(header: [UInt8], payload: [UInt8]) throws(CryptoError) -> String {
         try sign(encodedHeader: Base64URL.encodeToBytes(header), payload: payload)

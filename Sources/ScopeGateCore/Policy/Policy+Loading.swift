@@ -1,8 +1,8 @@
 extension Policy {
     /// The keys a policy file's top level may have.
-    static let topLevelKeys = ["rules", "default", "scopes"]
+    static let topLevelKeys = ["rules", "default", "scopes", "identity_token"]
     /// The keys a rule may have.
-    static let ruleKeys = ["path", "methods", "scopes", "public", "description"]
+    static let ruleKeys = ["path", "methods", "scopes", "public", "description", "identity_token"]
 
     /// Loads a policy file:
     ///
@@ -27,7 +27,11 @@ extension Policy {
         var rules: [PolicyRule] = []
         var defaultAction = DefaultAction.deny
         var scopeDescriptions: [String: String] = [:]
+        var identityToken: IdentityTokenRequest?
         if let top = document.members(of: root, what: "policy", allowed: topLevelKeys) {
+            if let value = top["identity_token"]?.value {
+                identityToken = IdentityTokenRequest.load(value, label: "", document: &document)
+            }
             if let value = top["default"]?.value, let text = document.string(value, what: "\"default\"") {
                 if let action = DefaultAction(rawValue: text) {
                     defaultAction = action
@@ -72,6 +76,7 @@ extension Policy {
                 do {
                     var policy = try Policy(rules: remaining, defaultAction: defaultAction)
                     policy.scopeDescriptions = scopeDescriptions
+                    policy.identityToken = identityToken
                     if diagnostics.isEmpty { return policy }
                     break
                 } catch {
@@ -133,11 +138,19 @@ extension Policy {
             document.error(at: node, "\(label): needs \"scopes\" (use [] for any valid token) or \"public: true\"")
         }
         if let description = members["description"]?.value { _ = document.string(description, what: "\(label): \"description\"") }
+        var identityToken: IdentityTokenRequest?
+        if let value = members["identity_token"]?.value {
+            if isPublic {
+                document.error(at: value, "\(label): a public rule has no caller to vouch for; it cannot ask for an identity token")
+            } else {
+                identityToken = IdentityTokenRequest.load(value, label: "\(label): ", document: &document)
+            }
+        }
 
         guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
         let mark = node.mark
         return PolicyRule(
-            pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic,
+            pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic, identityToken: identityToken,
             line: mark.line, column: mark.column)
     }
 }

@@ -29,6 +29,12 @@ public struct Policy: Sendable {
     public let defaultAction: DefaultAction
     /// What each scope means, from the policy file's optional `scopes` map (shown in the API description).
     public var scopeDescriptions: [String: String] = [:]
+    /// The identity token allows carry where the rule asks for none of its own (the policy's
+    /// `identity_token`), if any.
+    public var identityToken: IdentityTokenRequest?
+
+    /// Whether any allow may carry an identity token.
+    public var asksForIdentityTokens: Bool { identityToken != nil || rules.contains { $0.identityToken != nil } }
     private let nodes: [TrieNode]
 
     /// Compiles rules into a policy. Two rules that are equally specific and cover a common method

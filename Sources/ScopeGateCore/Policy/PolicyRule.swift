@@ -9,6 +9,8 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     public let scopes: [String]
     /// Whether the route needs no token at all.
     public let isPublic: Bool
+    /// The identity token an allow on this route carries to the upstream, if the rule asks for one.
+    public let identityToken: IdentityTokenRequest?
     /// Where the rule is written: 1-based line and column in the policy file.
     public let line: Int
     public let column: Int
@@ -17,7 +19,10 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     public static let knownMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
     /// Creates a rule. `methods` as written; `GET` implies `HEAD`.
-    public init(pattern: PathPattern, methods: [String]? = nil, scopes: [String] = [], isPublic: Bool = false, line: Int = 0, column: Int = 0) {
+    public init(
+        pattern: PathPattern, methods: [String]? = nil, scopes: [String] = [], isPublic: Bool = false, identityToken: IdentityTokenRequest? = nil,
+        line: Int = 0, column: Int = 0
+    ) {
         self.pattern = pattern
         if let methods {
             var set = Set(methods)
@@ -28,6 +33,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         }
         self.scopes = scopes
         self.isPublic = isPublic
+        self.identityToken = identityToken
         self.line = line
         self.column = column
     }
