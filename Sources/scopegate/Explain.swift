@@ -23,6 +23,9 @@ struct Explain: ParsableCommand {
     @Option(name: .customLong("secret-file"), help: "Secret file that signed the token (default: the demo secret).")
     var secretFile: String?
 
+    @Option(help: "Keys file whose keys verify the token, instead of --secret-file.")
+    var keys: String?
+
     @Option(help: "Challenge wording: scopes or rfc6750.")
     var challenge = ChallengeMode.scopes
 
@@ -37,7 +40,8 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         let logger = Logger(label: "scopegate") { _ in SwiftLogNoOpLogHandler() }
-        let files = ConfigurationFiles(policyPath: policy, usersPath: users, secretPath: secretFile, demo: secretFile == nil)
+        let files = ConfigurationFiles(
+            policyPath: policy, usersPath: users, secretPath: secretFile, keysPath: keys, demo: secretFile == nil && keys == nil)
         let loaded: ConfigurationFiles.Loaded
         do {
             loaded = try files.load(logger: logger)
@@ -47,6 +51,7 @@ struct Explain: ParsableCommand {
         var configuration = ServiceConfiguration(
             policy: loaded.policy, users: loaded.users, keyring: loaded.keyring,
             passwordHasher: try PasswordHasher(cost: 4))
+        configuration.keySchedule = loaded.keySchedule
         configuration.challenge = challenge
         configuration.accessLog = false
 

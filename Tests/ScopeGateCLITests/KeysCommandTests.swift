@@ -54,6 +54,21 @@ import Testing
         #expect(try run(["keys", "status", "--keys", keys]).output.split(separator: "\n").count == 3)
     }
 
+    @Test func explainVerifiesWithTheKeysFile() throws {
+        let es = try ECDSAKey.generate(id: "es-1")
+        let pem = try temporaryFile("es.pem", String(decoding: try es.privateKeyPEM(), as: UTF8.self))
+        let keys = URL(fileURLWithPath: pem).deletingLastPathComponent().appendingPathComponent("keys.yaml").path
+        try "keys:\n  - algorithm: ES256\n    id: es-1\n    private_key_file: es.pem\n".write(toFile: keys, atomically: true, encoding: .utf8)
+        let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
+        let users = try temporaryFile(
+            "users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
+        let token = try TokenSigner(key: es).sign(AccessTokenClaims(subject: "bob", scopes: ["me"], issuedAt: Date(), expiresAt: Date() + 600, tokenID: "e"))
+        let explained = try run(["explain", "--policy", policy, "--users", users, "--keys", keys, "GET", "/a", "--token", token])
+        #expect(explained.status == 0, "\(explained.output)")
+        #expect(explained.output.contains("token:     valid for bob, scopes me"))
+        #expect(explained.output.contains("decision:  allow, 200"))
+    }
+
     @Test func statusReportsErrorsWithTheirPlace() throws {
         let keys = try temporaryFile("keys.yaml", "keys:\n  - id: a\n    algorithm: ES256\n    private_key_file: missing.pem\n")
         let status = try run(["keys", "status", "--keys", keys])
