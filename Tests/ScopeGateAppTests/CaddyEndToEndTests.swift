@@ -5,12 +5,13 @@ import ScopeGateHTTP
 import ScopeGateTesting
 
 /// Debian's caddy running `docker/caddy/Caddyfile`, which reads its addresses from the environment.
-func startCaddy(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
+func startCaddy(scopegate: UInt16, app: UInt16, identityHeader: String = "") throws -> ProxyProcess {
     try ProxyProcess(name: "caddy", candidates: ["/usr/bin/caddy", "/usr/local/bin/caddy"], package: "caddy") { directory, port in
         (
             ["run", "--config", repositoryRoot.appendingPathComponent("docker/caddy/Caddyfile").path, "--adapter", "caddyfile"],
             [
                 "SCOPEGATE_ADDRESS": "127.0.0.1:\(scopegate)", "APP_ADDRESS": "127.0.0.1:\(app)", "CADDY_ADDRESS": "http://127.0.0.1:\(port)",
+                "SCOPEGATE_IDENTITY_HEADER": identityHeader,
                 "HOME": directory.path, "XDG_DATA_HOME": directory.path, "XDG_CONFIG_HOME": directory.path, "PATH": "/usr/bin:/bin",
             ]
         )
@@ -27,6 +28,12 @@ func startCaddy(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         scopegate = try TestDaemon()
         app = try makeEchoApp()
         caddy = try startCaddy(scopegate: scopegate.port, app: app.port)
+    }
+
+    @Test func forwardsTheIdentityTokenAndNoClientCopy() throws {
+        let daemon = try ProxiedDemo.identityTokenDaemon()
+        let proxy = try startCaddy(scopegate: daemon.port, app: app.port, identityHeader: "X-Auth-Token")
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectIdentityTokenForwarded()
     }
 
     @Test func protectsTheApplication() throws {

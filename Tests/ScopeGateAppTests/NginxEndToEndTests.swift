@@ -65,6 +65,12 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         nginx = try startNginx(scopegate: scopegate.port, app: app.port)
     }
 
+    @Test func forwardsTheIdentityTokenAndNoClientCopy() throws {
+        let daemon = try ProxiedDemo.identityTokenDaemon()
+        let proxy = try startNginx(scopegate: daemon.port, app: app.port)
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectIdentityTokenForwarded()
+    }
+
     @Test func protectsTheApplication() throws {
         try demo.expectProtection(bodiesPassed: false)
     }

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import ScopeGateApp
+import ScopeGateCore
 import ScopeGateHTTP
 import ScopeGateTesting
 
@@ -61,9 +63,12 @@ func makeEchoApp() throws -> HTTPServer {
     configuration.connectionMemoryLimit = 64 * 1024
     return try HTTPServer(configuration: configuration) { request in
         let names = ["X-Auth-User", "X-Auth-Scopes", "X-Auth-Email", "X-Auth-Name"]
-        let seen = names.map { name in
+        var seen = names.map { name in
             "\(name)=\(request.headers.rawValues(name).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) })"
         }
+        // The identity token, only when one arrives (the demo policy asks for none).
+        let tokens = request.headers.rawValues("X-Auth-Token").map { String(decoding: $0, as: UTF8.self) }
+        if !tokens.isEmpty { seen.append("X-Auth-Token=\(tokens)") }
         return .respond(HTTPResponse(status: 200, body: Array("app \(request.method) \(request.pathText) \(seen.joined(separator: " "))".utf8)))
     }
 }
@@ -152,6 +157,45 @@ struct ProxiedDemo {
                     ("X-Original-Method", "GET"),
                 ]
             ).status == 431)
+    }
+
+    /// A ScopeGate whose policy asks `/users/me/` allows to carry an identity token (ES256, audience `app`).
+    static func identityTokenDaemon() throws -> TestDaemon {
+        let es = try ECDSAKey.generate(id: "upstream-es")
+        return try TestDaemon(
+            policyYAML: """
+                rules:
+                  - path: /users/me/
+                    scopes: [me]
+                    identity_token: {header: X-Auth-Token, audience: app, lifetime: 60}
+                  - path: /status/
+                    scopes: []
+                """,
+            configure: { configuration in
+                configuration.issuer = "http://127.0.0.1"
+                configuration.keyring = try! KeyRing(signingKey: configuration.keyring.signingKey, verificationKeys: [es])
+            })
+    }
+
+    /// The upstream receives ScopeGate's identity token, verifiable through the JWKS, and never a client's.
+    func expectIdentityTokenForwarded() throws {
+        let bearer = ("Authorization", "Bearer \(try scopegate.token(scopes: ["me"]))")
+        let forged = ("X-Auth-Token", "forged.by.client")
+        let answer = try through("/users/me/", headers: [bearer, forged])
+        #expect(answer.status == 200)
+        #expect(!answer.text.contains("forged"))
+        let token = try #require(answer.text.firstMatch(of: /X-Auth-Token=\["([^"]+)"\]/)).output.1
+        let subject = try runPython(
+            """
+            import jwt, sys
+            key = jwt.PyJWKClient(sys.argv[1]).get_signing_key_from_jwt(sys.argv[2])
+            print(jwt.decode(sys.argv[2], key.key, algorithms=["ES256"], audience="app", issuer="http://127.0.0.1")["sub"])
+            """, arguments: ["http://127.0.0.1:\(scopegate.port)/.well-known/jwks.json", String(token)])
+        #expect(subject == "johndoe")
+        // A route without an identity token: the client's copy is dropped all the same (the upstream gets
+        // none, or ScopeGate's empty one).
+        let plain = try through("/status/", headers: [bearer, forged])
+        #expect(plain.status == 200 && !plain.text.contains("forged") && plain.text.firstMatch(of: /X-Auth-Token=\["[^"]/) == nil)
     }
 
     func expectPathTricksRefused() throws {

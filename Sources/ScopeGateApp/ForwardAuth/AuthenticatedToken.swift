@@ -16,13 +16,16 @@ final class AuthenticatedToken: Sendable {
     /// The answer for a request this token is allowed; nil when the principal is gone or disabled.
     let allowAnswer: HTTPResponse?
 
-    init(_ token: VerifiedToken, bytes: [UInt8], principals: PrincipalDirectories) {
+    init(_ token: VerifiedToken, bytes: [UInt8], principals: PrincipalDirectories, identityTokenHeaders: [String] = []) {
         self.bytes = bytes
         self.token = token
         let principal = principals.principal(for: token)
         self.principal = principal
         let effectiveScopes = principal.map { principal in token.scopes.filter(principal.allows(scope:)) } ?? []
         self.effectiveScopes = effectiveScopes
-        allowAnswer = principal.flatMap { $0.isDisabled ? nil : IdentityHeaders.allowAnswer(for: $0, scopes: effectiveScopes).prepared() }
+        allowAnswer = principal.flatMap {
+            $0.isDisabled
+                ? nil : IdentityHeaders.allowAnswer(for: $0, scopes: effectiveScopes, extra: IdentityHeaders.emptyTokens(identityTokenHeaders)).prepared()
+        }
     }
 }

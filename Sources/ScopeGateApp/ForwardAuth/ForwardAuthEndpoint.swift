@@ -14,7 +14,7 @@ extension ScopeGateService {
         let start = monotonicNanoseconds()
         let state = current
         var (decision, trace) = check(request, state: state)
-        var response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+        var response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge, publicAnswer: state.publicAnswer)
         if let identityTokens = state.identityTokens, case .allow(let token?, let rule) = decision,
             let wanted = identityTokenRequest(trace, policy: state.configuration.policy)
         {
@@ -23,7 +23,7 @@ extension ScopeGateService {
             } catch {
                 trace.failure = "cannot sign an identity token: \(error)"
                 decision = .forbidden("the request could not be checked")
-                response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+                response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge, publicAnswer: state.publicAnswer)
             }
         }
         let outcome = decision.outcome

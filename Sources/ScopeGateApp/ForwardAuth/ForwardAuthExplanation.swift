@@ -49,7 +49,7 @@ extension ScopeGateService {
         }
         lines += tokenLines(trace)
         if let failure = trace.failure { lines.append("failure:   \(failure)") }
-        let response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge)
+        let response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge, publicAnswer: state.publicAnswer)
         let allowed = response.status == 200
         lines.append("decision:  \(allowed ? "allow" : "refuse"), \(response.status)")
         for (name, value) in response.headers where name != "Content-Type" {

@@ -4,12 +4,12 @@ import ScopeGateHTTP
 /// naming the required scopes, or 403.
 enum ForwardAuthResponses {
     /// The answer for `decision`, in the challenge wording `mode` sets.
-    static func response(for decision: ForwardAuthDecision, mode: ChallengeMode) -> HTTPResponse {
+    static func response(for decision: ForwardAuthDecision, mode: ChallengeMode, publicAnswer: HTTPResponse) -> HTTPResponse {
         switch decision {
         case .allow(let token?, _):
             return token.allowAnswer ?? IdentityHeaders.allowAnswer(for: token.principal, scopes: token.effectiveScopes)
         case .allow(nil, _):
-            return IdentityHeaders.publicAnswer
+            return publicAnswer
         case .unauthenticated(.noToken, let required):
             return FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))])
         case .unauthenticated(.invalidToken, let required):

@@ -25,9 +25,13 @@ final class IdentityTokens: Sendable {
 
     /// A minter for `issuer` signing with `key` (asymmetric: an HMAC token would be verifiable only by
     /// whoever can also forge it).
-    init(issuer: String, key: any JWSKey) {
+    /// Every identity-token header of the policy: the ones an answer's token is not in go out empty.
+    private let headers: [String]
+
+    init(issuer: String, key: any JWSKey, headers: [String]) {
         self.issuer = issuer
         self.signer = TokenSigner(key: key)
+        self.headers = headers
     }
 
     /// The minter a state needs: when the policy asks for identity tokens, with the issuer and the active
@@ -35,7 +39,7 @@ final class IdentityTokens: Sendable {
     static func make(for configuration: ServiceConfiguration, keyring: KeyRing, now: Date) -> IdentityTokens? {
         guard configuration.policy.asksForIdentityTokens, let issuer = configuration.issuer, let key = signingKey(configuration, keyring, now: now)
         else { return nil }
-        return IdentityTokens(issuer: issuer, key: key)
+        return IdentityTokens(issuer: issuer, key: key, headers: configuration.policy.identityTokenHeaders)
     }
 
     /// The key identity tokens are signed with: the ring's signing key when it is asymmetric, else the
@@ -75,8 +79,8 @@ final class IdentityTokens: Sendable {
         writer.raw(","); writer.key("jti"); writer.string(Base64URL.encode(try SecureRandom.bytes(16)))
         writer.raw("}")
         let jwt = try signer.sign(payload: writer.bytes)
-        let base = IdentityHeaders.allowAnswer(for: token.principal, scopes: token.effectiveScopes)
-        let answer = HTTPResponse(status: 200, headers: base.headers + [(request.header, jwt)]).prepared()
+        let extra = headers.map { name in (name: name, value: name.lowercased() == request.header.lowercased() ? jwt : "") }
+        let answer = IdentityHeaders.allowAnswer(for: token.principal, scopes: token.effectiveScopes, extra: extra).prepared()
         let renewAt = now + expiresAt.timeIntervalSince(now) / 2
         answers.withLock { answers in
             if answers.count >= Self.capacity { answers = answers.filter { now < $0.value.renewAt } }

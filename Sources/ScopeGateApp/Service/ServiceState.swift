@@ -1,5 +1,6 @@
 import FoundationEssentials
 import ScopeGateCore
+import ScopeGateHTTP
 
 /// The state every request sees one consistent copy of: a configuration and what is built from it (the
 /// verifier, the signer, the token cache, the API description). A class, so taking it costs one retain; a
@@ -13,6 +14,8 @@ final class ServiceState: Sendable {
     let verifier: TokenVerifier
     let signer: TokenSigner
     let tokenCache: any TokenCache
+    /// The allow answer on public routes, prepared once.
+    let publicAnswer: HTTPResponse
     /// `/openapi.json`, whose scopes come from this policy and these users.
     let openAPI: [UInt8]
     /// `/.well-known/jwks.json`: this key ring's public keys.
@@ -38,7 +41,11 @@ final class ServiceState: Sendable {
         self.keysChangeAt = keysChangeAt
         verifier = TokenVerifier(keyring: keyring, options: configuration.verification)
         signer = TokenSigner(key: keyring.signingKey)
-        tokenCache = VerifiedTokenCache(leeway: configuration.verification.leeway, principals: configuration.principals)
+        tokenCache = VerifiedTokenCache(
+            leeway: configuration.verification.leeway, principals: configuration.principals,
+            identityTokenHeaders: configuration.policy.identityTokenHeaders)
+        publicAnswer = IdentityHeaders.allowAnswer(for: nil, scopes: [], extra: IdentityHeaders.emptyTokens(configuration.policy.identityTokenHeaders))
+            .prepared()
         openAPI = OpenAPIDocument.build(for: configuration)
         jwks = JWKSDocument(keyring)
         identityTokens = IdentityTokens.make(for: configuration, keyring: keyring, now: now)

@@ -17,11 +17,14 @@ final class VerifiedTokenCache: TokenCache {
     private let capacity: Int
     private let leeway: TimeInterval
     private let principals: PrincipalDirectories
+    /// The identity-token headers every allow answer carries, empty until a token is put in one.
+    private let identityTokenHeaders: [String]
 
-    init(capacity: Int = 10_000, leeway: TimeInterval, principals: PrincipalDirectories) {
+    init(capacity: Int = 10_000, leeway: TimeInterval, principals: PrincipalDirectories, identityTokenHeaders: [String] = []) {
         self.capacity = capacity
         self.leeway = leeway
         self.principals = principals
+        self.identityTokenHeaders = identityTokenHeaders
     }
 
     /// The cache entry for `bytes`: cached while it has not expired, else verified now by `verifier`. A hit
@@ -53,7 +56,8 @@ final class VerifiedTokenCache: TokenCache {
             _ = entries.withLock { $0.removeValue(forKey: TokenKey(bytes)) }
         }
         let owned = Array(bytes)
-        let verified = AuthenticatedToken(try verifier.verify(bytes: owned, now: now), bytes: owned, principals: principals)
+        let verified = AuthenticatedToken(
+            try verifier.verify(bytes: owned, now: now), bytes: owned, principals: principals, identityTokenHeaders: identityTokenHeaders)
         let key = TokenKey(owned[...])
         entries.withLock { entries in
             if entries.count >= capacity {

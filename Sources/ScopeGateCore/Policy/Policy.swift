@@ -35,6 +35,16 @@ public struct Policy: Sendable {
 
     /// Whether any allow may carry an identity token.
     public var asksForIdentityTokens: Bool { identityToken != nil || rules.contains { $0.identityToken != nil } }
+
+    /// The headers identity tokens travel in, each once: every allow answer carries them all (empty where
+    /// it has no token), so a proxy that copies them never sees one missing.
+    public var identityTokenHeaders: [String] {
+        var names: [String] = []
+        for request in [identityToken] + rules.map(\.identityToken) {
+            if let request, !names.contains(where: { $0.lowercased() == request.header.lowercased() }) { names.append(request.header) }
+        }
+        return names
+    }
     private let nodes: [TrieNode]
 
     /// Compiles rules into a policy. Two rules that are equally specific and cover a common method
