@@ -83,10 +83,12 @@ def median_of(runs, key):
     return statistics.median(run[key] for run in runs)
 
 
-def start_scopegate(policy, port, options=()):
+def start_scopegate(policy, port, options=(), keys=None):
     """ScopeGate as users run it (JSON log lines, the access log on, at level info) unless `options` say
-    otherwise; its standard error goes to a file, as nginx's access log does."""
-    args = [BINARY, "serve", "--policy", policy, "--users", f"{WORK}/users.yaml", "--secret-file", f"{WORK}/secret",
+    otherwise; its standard error goes to a file, as nginx's access log does. With `keys`, a keys file
+    signs instead of the HS256 secret."""
+    signing = ["--keys", keys] if keys else ["--secret-file", f"{WORK}/secret"]
+    args = [BINARY, "serve", "--policy", policy, "--users", f"{WORK}/users.yaml", *signing,
             "--port", str(port), "--threads", str(CORES), "--max-connections-per-ip", "0", *options]
     started = time.time()
     log = open(f"{WORK}/scopegate-{port}.log", "w")
@@ -140,6 +142,18 @@ def main():
     token = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/token", data=urllib.parse.urlencode(
         {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
     scopegate10k, _ = start_scopegate(large, sg10k_port)
+    # The same default configuration signing with an asymmetric key: tokens verified once, then cached.
+    asymmetric = {}
+    for algorithm in ("ES256", "EdDSA", "RS256"):
+        pem = f"{WORK}/{algorithm}.pem"
+        subprocess.run([BINARY, "keys", "generate", "--algorithm", algorithm, "--out", pem], check=True, capture_output=True)
+        keys = f"{WORK}/keys-{algorithm}.yaml"
+        open(keys, "w").write(f"signing_algorithm: {algorithm}\nkeys:\n  - algorithm: {algorithm}\n    private_key_file: {pem}\n")
+        port = free_port()
+        process, _ = start_scopegate(small, port, keys=keys)
+        minted = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/token", data=urllib.parse.urlencode(
+            {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
+        asymmetric[algorithm] = (process, port, minted)
     upstream = start_nginx(f"server {{ listen 127.0.0.1:{upstream_port}; location / {{ return 200 'ok'; }} }}", "upstream")
     static = start_nginx(f"server {{ listen 127.0.0.1:{static_port}; location = /x {{ return 200; }} }}", "static")
     # The same nginx with its access log written to a file (nginx's default combined format).
@@ -165,7 +179,7 @@ def main():
 
     auth_headers = [f"Authorization: Bearer {token}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
     results = {name: [] for name in ["auth", "auth_quiet", "auth_warning", "static", "static_log", "static_same", "healthz",
-                                     "chain", "plain", "ceiling", "auth10k", "auth5"]}
+                                     "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256"]}
     peak_rss = 0.0
     for _ in range(REPEATS):
         results["auth"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
@@ -182,6 +196,9 @@ def main():
         results["ceiling"].append(wrk(f"http://127.0.0.1:{ceiling_port}/users/me/items/"))
         results["auth10k"].append(wrk(f"http://127.0.0.1:{sg10k_port}/auth", auth_headers, pids=[scopegate10k.pid]))
         results["auth5"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
+        for algorithm, (process, port, minted) in asymmetric.items():
+            headers = [f"Authorization: Bearer {minted}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
+            results[algorithm].append(wrk(f"http://127.0.0.1:{port}/auth", headers, pids=[process.pid]))
 
     # One cost-12 hash, timed here, gives the machine's login limit.
     # (libxcrypt through Python's crypt module: the same library ScopeGate calls, without a process start.)
@@ -220,7 +237,8 @@ def main():
     exposition = urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/metrics").read().decode()
     dropped_match = re.search(r"^scopegate_access_log_dropped_total (\d+)", exposition, re.M)
     dropped = dropped_match.group(1) if dropped_match else "not counted"
-    for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies):
+    for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies,
+                    *(entry[0] for entry in asymmetric.values())):
         stop(process)
 
     def row(name, value, reference, ratio, target):
@@ -252,6 +270,8 @@ def main():
     compare("nginx+auth_request+ScopeGate vs nginx proxy", c, p, "rps", 0, ">= 0.60")
     # The ceiling of any auth service: the same auth_request chain when nginx itself answers the subrequest.
     compare("  (ceiling: auth_request to nginx return 200)", results["ceiling"], p, "rps", 0)
+    for algorithm in ("ES256", "EdDSA", "RS256"):
+        compare(f"/auth req/s, {algorithm} vs HS256 token (cache hit)", results[algorithm], a, "rps", 0, ">= 0.90")
     compare("CPU us/decision, 10,000 rules vs 5 rules", results["auth10k"], results["auth5"], "cpu_us", 1, "<= 1.10")
     compare("/auth p99 ms during login flood vs alone", during, alone, "p99", 2, "<=5ms,<=2x")
     compare("/auth p50 ms during login flood vs alone", during, alone, "p50", 2)
