@@ -1,7 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
-import Logging
 import ScopeGateApp
 import ScopeGateCore
 
@@ -78,7 +77,7 @@ struct Keys: ParsableCommand {
         var leeway = 0
 
         func run() throws {
-            let schedule = try Keys.load(keys)
+            let schedule = try Keys.schedule(try Keys.text(keys), path: keys)
             let now = Date()
             for status in schedule.statuses(at: now, tokenLifetime: TimeInterval(tokenLifetime), leeway: TimeInterval(leeway)) {
                 var line = "\(status.key.key.id ?? "-") \(status.key.key.algorithm) \(status.state.rawValue)"
@@ -127,25 +126,23 @@ struct Keys: ParsableCommand {
         }
 
         func run() throws {
-            _ = try Keys.load(keys)
-            let text = try ConfigurationFiles.readText(keys)
+            let text = try Keys.text(keys)
+            _ = try Keys.schedule(text, path: keys)
             let activation = Date() + TimeInterval(Self.duration(prepublish) ?? 1200)
             let stamp = KeySchedule.formatTimestamp(activation)
-            let folder = keys.lastIndex(of: "/").map { String(keys[...$0]) } ?? ""
             let (key, pem) = try algorithm.generate(id: nil)
             // The activation time to the second and the start of the thumbprint: readable, and unique.
             let id = "\(algorithm.rawValue.lowercased())-" + stamp.filter { $0.isNumber } + "-" + (key.id ?? "").prefix(8)
             let updated = try Self.appending(
                 entry: ["- id: \(id)", "  algorithm: \(algorithm.rawValue)", "  private_key_file: \(id).pem", "  activate_at: \(stamp)"],
                 to: text, file: keys)
-            try Keys.writeNewPrivateFile(folder + id + ".pem", pem)
+            let pemPath = ConfigurationFiles.resolve("\(id).pem", against: keys)
+            try Keys.writeNewPrivateFile(pemPath, pem)
             // Check the result as serve will load it before replacing the file.
             do {
-                _ = try KeySchedule.load(yaml: updated, file: keys, loadedAt: Date()) { path in
-                    FileManager.default.contents(atPath: path.hasPrefix("/") ? path : folder + path).map { [UInt8]($0) }
-                }
+                _ = try Keys.load(updated, path: keys)
             } catch {
-                unlink(folder + id + ".pem")
+                unlink(pemPath)
                 throw StartupError(description: "the keys file would not load after adding the key:\n\(error)")
             }
             let temporary = keys + ".rotating"
@@ -185,14 +182,28 @@ struct Keys: ParsableCommand {
         }
     }
 
-    static func load(_ path: String) throws -> KeySchedule {
-        let files = ConfigurationFiles(policyPath: nil, usersPath: nil, secretPath: nil, keysPath: path, demo: false)
+    /// The keys file's text; when it cannot be read, the reason is printed and the command ends with status 1.
+    static func text(_ path: String) throws -> String {
         do {
-            guard let schedule = try files.load(logger: .init(label: "scopegate") { _ in SwiftLogNoOpLogHandler() }).keySchedule else {
-                throw StartupError(description: "\(path) has no keys")
-            }
-            return schedule
-        } catch let error as ConfigurationLoadError {
+            return try ConfigurationFiles.readText(path)
+        } catch {
+            print(error.description)
+            throw ExitCode.failure
+        }
+    }
+
+    /// The schedule `text` (the keys file at `path`) describes, its key files read beside it as serve reads them.
+    static func load(_ text: String, path: String) throws(ConfigurationError) -> KeySchedule {
+        try KeySchedule.load(yaml: text, file: path, loadedAt: Date()) { name in
+            FileManager.default.contents(atPath: ConfigurationFiles.resolve(name, against: path)).map { [UInt8]($0) }
+        }
+    }
+
+    /// ``load(_:path:)``, its errors printed (file:line:column) and ending the command with status 1.
+    static func schedule(_ text: String, path: String) throws -> KeySchedule {
+        do {
+            return try load(text, path: path)
+        } catch {
             print(error.description)
             throw ExitCode.failure
         }

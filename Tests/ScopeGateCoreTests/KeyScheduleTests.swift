@@ -168,6 +168,19 @@ import Testing
         }
     }
 
+    @Test func theFilesAKeysFileNamesAreTheOnesLoadingReads() throws {
+        #expect(KeySchedule.referencedFiles(yaml: yaml) == ["new.pem", "old.pem", "secret"])
+        let flow = "keys:\n  - {id: a, algorithm: ES256, private_key_file: \"a b.pem\"}\n  - {algorithm: HS256, id: h, secret_file: s}\n"
+        #expect(KeySchedule.referencedFiles(yaml: flow) == ["a b.pem", "s"])
+        #expect(KeySchedule.referencedFiles(yaml: "keys: [") == [])
+        var asked: [String] = []
+        _ = try? KeySchedule.load(yaml: yaml, file: "keys.yaml", loadedAt: t0) { name in
+            asked.append(name)
+            return files[name]
+        }
+        #expect(asked == KeySchedule.referencedFiles(yaml: yaml))
+    }
+
     @Test func timestampsRoundTrip() {
         #expect(KeySchedule.formatTimestamp(t0) == "2026-12-01T12:00:00Z")
         var generator = SeededRandom()

@@ -71,19 +71,17 @@ public struct ConfigurationFiles: Sendable {
         }
         if let keysPath {
             contents.keys = try Self.readBytes(keysPath)
-            // Every file the keys file names, so a changed key file counts as a change.
-            if let text = String(validating: contents.keys, as: UTF8.self) {
-                for path in text.matches(of: /(?m)^\s*(?:-\s*)?(?:private_key_file|public_key_file|secret_file):\s*["']?([^"'#\n]+?)["']?\s*(?:#.*)?$/) {
-                    let name = String(path.output.1)
-                    contents.keyFiles[name] = FileManager.default.contents(atPath: Self.resolve(name, against: keysPath)).map { [UInt8]($0) }
-                }
+            // Every file the keys file names, so a changed key file counts as a change and loading reads
+            // exactly these bytes.
+            for name in KeySchedule.referencedFiles(yaml: String(decoding: contents.keys, as: UTF8.self)) {
+                contents.keyFiles[name] = FileManager.default.contents(atPath: Self.resolve(name, against: keysPath)).map { [UInt8]($0) }
             }
         }
         return contents
     }
 
     /// `path` as written in the file at `file`: relative paths are relative to that file's folder.
-    static func resolve(_ path: String, against file: String) -> String {
+    public static func resolve(_ path: String, against file: String) -> String {
         guard !path.hasPrefix("/"), let slash = file.lastIndex(of: "/") else { return path }
         return String(file[...slash]) + path
     }
@@ -128,9 +126,7 @@ public struct ConfigurationFiles: Sendable {
     private func loadKeySchedule(_ contents: Contents, path: String) throws(ConfigurationLoadError) -> KeySchedule {
         let text = try Self.text(contents.keys, path: path)
         do {
-            return try KeySchedule.load(yaml: text, file: path, loadedAt: Date()) { name in
-                contents.keyFiles[name] ?? FileManager.default.contents(atPath: Self.resolve(name, against: path)).map { [UInt8]($0) }
-            }
+            return try KeySchedule.load(yaml: text, file: path, loadedAt: Date()) { contents.keyFiles[$0] }
         } catch {
             throw ConfigurationLoadError(description: error.description)
         }

@@ -94,31 +94,21 @@ public struct JSONLogHandler: LogHandler {
 
 extension JSONWriter {
     /// Appends `time` as `2026-11-23T10:15:30.123Z` (UTC, milliseconds), digit by digit: the civil date is
-    /// computed from the day count (H. Hinnant's algorithm) rather than by `gmtime_r`, which takes the C
-    /// library's time-zone lock on every call.
+    /// computed by ``CivilTime`` from the day count rather than by `gmtime_r`, which takes the C library's
+    /// time-zone lock on every call.
     mutating func append(timestamp time: timespec) {
-        let seconds = Int(time.tv_sec)
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        digits(yearOfEra + era * 400 + (month <= 2 ? 1 : 0), 4)
+        let civil = CivilTime(secondsSince1970: Int(time.tv_sec))
+        digits(civil.year, 4)
         raw("-")
-        digits(month, 2)
+        digits(civil.month, 2)
         raw("-")
-        digits(day, 2)
+        digits(civil.day, 2)
         raw("T")
-        digits(secondOfDay / 3600, 2)
+        digits(civil.hour, 2)
         raw(":")
-        digits(secondOfDay % 3600 / 60, 2)
+        digits(civil.minute, 2)
         raw(":")
-        digits(secondOfDay % 60, 2)
+        digits(civil.second, 2)
         raw(".")
         digits(time.tv_nsec / 1_000_000, 3)
         raw("Z")

@@ -70,6 +70,22 @@ extension KeySchedule {
         return schedule
     }
 
+    /// The files a keys file's entries name (`private_key_file`, `public_key_file`, `secret_file`), as
+    /// written, in order: what ``load(yaml:file:loadedAt:readFile:)`` will ask `readFile` for. A file that
+    /// does not parse names none (loading it reports why).
+    public static func referencedFiles(yaml text: String) -> [String] {
+        guard case .mapping(let top)? = try? YAMLNode.compose(text),
+            case .sequence(let entries)? = top.first(where: { $0.key.scalar?.string == "keys" })?.value
+        else { return [] }
+        return entries.flatMap { entry -> [String] in
+            guard case .mapping(let members) = entry else { return [] }
+            return members.compactMap { member in
+                guard let name = member.key.scalar?.string, ["private_key_file", "public_key_file", "secret_file"].contains(name) else { return nil }
+                return member.value.scalar?.string
+            }
+        }
+    }
+
     private static let algorithms: [String: JWSAlgorithm] = [
         "HS256": .hs256, "RS256": .rs256, "PS256": .ps256, "ES256": .es256, "EdDSA": .edDSA,
     ]
@@ -139,41 +155,17 @@ extension KeySchedule {
             return value
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-            let minute = number(14..<16), let second = number(17..<19),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+            let minute = number(14..<16), let second = number(17..<19)
         else { return nil }
-        // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        // Refuse dates that do not exist (2026-02-30): the day must survive the round trip.
-        let monthLengths = [31, (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard day <= monthLengths[month - 1] else { return nil }
-        return Date(timeIntervalSince1970: Double(days * 86_400 + hour * 3_600 + minute * 60 + second))
+        let civil = CivilTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        guard civil.isValid else { return nil }
+        return Date(timeIntervalSince1970: Double(civil.secondsSince1970))
     }
 
     /// `date` as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds): the form `activate_at` is written in.
     public static func formatTimestamp(_ date: Date) -> String {
-        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let civil = CivilTime(secondsSince1970: Int(date.timeIntervalSince1970.rounded(.down)))
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let hour = secondOfDay / 3600
-        let minute = secondOfDay / 60 % 60
-        let second = secondOfDay % 60
-        return "\(year)-\(two(month))-\(two(day))T\(two(hour)):\(two(minute)):\(two(second))Z"
+        return "\(civil.year)-\(two(civil.month))-\(two(civil.day))T\(two(civil.hour)):\(two(civil.minute)):\(two(civil.second))Z"
     }
 }
