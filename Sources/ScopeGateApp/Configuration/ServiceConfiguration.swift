@@ -55,4 +55,14 @@ public struct ServiceConfiguration: Sendable {
         self.keyring = keyring
         self.passwordHasher = passwordHasher
     }
+
+    /// This configuration with what a reload loads replaced: the settings stay.
+    func replacing(policy: Policy, users: UserDirectory, keyring: KeyRing, keySchedule: KeySchedule?) -> ServiceConfiguration {
+        var configuration = self
+        configuration.policy = policy
+        configuration.users = users
+        configuration.keyring = keyring
+        configuration.keySchedule = keySchedule
+        return configuration
+    }
 }

@@ -140,11 +140,3 @@ struct ForwardedRequestParser: Sendable {
             .first(where: describing.contains)
     }
 }
-
-/// RFC 9110 tchar.
-private func isTokenCharacter(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): true
-    default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
-    }
-}

@@ -89,23 +89,19 @@ public final class ScopeGateService: Sendable {
     /// one, never a mix. The cache of verified tokens starts empty, so no decision rests on an old key.
     public func replace(policy: Policy, users: UserDirectory, keyring: KeyRing, keySchedule: KeySchedule? = nil) {
         state.update { state in
-            var configuration = state.configuration
-            configuration.policy = policy
-            configuration.users = users
-            configuration.keyring = keyring
-            configuration.keySchedule = keySchedule
-            return ServiceState(configuration, now: clock(), grants: grants)
+            ServiceState(
+                state.configuration.replacing(policy: policy, users: users, keyring: keyring, keySchedule: keySchedule), now: clock(),
+                grants: grants)
         }
     }
 
     /// Why the service could not mint the identity tokens `policy` asks for with these keys (and the
     /// configured issuer); nil when it can or need not.
     public func identityTokenProblem(policy: Policy, keyring: KeyRing, keySchedule: KeySchedule?) -> String? {
-        var configuration = current.configuration
-        configuration.policy = policy
-        configuration.keyring = keyring
-        configuration.keySchedule = keySchedule
-        return IdentityTokens.problem(configuration, keyring: keyring, now: clock())
+        let configuration = current.configuration
+        return IdentityTokens.problem(
+            configuration.replacing(policy: policy, users: configuration.users, keyring: keyring, keySchedule: keySchedule), keyring: keyring,
+            now: clock())
     }
 
     /// Whether `/readyz` answers 200: set once the service accepts requests, cleared when it starts stopping.

@@ -41,11 +41,10 @@ final class ServiceState: Sendable {
         self.keysChangeAt = keysChangeAt
         verifier = TokenVerifier(keyring: keyring, options: configuration.verification)
         signer = TokenSigner(key: keyring.signingKey)
+        let identityTokenHeaders = configuration.policy.identityTokenHeaders
         tokenCache = VerifiedTokenCache(
-            leeway: configuration.verification.leeway, principals: configuration.principals,
-            identityTokenHeaders: configuration.policy.identityTokenHeaders)
-        publicAnswer = IdentityHeaders.allowAnswer(for: nil, scopes: [], extra: IdentityHeaders.emptyTokens(configuration.policy.identityTokenHeaders))
-            .prepared()
+            leeway: configuration.verification.leeway, principals: configuration.principals, identityTokenHeaders: identityTokenHeaders)
+        publicAnswer = IdentityHeaders.allowAnswer(for: nil, scopes: [], extra: IdentityHeaders.emptyTokens(identityTokenHeaders)).prepared()
         openAPI = OpenAPIDocument.build(for: configuration)
         jwks = JWKSDocument(keyring)
         identityTokens = IdentityTokens.make(for: configuration, keyring: keyring, now: now)

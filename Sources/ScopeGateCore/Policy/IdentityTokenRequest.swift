@@ -31,12 +31,7 @@ public struct IdentityTokenRequest: Sendable, Equatable {
         let errors = document.diagnostics.count
         var header: String?
         if let value = members["header"]?.value, let text = document.string(value, what: "\(label)\"header\"") {
-            let tchar = "!#$%&'*+-.^_`|~"
-            if text.isEmpty
-                || !text.unicodeScalars.allSatisfy({
-                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || tchar.unicodeScalars.contains($0))
-                })
-            {
+            if text.isEmpty || !text.utf8.allSatisfy(isTokenCharacter) {
                 document.error(at: value, "\(label)\"header\" must be an HTTP header name")
             } else if [
                 "x-auth-user", "x-auth-scopes", "x-auth-email", "x-auth-name", "cache-control", "content-type", "content-length", "www-authenticate",

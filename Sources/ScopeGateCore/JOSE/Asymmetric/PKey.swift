@@ -41,8 +41,17 @@ internal import COpenSSL
         return unsafe PKey(owning: key, hasPrivateKey: false)
     }
 
-    /// A new key of `type` (`RSA`, `EC`, `ED25519`), with RSA's size or EC's group.
-    static func generate(type: String, rsaBits: Int? = nil, group: String? = nil) throws(CryptoError) -> PKey {
+    /// A new key of `type` (`RSA`, `EC`, `ED25519`), with RSA's size or EC's group; a libcrypto failure is
+    /// ``KeyError/crypto(_:)``.
+    static func generate(type: String, rsaBits: Int? = nil, group: String? = nil) throws(KeyError) -> PKey {
+        do {
+            return try generateOrFail(type: type, rsaBits: rsaBits, group: group)
+        } catch {
+            throw .crypto(error)
+        }
+    }
+
+    private static func generateOrFail(type: String, rsaBits: Int?, group: String?) throws(CryptoError) -> PKey {
         guard let context = unsafe EVP_PKEY_CTX_new_from_name(nil, type, nil) else { throw .fromErrorQueue("EVP_PKEY_CTX_new_from_name") }
         defer { unsafe EVP_PKEY_CTX_free(context) }
         guard unsafe EVP_PKEY_keygen_init(context) == 1 else { throw .fromErrorQueue("EVP_PKEY_keygen_init") }

@@ -22,13 +22,7 @@ public struct ECDSAKey: JWSKey {
 
     /// A new P-256 key.
     public static func generate(id: String? = nil) throws(KeyError) -> ECDSAKey {
-        let key: PKey
-        do {
-            key = try PKey.generate(type: "EC", group: "P-256")
-        } catch {
-            throw .crypto(error)
-        }
-        return try ECDSAKey(key: key, id: id)
+        try ECDSAKey(key: PKey.generate(type: "EC", group: "P-256"), id: id)
     }
 
     init(key: PKey, id: String?) throws(KeyError) {

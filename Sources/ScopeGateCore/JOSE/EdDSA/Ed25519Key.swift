@@ -19,13 +19,7 @@ public struct Ed25519Key: JWSKey {
 
     /// A new Ed25519 key.
     public static func generate(id: String? = nil) throws(KeyError) -> Ed25519Key {
-        let key: PKey
-        do {
-            key = try PKey.generate(type: "ED25519")
-        } catch {
-            throw .crypto(error)
-        }
-        return try Ed25519Key(key: key, id: id)
+        try Ed25519Key(key: PKey.generate(type: "ED25519"), id: id)
     }
 
     init(key: PKey, id: String?) throws(KeyError) {

@@ -26,13 +26,7 @@ public struct RSAKey: JWSKey {
 
     /// A new RSA key of `bits` bits.
     public static func generate(algorithm: JWSAlgorithm, bits: Int = 2048, id: String? = nil) throws(KeyError) -> RSAKey {
-        let key: PKey
-        do {
-            key = try PKey.generate(type: "RSA", rsaBits: bits)
-        } catch {
-            throw .crypto(error)
-        }
-        return try RSAKey(key: key, algorithm: algorithm, id: id)
+        try RSAKey(key: PKey.generate(type: "RSA", rsaBits: bits), algorithm: algorithm, id: id)
     }
 
     init(key: PKey, algorithm: JWSAlgorithm, id: String?) throws(KeyError) {
