@@ -8,6 +8,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 WORK = tempfile.mkdtemp(prefix="scopegate-bench-")
 # The servers' logs grow to gigabytes in a run: never leave them behind.
 atexit.register(shutil.rmtree, WORK, ignore_errors=True)
+# Every server the driver starts, stopped at exit however the run ends.
+STARTED = []
+atexit.register(lambda: [process.kill() for process in STARTED if process.poll() is None])
 
 
 def free_port():
@@ -60,12 +63,15 @@ def wait_http(url, timeout=10):
     raise SystemExit(f"{url} did not answer")
 
 
-def wrk(url, headers=(), connections=64, seconds=SECONDS, pids=()):
+def wrk(url, headers=(), connections=64, seconds=SECONDS, pids=(), script=()):
+    """`script`: a wrk Lua script and its arguments."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         args += ["-H", header]
+    if script:
+        args += ["-s", script[0]]
     before = cpu_seconds(pids)
-    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    out = subprocess.run(args + [url, *(["--", *script[1:]] if script else [])], capture_output=True, text=True).stdout
     cpu = cpu_seconds(pids) - before
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -93,6 +99,7 @@ def start_scopegate(policy, port, options=(), keys=None):
     started = time.time()
     log = open(f"{WORK}/scopegate-{port}.log", "w")
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+    STARTED.append(process)
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return process, (time.time() - started) * 1000
 
@@ -107,7 +114,71 @@ http {{ access_log off; client_body_temp_path {directory}/b; proxy_temp_path {di
 uwsgi_temp_path {directory}/u; scgi_temp_path {directory}/s; {config_body} }}""")
     process = subprocess.Popen(["/usr/sbin/nginx", "-p", directory, "-c", f"{directory}/nginx.conf", "-e", f"{directory}/error.log"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    STARTED.append(process)
     return process
+
+
+# Each wrk thread walks its half of a token file, one token per request, so with a file larger than the
+# verified-token cache (10,000 entries, VerifiedTokenCache) every request is a miss: the token is decoded,
+# verified and looked up again.
+TOKEN_POOL_SCRIPT = """
+local threads = 0
+function setup(thread) thread:set("half", threads); threads = threads + 1 end
+function init(args)
+  tokens = {}
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = "Bearer " .. line end
+  index = half * math.floor(#tokens / 2)
+  wrk.headers["X-Original-URI"] = "/users/me/items/"
+  wrk.headers["X-Original-Method"] = "GET"
+end
+function request()
+  index = index % #tokens + 1
+  wrk.headers["Authorization"] = tokens[index]
+  return wrk.format("GET", "/auth")
+end
+"""
+POOL_SIZE = 12_000
+
+
+def sign_tokens(job):
+    """Tokens `first..<last` of a pool (run in worker processes: PyJWT signs in Python's thread)."""
+    import jwt
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    key_text, algorithm, kid, expires, first, last = job
+    key = key_text.encode() if algorithm == "HS256" else load_pem_private_key(key_text.encode(), None)
+    headers = {"kid": kid} if kid else None
+    return [jwt.encode({"sub": "bench", "scopes": ["me", "items"], "exp": expires, "jti": str(index)}, key, algorithm=algorithm,
+                       headers=headers) for index in range(first, last)]
+
+
+def token_pool(name, key_text, algorithm, kid=None):
+    """A file of POOL_SIZE distinct tokens for the bench user, signed with PyJWT as another issuer would."""
+    import multiprocessing
+    expires = int(time.time()) + 3600
+    step = POOL_SIZE // CORES + 1
+    jobs = [(key_text, algorithm, kid, expires, first, min(first + step, POOL_SIZE)) for first in range(0, POOL_SIZE, step)]
+    with multiprocessing.Pool(CORES) as pool:
+        tokens = [token for chunk in pool.map(sign_tokens, jobs) for token in chunk]
+    path = f"{WORK}/pool-{name}.txt"
+    with open(path, "w") as f:
+        f.write("".join(token + "\n" for token in tokens))
+    return path
+
+
+def openssl_verify_rates(seconds):
+    """Verifications per second on one core, as `openssl speed` measures them, by JWS algorithm."""
+    out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "-mr", "rsa2048", "ecdsap256", "ed25519"],
+                         capture_output=True, text=True).stdout
+    rates = {}
+    for line in out.splitlines():
+        fields = line.split(":")
+        if line.startswith("+F2:") and fields[2] == "2048":
+            rates["RS256"] = float(fields[-1])
+        elif line.startswith("+F4:") and fields[2] == "256":
+            rates["ES256"] = float(fields[-1])
+        elif line.startswith("+F6:") and fields[3] == "Ed25519":
+            rates["EdDSA"] = float(fields[-1])
+    return rates
 
 
 def stop(process):
@@ -146,14 +217,40 @@ def main():
     asymmetric = {}
     for algorithm in ("ES256", "EdDSA", "RS256"):
         pem = f"{WORK}/{algorithm}.pem"
-        subprocess.run([BINARY, "keys", "generate", "--algorithm", algorithm, "--out", pem], check=True, capture_output=True)
+        if algorithm == "RS256":
+            # 2048 bits, the size `openssl speed rsa2048` measures (scopegate keys generate makes 3072-bit keys).
+            subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", pem], check=True,
+                           capture_output=True)
+        else:
+            subprocess.run([BINARY, "keys", "generate", "--algorithm", algorithm, "--out", pem], check=True, capture_output=True)
         keys = f"{WORK}/keys-{algorithm}.yaml"
-        open(keys, "w").write(f"signing_algorithm: {algorithm}\nkeys:\n  - algorithm: {algorithm}\n    private_key_file: {pem}\n")
+        open(keys, "w").write(f"signing_algorithm: {algorithm}\nkeys:\n  - id: bench-{algorithm}\n    algorithm: {algorithm}\n"
+                              f"    private_key_file: {pem}\n")
         port = free_port()
         process, _ = start_scopegate(small, port, keys=keys)
         minted = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/token", data=urllib.parse.urlencode(
             {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
-        asymmetric[algorithm] = (process, port, minted)
+        asymmetric[algorithm] = (process, port, minted, token_pool(algorithm, open(pem).read(), algorithm, f"bench-{algorithm}"))
+    hs256_pool = token_pool("HS256", secret, "HS256")
+    pool_script = f"{WORK}/pool.lua"
+    open(pool_script, "w").write(TOKEN_POOL_SCRIPT)
+    # The ES256 configuration with a policy whose token-protected rule asks for an identity token for the
+    # upstream, and the same configuration without one.
+    identity_policy = f"{WORK}/policy-identity.yaml"
+    open(identity_policy, "w").write(open("policies/demo.yaml").read().replace(
+        "    scopes: [me, items]", "    scopes: [me, items]\n    identity_token: {header: X-Auth-Token, audience: bench}", 1))
+    issuer = ["--issuer", "https://scopegate.bench.example"]
+    identity_port, no_identity_port = free_port(), free_port()
+    identity, _ = start_scopegate(identity_policy, identity_port, issuer, keys=f"{WORK}/keys-ES256.yaml")
+    no_identity, _ = start_scopegate(small, no_identity_port, issuer, keys=f"{WORK}/keys-ES256.yaml")
+    # With --issuer, tokens must carry it: one minted by these daemons (same keys, same issuer) serves both.
+    issued = json.load(urllib.request.urlopen(f"http://127.0.0.1:{identity_port}/token", data=urllib.parse.urlencode(
+        {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
+    identity_headers = [f"Authorization: Bearer {issued}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
+    carried = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{identity_port}/auth",
+                                                            headers=dict(h.split(": ", 1) for h in identity_headers)))
+    if carried.headers.get("X-Auth-Token", "").count(".") != 2:
+        raise SystemExit("the identity-token configuration answered without an identity token")
     upstream = start_nginx(f"server {{ listen 127.0.0.1:{upstream_port}; location / {{ return 200 'ok'; }} }}", "upstream")
     static = start_nginx(f"server {{ listen 127.0.0.1:{static_port}; location = /x {{ return 200; }} }}", "static")
     # The same nginx with its access log written to a file (nginx's default combined format).
@@ -179,7 +276,9 @@ def main():
 
     auth_headers = [f"Authorization: Bearer {token}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
     results = {name: [] for name in ["auth", "auth_quiet", "auth_warning", "static", "static_log", "static_same", "healthz",
-                                     "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256"]}
+                                     "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256",
+                                     "miss-HS256", "miss-ES256", "miss-EdDSA", "miss-RS256", "identity", "no_identity"]}
+    openssl_rates = []
     peak_rss = 0.0
     for _ in range(REPEATS):
         results["auth"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
@@ -196,9 +295,14 @@ def main():
         results["ceiling"].append(wrk(f"http://127.0.0.1:{ceiling_port}/users/me/items/"))
         results["auth10k"].append(wrk(f"http://127.0.0.1:{sg10k_port}/auth", auth_headers, pids=[scopegate10k.pid]))
         results["auth5"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
-        for algorithm, (process, port, minted) in asymmetric.items():
+        for algorithm, (process, port, minted, pool) in asymmetric.items():
             headers = [f"Authorization: Bearer {minted}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
             results[algorithm].append(wrk(f"http://127.0.0.1:{port}/auth", headers, pids=[process.pid]))
+            results[f"miss-{algorithm}"].append(wrk(f"http://127.0.0.1:{port}/auth", pids=[process.pid], script=(pool_script, pool)))
+        results["miss-HS256"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", pids=[scopegate.pid], script=(pool_script, hs256_pool)))
+        openssl_rates.append(openssl_verify_rates(max(1, SECONDS // 2)))
+        results["identity"].append(wrk(f"http://127.0.0.1:{identity_port}/auth", identity_headers, pids=[identity.pid]))
+        results["no_identity"].append(wrk(f"http://127.0.0.1:{no_identity_port}/auth", identity_headers, pids=[no_identity.pid]))
 
     # One cost-12 hash, timed here, gives the machine's login limit.
     # (libxcrypt through Python's crypt module: the same library ScopeGate calls, without a process start.)
@@ -237,7 +341,7 @@ def main():
     exposition = urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/metrics").read().decode()
     dropped_match = re.search(r"^scopegate_access_log_dropped_total (\d+)", exposition, re.M)
     dropped = dropped_match.group(1) if dropped_match else "not counted"
-    for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies,
+    for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies, identity, no_identity,
                     *(entry[0] for entry in asymmetric.values())):
         stop(process)
 
@@ -272,6 +376,23 @@ def main():
     compare("  (ceiling: auth_request to nginx return 200)", results["ceiling"], p, "rps", 0)
     for algorithm in ("ES256", "EdDSA", "RS256"):
         compare(f"/auth req/s, {algorithm} vs HS256 token (cache hit)", results[algorithm], a, "rps", 0, ">= 0.90")
+    # Every request a token not seen before: decisions per second per core (from ScopeGate's CPU time) beside
+    # the verifications per second `openssl speed` makes on one core, and the cost of a miss over a hit.
+    compare("/auth CPU us/request, HS256 cache miss vs hit", results["miss-HS256"], a, "cpu_us", 1)
+    for algorithm in ("ES256", "EdDSA", "RS256"):
+        misses, hits = results[f"miss-{algorithm}"], results[algorithm]
+        per_core = [1e6 / run["cpu_us"] for run in misses]
+        reference = [rates[algorithm] for rates in openssl_rates]
+        ratio = statistics.median(x / y for x, y in zip(per_core, reference))
+        row(f"{algorithm} cache miss: decisions/s/core vs openssl", f"{statistics.median(per_core):.0f}",
+            f"{statistics.median(reference):.0f}", f"{ratio:.2f}", ">= 0.80")
+        added = [1e6 / max(miss["cpu_us"] - hit["cpu_us"], 0.001) for miss, hit in zip(misses, hits)]
+        ratio = statistics.median(x / y for x, y in zip(added, reference))
+        row(f"  (miss minus hit: verifications/s/core)", f"{statistics.median(added):.0f}", f"{statistics.median(reference):.0f}",
+            f"{ratio:.2f}", "")
+        compare(f"  ({algorithm} miss vs hit, CPU us/request)", misses, hits, "cpu_us", 1)
+    compare("/auth CPU us, allow with identity token vs without", results["identity"], results["no_identity"], "cpu_us", 1, "<= 1.20")
+    compare("  (req/s, with identity token vs without)", results["identity"], results["no_identity"], "rps", 0)
     compare("CPU us/decision, 10,000 rules vs 5 rules", results["auth10k"], results["auth5"], "cpu_us", 1, "<= 1.10")
     compare("/auth p99 ms during login flood vs alone", during, alone, "p99", 2, "<=5ms,<=2x")
     compare("/auth p50 ms during login flood vs alone", during, alone, "p50", 2)

@@ -64,7 +64,11 @@ struct Keys: ParsableCommand {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print each key of a keys file: <kid> <algorithm> <state>, since when, and when it can be deleted.",
-            discussion: "Exits 0 when the keys file loads, 1 when it has errors (printed as file:line:column: error: text)."
+            discussion: """
+                Exits 0 when the keys file loads, 1 when it has errors (printed as file:line:column: error: text). Warnings \
+                follow the key lines: an active key that does not sign, and a key that started signing recently with no \
+                earlier key listed (one deleted too early logs its holders out).
+                """
         )
 
         @Option(help: "The keys file.")
@@ -79,16 +83,24 @@ struct Keys: ParsableCommand {
         func run() throws {
             let schedule = try Keys.schedule(try Keys.text(keys), path: keys)
             let now = Date()
-            for status in schedule.statuses(at: now, tokenLifetime: TimeInterval(tokenLifetime), leeway: TimeInterval(leeway)) {
+            let statuses = schedule.statuses(at: now, tokenLifetime: TimeInterval(tokenLifetime), leeway: TimeInterval(leeway))
+            for status in statuses {
                 var line = "\(status.key.key.id ?? "-") \(status.key.key.algorithm) \(status.state.rawValue)"
                 switch status.state {
                 case .next: line += " signs from \(KeySchedule.formatTimestamp(status.key.activateAt ?? now))"
+                case .active where !status.signs: line += " since \(KeySchedule.formatTimestamp(status.since)); verifies only, does not sign"
                 case .active: line += " since \(KeySchedule.formatTimestamp(status.since))"
                 case .retiring:
                     line += " since \(KeySchedule.formatTimestamp(status.since)); can be deleted from \(KeySchedule.formatTimestamp(status.deletableAt ?? now))"
                 case .retired: line += " since \(KeySchedule.formatTimestamp(status.since)); can be deleted now"
                 }
                 print(line)
+            }
+            let warnings = KeyScheduleLinter.warnings(
+                for: schedule, file: keys, at: now, tokenLifetime: TimeInterval(tokenLifetime), leeway: TimeInterval(leeway))
+            for warning in warnings { print(warning.description) }
+            if !statuses.contains(where: { $0.state == .active && $0.key.key.algorithm == .hs256 }) {
+                print("\(keys): note: no HS256 key is active, so tokens without kid (those --secret-file signs) are refused")
             }
         }
     }

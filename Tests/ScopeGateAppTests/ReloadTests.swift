@@ -26,21 +26,32 @@ final class ReloadFixture {
             scopes: [a]
         """
 
-    init(policy: String = "rules:\n  - path: /x\n    scopes: [a]\n", users: String = ReloadFixture.usersYAML) throws {
+    /// With `keys` (a keys file and the key files it names), the keys file signs instead of the secret.
+    init(
+        policy: String = "rules:\n  - path: /x\n    scopes: [a]\n", users: String = ReloadFixture.usersYAML,
+        keys: (yaml: String, files: [String: [UInt8]])? = nil
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-reload-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         files = ConfigurationFiles(
             policyPath: directory.appendingPathComponent("policy.yaml").path,
             usersPath: directory.appendingPathComponent("users.yaml").path,
-            secretPath: directory.appendingPathComponent("secret").path, demo: false)
+            secretPath: keys == nil ? directory.appendingPathComponent("secret").path : nil,
+            keysPath: keys == nil ? nil : directory.appendingPathComponent("keys.yaml").path, demo: false)
         try Self.write(policy, to: files.policyPath!)
         try Self.write(users, to: files.usersPath!)
-        try Self.write(Self.firstSecret, to: files.secretPath!)
+        if let keys {
+            try Self.write(keys.yaml, to: files.keysPath!)
+            for (name, bytes) in keys.files { try Data(bytes).write(to: directory.appendingPathComponent(name)) }
+        } else {
+            try Self.write(Self.firstSecret, to: files.secretPath!)
+        }
         let logger = logs.logger(level: .notice)
         let loaded = try files.load(logger: logger)
-        let configuration = ServiceConfiguration(
+        var configuration = ServiceConfiguration(
             policy: loaded.policy, users: loaded.users, keyring: loaded.keyring,
             passwordHasher: try PasswordHasher(cost: 4))
+        configuration.keySchedule = loaded.keySchedule
         daemon = try TestDaemon(configuration: configuration, logger: logger)
         reloader = ConfigurationReloader(files: files, initial: loaded.contents, service: daemon.service, logger: logger)
     }
@@ -129,6 +140,32 @@ final class ReloadFixture {
         #expect(fixture.reloader.reload(reason: "test") == .reloaded)
         #expect(try fixture.daemon.auth("/x", token: bob).status == 401)
         #expect(try fixture.daemon.auth("/x", token: try fixture.token()).status == 200)
+    }
+
+    /// A reload that deletes a key whose tokens can still be valid is logged as a warning naming the key and
+    /// until when it was needed; its tokens are refused from then on (so the warning is not idle talk).
+    @Test func aKeyDeletedTooEarlyIsReported() throws {
+        let old = try ECDSAKey.generate(id: "old")
+        let new = try ECDSAKey.generate(id: "new")
+        let now = Date()
+        func entry(_ id: String, activatedAgo: TimeInterval) -> String {
+            "  - id: \(id)\n    algorithm: ES256\n    private_key_file: \(id).pem\n    activate_at: \(KeySchedule.formatTimestamp(now - activatedAgo))\n"
+        }
+        let fixture = try ReloadFixture(
+            keys: (
+                "keys:\n" + entry("old", activatedAgo: 7200) + entry("new", activatedAgo: 60),
+                ["old.pem": try old.privateKeyPEM(), "new.pem": try new.privateKeyPEM()]
+            ))
+        let signedByOld = try TokenSigner(key: old).sign(
+            AccessTokenClaims(subject: "bob", scopes: ["a"], issuedAt: now - 120, expiresAt: now + 600, tokenID: "o"))
+        #expect(try fixture.daemon.auth("/x", token: signedByOld).status == 200)
+        #expect(!fixture.logs.lines.contains { $0.contains("was removed") })
+        try ReloadFixture.write("keys:\n" + entry("new", activatedAgo: 60), to: fixture.files.keysPath!)
+        #expect(fixture.reloader.reload(reason: "test") == .reloaded)
+        #expect(
+            fixture.logs.lines.contains { $0.contains("warning: key \"old\" (ES256) was removed while retiring: tokens it signed are refused") },
+            "\(fixture.logs.lines)")
+        #expect(try fixture.daemon.auth("/x", token: signedByOld).status == 401)
     }
 
     @Test func identityHeadersFollowTheUsersFile() throws {

@@ -46,12 +46,13 @@ import Testing
         let status = try run(["keys", "status", "--keys", keys])
         #expect(status.status == 0)
         let lines = status.output.split(separator: "\n").map(String.init)
-        #expect(lines.count == 2)
+        #expect(lines.count == 3, "\(lines)")
         #expect(lines.first?.hasPrefix("current ES256 active since ") == true)
-        #expect(lines.last?.hasPrefix("\(id) ES256 next signs from ") == true)
+        #expect(lines.dropFirst().first?.hasPrefix("\(id) ES256 next signs from ") == true)
+        #expect(lines.last == "\(keys): note: no HS256 key is active, so tokens without kid (those --secret-file signs) are refused")
         // A second rotation right away gets its own key file and kid.
         #expect(try run(["keys", "rotate", "--keys", keys]).status == 0)
-        #expect(try run(["keys", "status", "--keys", keys]).output.split(separator: "\n").count == 3)
+        #expect(try run(["keys", "status", "--keys", keys]).output.split(separator: "\n").count == 4)
     }
 
     @Test func explainVerifiesWithTheKeysFile() throws {
@@ -67,6 +68,28 @@ import Testing
         #expect(explained.status == 0, "\(explained.output)")
         #expect(explained.output.contains("token:     valid for bob, scopes me"))
         #expect(explained.output.contains("decision:  allow, 200"))
+    }
+
+    /// After `signing_algorithm` moves to another algorithm, the old algorithm's key is still active: it
+    /// verifies and is published until it is deleted, and `keys status` says so.
+    @Test func statusSaysWhichActiveKeyDoesNotSign() throws {
+        let es = try temporaryFile("es.pem", String(decoding: try ECDSAKey.generate(id: "es").privateKeyPEM(), as: UTF8.self))
+        let folder = URL(fileURLWithPath: es).deletingLastPathComponent()
+        try Ed25519Key.generate(id: "ed").privateKeyPEM().withUnsafeBytes { try Data($0).write(to: folder.appendingPathComponent("ed.pem")) }
+        let keys = folder.appendingPathComponent("keys.yaml").path
+        try """
+        signing_algorithm: EdDSA
+        keys:
+          - {id: es, algorithm: ES256, private_key_file: es.pem}
+          - {id: ed, algorithm: EdDSA, private_key_file: ed.pem}
+
+        """.write(toFile: keys, atomically: true, encoding: .utf8)
+        let status = try run(["keys", "status", "--keys", keys])
+        #expect(status.status == 0, "\(status.output)")
+        let lines = status.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("es ES256 active since ") == true && lines.first?.hasSuffix("; verifies only, does not sign") == true)
+        #expect(lines.dropFirst().first?.hasPrefix("ed EdDSA active since ") == true && lines.dropFirst().first?.contains("does not sign") == false)
+        #expect(lines.contains { $0.hasPrefix("\(keys):3:5: warning: key \"es\" (ES256) is active but does not sign: EdDSA signs") }, "\(lines)")
     }
 
     @Test func statusReportsErrorsWithTheirPlace() throws {

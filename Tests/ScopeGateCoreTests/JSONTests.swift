@@ -12,7 +12,8 @@ import Testing
 
     @Test(arguments: [
         #"{"a":1,"a":2}"#, "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "NaN", "Infinity", "1e999", #""\ud800""#,
-        #""\udc00\ud800""#, "\"a\u{01}\"", #""\x""#, "[1] 2", "tru", "'a'", "{a:1}", "",
+        #""\udc00\ud800""#, "\"a\u{01}\"", #""\x""#, "[1] 2", "tru", "'a'", "{a:1}", "", "\"abc", #""a\n"#, #""a\nb"#,
+        "\"a\\n\u{01}\"",
     ])
     func refusesInvalidJSON(text: String) {
         #expect(throws: JSONError.self) { try parse(text) }
@@ -20,6 +21,16 @@ import Testing
 
     @Test func refusesInvalidUTF8() {
         #expect(throws: JSONError.invalidUTF8(at: 1)) { try JSONParser().parse([0x22, 0xC0, 0xAF, 0x22]) }
+        // After an escape, the rest of the string is checked the same way.
+        #expect(throws: JSONError.invalidUTF8(at: 3)) { try JSONParser().parse([0x22, 0x5C, 0x6E, 0xC0, 0xAF, 0x22]) }
+    }
+
+    @Test func stringsWithAndWithoutEscapesReadTheSame() throws {
+        #expect(try parse(#""plain é 😀""#) == .string("plain é 😀"))
+        #expect(try parse(#""\"lead""#) == .string("\"lead"))
+        #expect(try parse(#""mid\\dle é""#) == .string("mid\\dle é"))
+        #expect(try parse(#""trail\u0041""#) == .string("trailA"))
+        #expect(try parse(#""""#) == .string(""))
     }
 
     @Test func limitsNesting() throws {

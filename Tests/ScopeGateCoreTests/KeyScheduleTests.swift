@@ -20,6 +20,7 @@ import Testing
         files = [
             "old.pem": try old.privateKeyPEM(), "new.pem": try new.privateKeyPEM(),
             "rsa.pem": try RSAKey.generate(algorithm: .rs256).privateKeyPEM(), "secret": Array(seedSecret.utf8),
+            "ed.pem": try Ed25519Key.generate(id: "ed").privateKeyPEM(),
         ]
     }
 
@@ -77,6 +78,74 @@ import Testing
         #expect(states(schedule, at: retired)["es-old"] == .retired)
         let ring = try schedule.ring(at: retired, tokenLifetime: lifetime, leeway: leeway).ring
         #expect(throws: TokenError.unknownKey(kid: "es-old")) { try TokenVerifier(keyring: ring).verify(lastOld, now: retired) }
+    }
+
+    func warnings(_ schedule: KeySchedule, at now: Date, previous: KeySchedule? = nil) -> [String] {
+        KeyScheduleLinter.warnings(for: schedule, file: "keys.yaml", at: now, tokenLifetime: lifetime, leeway: leeway, previous: previous)
+            .map(\.description)
+    }
+
+    /// Switching `signing_algorithm` hands signing over at once; the old algorithm's key stays active (it
+    /// verifies and is published, so its tokens live out their lifetime) and is reported until removed.
+    @Test func anActiveKeyOfAnotherAlgorithmVerifiesOnlyAndIsReported() throws {
+        let switched =
+            yaml.replacingOccurrences(of: "signing_algorithm: ES256", with: "signing_algorithm: EdDSA")
+            + "\n  - id: ed\n    algorithm: EdDSA\n    private_key_file: ed.pem\n    activate_at: 2026-12-01T11:00:00Z\n"
+        let schedule = try load(switched)
+        let statuses = schedule.statuses(at: t0, tokenLifetime: lifetime, leeway: leeway)
+        #expect(statuses.filter(\.signs).map { $0.key.key.id } == ["ed"])
+        #expect(states(schedule, at: t0) == ["es-new": .next, "es-old": .active, "hs": .active, "ed": .active])
+        let ring = try schedule.ring(at: t0, tokenLifetime: lifetime, leeway: leeway).ring
+        #expect(ring.signingKey.id == "ed")
+        let esToken = try TokenSigner(key: old).sign(AccessTokenClaims(subject: "bob", scopes: [], issuedAt: t0, expiresAt: t0 + 60, tokenID: "x"))
+        #expect(try TokenVerifier(keyring: ring).verify(esToken, now: t0).keyID == "es-old")
+        let reported = warnings(schedule, at: t0)
+        #expect(reported.count == 1, "\(reported)")
+        #expect(reported.contains { $0.hasPrefix("keys.yaml:7:5: warning: key \"es-old\" (ES256) is active but does not sign: EdDSA signs") })
+        // The same file signing ES256 reports nothing of the kind.
+        #expect(warnings(try load(yaml), at: t0).allSatisfy { !$0.contains("does not sign") })
+    }
+
+    /// A reload that drops a key whose tokens can still be valid logs their holders out: reported with the
+    /// time until which the key was needed. Keys that signed nothing yet, or whose tokens have all expired,
+    /// may go.
+    @Test func aKeyRemovedWhileItsTokensCanBeValidIsReported() throws {
+        let before = try load(yaml)
+        let switchover = t0 + 20 * 60
+        let withoutOld = try load(
+            yaml.replacingOccurrences(
+                of: "  - id: es-old\n    algorithm: ES256\n    private_key_file: old.pem\n    activate_at: 2026-11-01T12:00:00Z\n", with: ""),
+            at: switchover + 60)
+        let reported = warnings(withoutOld, at: switchover + 60, previous: before)
+        #expect(
+            reported == [
+                "keys.yaml:1:1: warning: key \"es-old\" (ES256) was removed while retiring: tokens it signed are refused from now on, though they "
+                    + "could be valid until 2026-12-01T12:50:05Z; put it back until then"
+            ])
+        #expect(warnings(withoutOld, at: switchover + lifetime + leeway, previous: before).isEmpty)
+        let withoutNew = try load(
+            yaml.replacingOccurrences(
+                of: "  - id: es-new\n    algorithm: ES256\n    private_key_file: new.pem\n    activate_at: 2026-12-01T12:20:00Z\n", with: ""))
+        #expect(warnings(withoutNew, at: t0, previous: before).isEmpty)
+        let withoutSecret = try load(yaml.replacingOccurrences(of: "  - id: hs\n    algorithm: HS256\n    secret_file: secret", with: ""))
+        let secretReport = warnings(withoutSecret, at: t0, previous: before)
+        #expect(secretReport.count == 1)
+        #expect(secretReport.first?.contains("key \"hs\" (HS256) was removed while active: tokens it signed (and tokens without kid") == true)
+    }
+
+    /// A file read on its own cannot show a deleted key, only a key that started signing less than a token
+    /// lifetime ago with nothing before it.
+    @Test func aRecentSignerWithNoPredecessorIsReported() throws {
+        let switchover = t0 + 20 * 60
+        let alone = try load(
+            "keys:\n  - id: es-new\n    algorithm: ES256\n    private_key_file: new.pem\n    activate_at: 2026-12-01T12:20:00Z\n", at: switchover)
+        #expect(
+            warnings(alone, at: switchover + 60).first?.hasPrefix(
+                "keys.yaml:2:5: warning: key \"es-new\" (ES256) started signing at 2026-12-01T12:20:00Z and no key that signed before it is listed") == true)
+        #expect(warnings(alone, at: switchover + lifetime + leeway).isEmpty)
+        #expect(warnings(try load(yaml), at: switchover + 60).isEmpty)
+        // A key without activate_at signs from when the file was loaded: nothing to suspect.
+        #expect(warnings(try load("keys:\n  - id: es-new\n    algorithm: ES256\n    private_key_file: new.pem\n"), at: t0 + 60).isEmpty)
     }
 
     @Test func tokensWithoutKidAreCheckedAgainstTheActiveHS256KeyOnly() throws {

@@ -42,8 +42,12 @@ public final class ConfigurationReloader: Sendable {
                 if let problem = service.identityTokenProblem(policy: loaded.policy, keyring: loaded.keyring, keySchedule: loaded.keySchedule) {
                     throw ConfigurationLoadError(description: problem)
                 }
+                let previous = service.configuration.keySchedule
                 service.replace(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, keySchedule: loaded.keySchedule)
                 last = loaded.contents
+                if let schedule = loaded.keySchedule, let path = files.keysPath {
+                    for warning in service.keyScheduleWarnings(schedule, file: path, replacing: previous) { logger.warning("\(warning.description)") }
+                }
                 service.metrics.recordReload(succeeded: true)
                 logger.notice(
                     "configuration reloaded",

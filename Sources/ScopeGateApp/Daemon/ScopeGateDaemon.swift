@@ -52,6 +52,9 @@ public final class ScopeGateDaemon: Sendable {
     ) throws(StartError) {
         let service = ScopeGateService(configuration: configuration, logger: logger, clock: clock, accessLogSink: accessLogSink)
         self.service = service
+        if let (files, loaded) = files, let schedule = loaded.keySchedule, let path = files.keysPath {
+            for warning in service.keyScheduleWarnings(schedule, file: path, replacing: nil) { logger.warning("\(warning.description)") }
+        }
         let reloader = files.map { ConfigurationReloader(files: $0.0, initial: $0.1.contents, service: service, logger: logger) }
         self.reloader = reloader
         // Still before listening: from here on SIGHUP reloads instead of ending the process.

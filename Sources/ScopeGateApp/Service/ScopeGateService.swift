@@ -104,6 +104,15 @@ public final class ScopeGateService: Sendable {
             now: clock())
     }
 
+    /// Warnings about `schedule` (the keys file at `file`) at this moment, for this service's token lifetime
+    /// and leeway; `previous` is the schedule it replaces on a reload.
+    public func keyScheduleWarnings(_ schedule: KeySchedule, file: String, replacing previous: KeySchedule?) -> [Diagnostic] {
+        let configuration = current.configuration
+        return KeyScheduleLinter.warnings(
+            for: schedule, file: file, at: clock(), tokenLifetime: configuration.tokenLifetime, leeway: configuration.verification.leeway,
+            previous: previous)
+    }
+
     /// Whether `/readyz` answers 200: set once the service accepts requests, cleared when it starts stopping.
     public var isReady: Bool {
         get { readiness.load(ordering: .acquiring) }

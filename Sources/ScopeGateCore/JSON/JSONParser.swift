@@ -175,20 +175,33 @@ private struct Reader {
 
     mutating func string() throws(JSONError) -> String {
         offset += 1
-        var scalars = String.UnicodeScalarView()
+        // Most strings (every claim name, most values) have no escape: one validated copy of their bytes.
+        let start = offset
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            if byte == UInt8(ascii: "\"") {
+                let text = try run(start..<offset)
+                offset += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw .invalidString(at: offset) }
+            offset += 1
+        }
+        var text = try run(start..<offset)
         var runStart = offset
         while true {
             guard offset < bytes.count else { throw .unexpectedEnd }
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
-                try appendRun(runStart..<offset, to: &scalars)
+                text += try run(runStart..<offset)
                 offset += 1
-                return String(scalars)
+                return text
             }
             if byte < 0x20 { throw .invalidString(at: offset) }
             if byte == UInt8(ascii: "\\") {
-                try appendRun(runStart..<offset, to: &scalars)
-                scalars.append(try escape())
+                text += try run(runStart..<offset)
+                text.unicodeScalars.append(try escape())
                 runStart = offset
                 continue
             }
@@ -196,10 +209,11 @@ private struct Reader {
         }
     }
 
-    mutating func appendRun(_ range: Range<Int>, to scalars: inout String.UnicodeScalarView) throws(JSONError) {
-        guard !range.isEmpty else { return }
+    /// The bytes in `range` as a string; they must be valid UTF-8 on their own.
+    func run(_ range: Range<Int>) throws(JSONError) -> String {
+        guard !range.isEmpty else { return "" }
         guard let run = String(validating: bytes[range], as: UTF8.self) else { throw .invalidUTF8(at: range.lowerBound) }
-        scalars.append(contentsOf: run.unicodeScalars)
+        return run
     }
 
     mutating func escape() throws(JSONError) -> Unicode.Scalar {

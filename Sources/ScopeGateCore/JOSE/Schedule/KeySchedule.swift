@@ -40,6 +40,9 @@ public struct KeyStatus: Sendable {
     /// When nothing needs the key any more and it may be deleted from the file (the end of retiring); nil
     /// while no successor is active.
     public let deletableAt: Date?
+    /// Whether the key signs access tokens now: the active key of the signing algorithm. An active key of
+    /// another algorithm only verifies (and is published) until it is removed from the file.
+    public let signs: Bool
 }
 
 /// The keys of a keys file and their lifecycle: per algorithm, the key with the latest `activate_at` at or
@@ -63,21 +66,33 @@ public struct KeySchedule: Sendable {
 
     /// Every key's state at `now`, for tokens that live at most `tokenLifetime` with `leeway` of clock skew.
     public func statuses(at now: Date, tokenLifetime: TimeInterval, leeway: TimeInterval) -> [KeyStatus] {
-        keys.map { status(of: $0, at: now, tokenLifetime: tokenLifetime, leeway: leeway) }
+        let phases = keys.map { phase(of: $0, at: now, tokenLifetime: tokenLifetime, leeway: leeway) }
+        let active = phases.indices.filter { phases[$0].state == .active }
+        let algorithm = signingAlgorithm ?? active.max { phases[$0].since < phases[$1].since }.map { keys[$0].key.algorithm }
+        let signer = active.first { keys[$0].key.algorithm == algorithm }
+        return keys.indices.map { index in
+            let (state, since, deletableAt) = phases[index]
+            return KeyStatus(key: keys[index], state: state, since: since, deletableAt: deletableAt, signs: index == signer)
+        }
     }
 
-    private func activation(_ key: ScheduledKey) -> Date { key.activateAt ?? loadedAt }
+    /// When `key` starts signing.
+    public func activation(_ key: ScheduledKey) -> Date { key.activateAt ?? loadedAt }
 
-    private func status(of key: ScheduledKey, at now: Date, tokenLifetime: TimeInterval, leeway: TimeInterval) -> KeyStatus {
+    private func phase(
+        of key: ScheduledKey, at now: Date, tokenLifetime: TimeInterval, leeway: TimeInterval
+    ) -> (
+        state: KeyState, since: Date, deletableAt: Date?
+    ) {
         let start = activation(key)
-        guard start <= now else { return KeyStatus(key: key, state: .next, since: loadedAt, deletableAt: nil) }
+        guard start <= now else { return (.next, loadedAt, nil) }
         // The earliest later key of the same algorithm that is active by now supersedes this one.
         let successor = keys.filter { $0.key.algorithm == key.key.algorithm && activation($0) > start && activation($0) <= now }
             .map(activation).min()
-        guard let successor else { return KeyStatus(key: key, state: .active, since: start, deletableAt: nil) }
+        guard let successor else { return (.active, start, nil) }
         let end = successor + tokenLifetime + leeway
-        if now < end { return KeyStatus(key: key, state: .retiring, since: successor, deletableAt: end) }
-        return KeyStatus(key: key, state: .retired, since: end, deletableAt: end)
+        if now < end { return (.retiring, successor, end) }
+        return (.retired, end, end)
     }
 
     /// The key ring in force at `now`: the active key of the signing algorithm signs; every key that is not
@@ -85,13 +100,9 @@ public struct KeySchedule: Sendable {
     /// ring next changes (an activation or a retirement), for the caller to build it again then.
     public func ring(at now: Date, tokenLifetime: TimeInterval, leeway: TimeInterval) throws(KeyError) -> (ring: KeyRing, changesAt: Date?) {
         let statuses = statuses(at: now, tokenLifetime: tokenLifetime, leeway: leeway)
-        let active = statuses.indices.filter { statuses[$0].state == .active }
-        let algorithm = signingAlgorithm ?? active.max { statuses[$0].since < statuses[$1].since }.map { statuses[$0].key.key.algorithm }
-        guard let algorithm, let signing = active.first(where: { statuses[$0].key.key.algorithm == algorithm }) else {
-            throw .noSigningKey(algorithm: signingAlgorithm?.rawValue)
-        }
+        guard let signing = statuses.firstIndex(where: \.signs) else { throw .noSigningKey(algorithm: signingAlgorithm?.rawValue) }
         let verifying = statuses.indices.filter { $0 != signing && statuses[$0].state != .retired }.map { statuses[$0].key.key }
-        let keyless = active.first { statuses[$0].key.key.algorithm == .hs256 }.map { statuses[$0].key.key }
+        let keyless = statuses.first { $0.state == .active && $0.key.key.algorithm == .hs256 }.map(\.key.key)
         let ring = try KeyRing(signingKey: statuses[signing].key.key, verificationKeys: verifying, keylessKey: .some(keyless))
         let changes = keys.flatMap { key -> [Date] in
             var times = [activation(key)]
