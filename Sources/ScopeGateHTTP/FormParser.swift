@@ -59,6 +59,12 @@ public enum FormParser {
         return fields
     }
 
+    /// One form-urlencoded component decoded (`+` is a space, `%XX` a byte, the result UTF-8), as in a form
+    /// body or the client id and secret of RFC 6749 §2.3.1's Basic credentials.
+    public static func decodeComponent(_ encoded: String) throws(FormError) -> String {
+        try decode(Array(encoded.utf8)[...])
+    }
+
     private static func decode(_ encoded: ArraySlice<UInt8>) throws(FormError) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encoded.count)

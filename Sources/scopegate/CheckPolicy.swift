@@ -15,6 +15,9 @@ struct CheckPolicy: ParsableCommand {
     @Option(help: "A users file, to warn about scopes no user can be granted.")
     var users: String?
 
+    @Option(help: "A clients file, to warn about scopes no client can be granted.")
+    var clients: String?
+
     func run() throws {
         let text = try readText(policy)
         let loaded: Policy
@@ -34,7 +37,17 @@ struct CheckPolicy: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-        let warnings = PolicyLinter.warnings(for: loaded, users: directory, file: policy)
+        var clientDirectory: ClientDirectory?
+        if let clients {
+            let clientsText = try readText(clients)
+            do {
+                clientDirectory = try ClientDirectory.load(yaml: clientsText, file: clients)
+            } catch {
+                print(error.description)
+                throw ExitCode.failure
+            }
+        }
+        let warnings = PolicyLinter.warnings(for: loaded, users: directory, clients: clientDirectory, file: policy)
         for warning in warnings { print(warning.description) }
         if !warnings.isEmpty { throw ExitCode.failure }
         print("\(policy): \(loaded.rules.count) rules, no problems")

@@ -26,6 +26,9 @@ struct Explain: ParsableCommand {
     @Option(help: "Keys file whose keys verify the token, instead of --secret-file.")
     var keys: String?
 
+    @Option(help: "Clients file, for clients' tokens.")
+    var clients: String?
+
     @Option(help: "Challenge wording: scopes or rfc6750.")
     var challenge = ChallengeMode.scopes
 
@@ -41,7 +44,8 @@ struct Explain: ParsableCommand {
     func run() throws {
         let logger = Logger(label: "scopegate") { _ in SwiftLogNoOpLogHandler() }
         let files = ConfigurationFiles(
-            policyPath: policy, usersPath: users, secretPath: secretFile, keysPath: keys, demo: secretFile == nil && keys == nil)
+            policyPath: policy, usersPath: users, secretPath: secretFile, keysPath: keys, clientsPath: clients,
+            demo: secretFile == nil && keys == nil)
         let loaded: ConfigurationFiles.Loaded
         do {
             loaded = try files.load(logger: logger)
@@ -52,6 +56,7 @@ struct Explain: ParsableCommand {
             policy: loaded.policy, users: loaded.users, keyring: loaded.keyring,
             passwordHasher: try PasswordHasher(cost: 4))
         configuration.keySchedule = loaded.keySchedule
+        configuration.clients = loaded.clients
         configuration.challenge = challenge
         configuration.accessLog = false
 

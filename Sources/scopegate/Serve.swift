@@ -41,6 +41,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Keys file (YAML): signing keys with activation times, for rotation; instead of --secret-file.")
     var keys: String?
 
+    @Option(help: "Clients file (YAML): machine clients, their secret hashes, grant types and scopes.")
+    var clients: String?
+
     @Flag(help: "Use the demo users, policies/demo.yaml and the tutorial's published secret. For trying out only.")
     var demo = false
 
@@ -187,7 +190,8 @@ struct Serve: ParsableCommand {
         let (logger, sink) = makeLogger()
         // Whatever way run ends, the lines still waiting in memory are written.
         defer { sink?.stop() }
-        let files = ConfigurationFiles(policyPath: policy, usersPath: users, secretPath: secretFile, keysPath: keys, demo: demo)
+        let files = ConfigurationFiles(
+            policyPath: policy, usersPath: users, secretPath: secretFile, keysPath: keys, clientsPath: clients, demo: demo)
         // Before anything else, so a termination signal that arrives as soon as the server is up is never lost.
         let termination = TerminationSignal()
         let loaded: ConfigurationFiles.Loaded
@@ -265,6 +269,7 @@ struct Serve: ParsableCommand {
         }
         var configuration = ServiceConfiguration(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, passwordHasher: hasher)
         configuration.keySchedule = loaded.keySchedule
+        configuration.clients = loaded.clients
         configuration.tokenLifetime = TimeInterval(tokenLifetime)
         configuration.verification = VerificationOptions(leeway: TimeInterval(leeway), issuer: issuer, audience: audience)
         configuration.challenge = challenge

@@ -66,9 +66,12 @@ func makeEchoApp() throws -> HTTPServer {
         var seen = names.map { name in
             "\(name)=\(request.headers.rawValues(name).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) })"
         }
-        // The identity token, only when one arrives (the demo policy asks for none).
-        let tokens = request.headers.rawValues("X-Auth-Token").map { String(decoding: $0, as: UTF8.self) }
-        if !tokens.isEmpty { seen.append("X-Auth-Token=\(tokens)") }
+        // The client id and the identity token, only when they arrive with a value (nginx drops an empty
+        // header; Caddy passes it empty).
+        for name in ["X-Auth-Client", "X-Auth-Token"] {
+            let values = request.headers.rawValues(name).map { String(decoding: $0, as: UTF8.self) }.filter { !$0.isEmpty }
+            if !values.isEmpty { seen.append("\(name)=\(values)") }
+        }
         return .respond(HTTPResponse(status: 200, body: Array("app \(request.method) \(request.pathText) \(seen.joined(separator: " "))".utf8)))
     }
 }

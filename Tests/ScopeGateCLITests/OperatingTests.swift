@@ -260,6 +260,7 @@ import ScopeGateTesting
                 granted:   me
                 decision:  allow, 200
                   X-Auth-User: bob
+                  X-Auth-Client: (empty)
                   X-Auth-Scopes: me
                   X-Auth-Email: (empty)
                   X-Auth-Name: (empty)

@@ -14,20 +14,23 @@ public struct ConfigurationFiles: Sendable {
     public var secretPath: String?
     /// The keys file (keys with their activation times), in place of the secret file.
     public var keysPath: String?
+    /// The clients file, or nil for no clients.
+    public var clientsPath: String?
     /// Demo mode: the published demo secret is accepted from a file too.
     public var demo: Bool
 
     /// Names the files.
-    public init(policyPath: String?, usersPath: String?, secretPath: String?, keysPath: String? = nil, demo: Bool) {
+    public init(policyPath: String?, usersPath: String?, secretPath: String?, keysPath: String? = nil, clientsPath: String? = nil, demo: Bool) {
         self.policyPath = policyPath
         self.usersPath = usersPath
         self.secretPath = secretPath
         self.keysPath = keysPath
+        self.clientsPath = clientsPath
         self.demo = demo
     }
 
     /// The files that exist on disk, for watching.
-    public var paths: [String] { [policyPath, usersPath, secretPath, keysPath].compactMap { $0 } }
+    public var paths: [String] { [policyPath, usersPath, secretPath, keysPath, clientsPath].compactMap { $0 } }
 
     /// One consistent reading of the sources: each file's bytes, empty for an embedded default. A new
     /// configuration file is one more field here.
@@ -41,6 +44,8 @@ public struct ConfigurationFiles: Sendable {
         /// The keys file's bytes, and those of every file it names, by the path as written.
         public var keys: [UInt8] = []
         public var keyFiles: [String: [UInt8]] = [:]
+        /// The clients file's bytes.
+        public var clients: [UInt8] = []
     }
 
     /// What a successful load produced.
@@ -51,6 +56,8 @@ public struct ConfigurationFiles: Sendable {
         public let policy: Policy
         /// The users.
         public let users: UserDirectory
+        /// The clients (none without a clients file).
+        public let clients: ClientDirectory
         /// The keys in force when loaded.
         public let keyring: KeyRing
         /// The keys file's schedule, when the keys come from one.
@@ -62,6 +69,7 @@ public struct ConfigurationFiles: Sendable {
         var contents = Contents()
         if let policyPath { contents.policy = try Self.readBytes(policyPath) }
         if let usersPath { contents.users = try Self.readBytes(usersPath) }
+        if let clientsPath { contents.clients = try Self.readBytes(clientsPath) }
         if let secretPath {
             do {
                 contents.secret = try Self.readBytes(secretPath)
@@ -86,11 +94,12 @@ public struct ConfigurationFiles: Sendable {
         return String(file[...slash]) + path
     }
 
-    /// Reads and validates all three; any problem fails the whole load.
+    /// Reads and validates every file; any problem fails the whole load.
     public func load(logger: Logger) throws(ConfigurationLoadError) -> Loaded {
         let contents = try read()
         let policy: Policy
         let users: UserDirectory
+        let clients: ClientDirectory
         do {
             if let policyPath {
                 policy = try Policy.load(yaml: try Self.text(contents.policy, path: policyPath), file: policyPath)
@@ -102,12 +111,23 @@ public struct ConfigurationFiles: Sendable {
             } else {
                 users = try UserDirectory.load(yaml: DemoConfiguration.usersYAML, file: "demo-users.yaml")
             }
+            if let clientsPath {
+                clients = try ClientDirectory.load(yaml: try Self.text(contents.clients, path: clientsPath), file: clientsPath)
+            } else {
+                clients = ClientDirectory([])
+            }
         } catch let error as ConfigurationError {
             throw ConfigurationLoadError(description: error.description)
         } catch let error as ConfigurationLoadError {
             throw error
         } catch {
             throw ConfigurationLoadError(description: "\(error)")
+        }
+        // A user token obtained through a client names the client in client_id; a client's own token has
+        // client_id equal to sub. A client sharing a user's name would make the two indistinguishable.
+        if let clientsPath, let clash = clients.clients.keys.sorted().first(where: { users[$0] != nil }) {
+            throw ConfigurationLoadError(
+                description: "\(clientsPath): client \(quotedForMessage(clash)) has the name of a user; client ids and user names must differ")
         }
         if let keysPath {
             let schedule = try loadKeySchedule(contents, path: keysPath)
@@ -117,10 +137,10 @@ public struct ConfigurationFiles: Sendable {
             } catch {
                 throw ConfigurationLoadError(description: "\(keysPath): \(error)")
             }
-            return Loaded(contents: contents, policy: policy, users: users, keyring: keyring, keySchedule: schedule)
+            return Loaded(contents: contents, policy: policy, users: users, clients: clients, keyring: keyring, keySchedule: schedule)
         }
         let keyring = try loadKeyRing(contents.secret, logger: logger)
-        return Loaded(contents: contents, policy: policy, users: users, keyring: keyring, keySchedule: nil)
+        return Loaded(contents: contents, policy: policy, users: users, clients: clients, keyring: keyring, keySchedule: nil)
     }
 
     private func loadKeySchedule(_ contents: Contents, path: String) throws(ConfigurationLoadError) -> KeySchedule {

@@ -43,7 +43,8 @@ public final class ConfigurationReloader: Sendable {
                     throw ConfigurationLoadError(description: problem)
                 }
                 let previous = service.configuration.keySchedule
-                service.replace(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, keySchedule: loaded.keySchedule)
+                service.replace(
+                    policy: loaded.policy, users: loaded.users, clients: loaded.clients, keyring: loaded.keyring, keySchedule: loaded.keySchedule)
                 last = loaded.contents
                 if let schedule = loaded.keySchedule, let path = files.keysPath {
                     for warning in service.keyScheduleWarnings(schedule, file: path, replacing: previous) { logger.warning("\(warning.description)") }
@@ -53,6 +54,7 @@ public final class ConfigurationReloader: Sendable {
                     "configuration reloaded",
                     metadata: [
                         "reload.reason": "\(reason)", "policy.rules": "\(loaded.policy.rules.count)", "users.count": "\(loaded.users.users.count)",
+                        "clients.count": "\(loaded.clients.clients.count)",
                     ])
                 return .reloaded
             } catch {

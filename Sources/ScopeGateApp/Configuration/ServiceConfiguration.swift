@@ -17,8 +17,11 @@ public struct ServiceConfiguration: Sendable {
     public var policy: Policy
     /// The users who can log in and whose tokens are honoured.
     public var users: UserDirectory
-    /// Where the principal a token is about is looked up: the users file.
-    public var principals: PrincipalDirectories { PrincipalDirectories([users]) }
+    /// The machine clients (none without a clients file).
+    public var clients = ClientDirectory([])
+    /// Where the principal a verified token is about is looked up: the clients, for a client's own tokens,
+    /// then the users.
+    public var principals: PrincipalDirectories { PrincipalDirectories([clients, users]) }
     /// The keys file's schedule, when keys come from one: the ring in force then follows the clock, and
     /// `keyring` is the ring at load.
     public var keySchedule: KeySchedule?
@@ -57,10 +60,13 @@ public struct ServiceConfiguration: Sendable {
     }
 
     /// This configuration with what a reload loads replaced: the settings stay.
-    func replacing(policy: Policy, users: UserDirectory, keyring: KeyRing, keySchedule: KeySchedule?) -> ServiceConfiguration {
+    func replacing(
+        policy: Policy, users: UserDirectory, clients: ClientDirectory, keyring: KeyRing, keySchedule: KeySchedule?
+    ) -> ServiceConfiguration {
         var configuration = self
         configuration.policy = policy
         configuration.users = users
+        configuration.clients = clients
         configuration.keyring = keyring
         configuration.keySchedule = keySchedule
         return configuration

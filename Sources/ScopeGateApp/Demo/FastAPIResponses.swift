@@ -14,7 +14,9 @@ enum FastAPIResponses {
     }
 
     /// An OAuth2 error (RFC 6749 §5.2): `{"error":"…"}`, with a description when there is one.
-    static func oauthError(_ code: String, description: String? = nil) -> HTTPResponse {
+    static func oauthError(
+        _ code: String, description: String? = nil, status: Int = 400, headers: [(name: String, value: String)] = []
+    ) -> HTTPResponse {
         var writer = JSONWriter()
         writer.raw("{")
         writer.key("error")
@@ -25,7 +27,7 @@ enum FastAPIResponses {
             writer.string(description)
         }
         writer.raw("}")
-        return .json(400, writer.bytes, headers: noStore)
+        return .json(status, writer.bytes, headers: headers + noStore)
     }
 
     /// FastAPI's 422 for missing form fields: `{"detail":[{"type":"missing","loc":["body","username"],…}]}`.

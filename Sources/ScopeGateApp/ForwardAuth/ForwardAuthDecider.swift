@@ -41,12 +41,14 @@ struct ForwardAuthDecider: Sendable {
         let match = try stages.match(request, path, policy)
         trace.match = match
         let required: [String]
+        var admitted: PolicyRule?
         switch match {
         case .rule(let rule, _):
             let name = rule.pattern.description
             trace.rule = name
             if rule.isPublic { return .allow(nil, rule: name) }
             required = rule.scopes
+            admitted = rule
         case .methodNotAllowed(let rule):
             trace.rule = rule.pattern.description
             return .forbidden("method \(request.method) is not allowed on \(rule.pattern)")
@@ -73,11 +75,15 @@ struct ForwardAuthDecider: Sendable {
         }
         trace.token = token
         guard let principal = try stages.resolve(token) else {
-            return .unauthenticated(.invalidToken("user \"\(token.token.subject.prefix(64))\" no longer exists"), requiredScopes: required)
+            let kind = token.token.clientID == token.token.subject ? PrincipalKind.client : .user
+            return .unauthenticated(.invalidToken("\(kind) \"\(token.token.subject.prefix(64))\" no longer exists"), requiredScopes: required)
         }
         if principal.isDisabled { return .forbidden("\(principal.kind) \"\(principal.subject)\" is disabled") }
+        if let admitted, !admitted.admits(principal.kind) {
+            return .forbidden("\(admitted.pattern) is not for a \(principal.kind)")
+        }
         guard try stages.authorize(required, token) else {
-            return .insufficientScope(requiredScopes: required, subject: principal.subject)
+            return .insufficientScope(requiredScopes: required, principal: principal)
         }
         return .allow(token, rule: trace.rule ?? "default")
     }

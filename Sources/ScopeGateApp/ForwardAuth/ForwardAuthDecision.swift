@@ -7,7 +7,7 @@ enum ForwardAuthDecision: Sendable {
     /// No usable credentials: 401 with a challenge naming the required scopes.
     case unauthenticated(Unauthenticated, requiredScopes: [String])
     /// A valid token lacking scopes: 401 (tutorial wording) or 403 (RFC 6750 mode).
-    case insufficientScope(requiredScopes: [String], subject: String)
+    case insufficientScope(requiredScopes: [String], principal: any Principal)
     /// Refused whatever the credentials: 403.
     case forbidden(String)
 
@@ -17,10 +17,10 @@ enum ForwardAuthDecision: Sendable {
     }
 
     /// The principal the decision is about, when it names one: for the access log.
-    var subject: String? {
+    var principal: (any Principal)? {
         switch self {
-        case .allow(let token?, _): token.principal?.subject
-        case .insufficientScope(_, let subject): subject
+        case .allow(let token?, _): token.principal
+        case .insufficientScope(_, let principal): principal
         default: nil
         }
     }
@@ -42,7 +42,7 @@ enum ForwardAuthDecision: Sendable {
         case .allow(let token, let rule): "allow \(token?.principal?.subject ?? "-") by \(rule)"
         case .unauthenticated(.noToken, _): "no token"
         case .unauthenticated(.invalidToken(let reason), _): "invalid token: \(reason)"
-        case .insufficientScope(let required, let subject): "\(subject) lacks \(required.joined(separator: " "))"
+        case .insufficientScope(let required, let principal): "\(principal.subject) lacks \(required.joined(separator: " "))"
         case .forbidden(let reason): "forbidden: \(reason)"
         }
     }

@@ -33,7 +33,10 @@ extension ScopeGateService {
             if let path = trace.loggedPath { record?.path = path }
             record?.decision = outcome.rawValue
             record?.rule = trace.rule
-            record?.user = decision.subject
+            if let principal = decision.principal {
+                record?.principal = principal.kind.rawValue
+                if principal.kind == .client { record?.client = principal.subject } else { record?.user = principal.subject }
+            }
         }
         if let failure = trace.failure {
             logger.error("forward-auth check failed; refusing", metadata: ["error": "\(failure)"])

@@ -67,7 +67,8 @@ extension ScopeGateService {
             return []
         }
         let token = authenticated.token
-        var lines = ["token:     valid for \(token.subject), scopes \(token.scopes.isEmpty ? "(none)" : token.scopes.joined(separator: " "))"]
+        let who = authenticated.principal?.kind == .client ? "client \(token.subject)" : token.subject
+        var lines = ["token:     valid for \(who), scopes \(token.scopes.isEmpty ? "(none)" : token.scopes.joined(separator: " "))"]
         guard let principal = authenticated.principal else {
             return lines + ["granted:   none; \(quotedForMessage(token.subject)) is in no users file or client registry"]
         }

@@ -13,9 +13,11 @@ enum OpenAPIDocument {
         return writer.bytes
     }
 
-    /// Every scope the policy requires, describes or the users can be granted, with its description.
+    /// Every scope the policy requires, describes or the users or clients can be granted, with its
+    /// description.
     static func scopes(of configuration: ServiceConfiguration) -> [String: String] {
         var scopes: [String: String] = [:]
+        for scope in configuration.clients.grantableScopes { scopes[scope] = "Granted to some clients." }
         for scope in configuration.users.grantableScopes { scopes[scope] = "Granted to some users." }
         for rule in configuration.policy.rules {
             for scope in rule.scopes where scopes[scope] == nil { scopes[scope] = "Required by the policy." }
@@ -148,7 +150,8 @@ enum OpenAPIDocument {
             ])
         }
         let identity: JSONValue = [
-            "X-Auth-User": header("The user name (empty on public routes)."),
+            "X-Auth-User": header("The user name (empty for a client and on public routes)."),
+            "X-Auth-Client": header("The client id, for a client's own token (empty for a user and on public routes)."),
             "X-Auth-Scopes": header("The granted scopes, space-separated."),
             "X-Auth-Email": header("The user's email, if any."),
             "X-Auth-Name": header("The user's full name, if any."),

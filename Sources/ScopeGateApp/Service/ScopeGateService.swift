@@ -23,6 +23,8 @@ public final class ScopeGateService: Sendable {
     let grants: GrantRegistry
     /// How `/token` authenticates clients.
     let clientAuthentication = ClientAuthentication()
+    /// Client secrets a hash accepted recently (kept across reloads; each use checks the current record).
+    let clientSecrets = ClientSecretMemory()
     /// The forward-auth decision and its steps.
     let decider: ForwardAuthDecider
     /// Counters and histograms behind `GET /metrics`.
@@ -87,11 +89,13 @@ public final class ScopeGateService: Sendable {
 
     /// Puts a newly loaded policy, users and keys in force at once: a request sees the old state or the new
     /// one, never a mix. The cache of verified tokens starts empty, so no decision rests on an old key.
-    public func replace(policy: Policy, users: UserDirectory, keyring: KeyRing, keySchedule: KeySchedule? = nil) {
+    public func replace(
+        policy: Policy, users: UserDirectory, clients: ClientDirectory = ClientDirectory([]), keyring: KeyRing, keySchedule: KeySchedule? = nil
+    ) {
         state.update { state in
             ServiceState(
-                state.configuration.replacing(policy: policy, users: users, keyring: keyring, keySchedule: keySchedule), now: clock(),
-                grants: grants)
+                state.configuration.replacing(policy: policy, users: users, clients: clients, keyring: keyring, keySchedule: keySchedule),
+                now: clock(), grants: grants)
         }
     }
 
@@ -100,7 +104,9 @@ public final class ScopeGateService: Sendable {
     public func identityTokenProblem(policy: Policy, keyring: KeyRing, keySchedule: KeySchedule?) -> String? {
         let configuration = current.configuration
         return IdentityTokens.problem(
-            configuration.replacing(policy: policy, users: configuration.users, keyring: keyring, keySchedule: keySchedule), keyring: keyring,
+            configuration.replacing(
+                policy: policy, users: configuration.users, clients: configuration.clients, keyring: keyring, keySchedule: keySchedule),
+            keyring: keyring,
             now: clock())
     }
 

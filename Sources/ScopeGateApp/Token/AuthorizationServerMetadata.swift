@@ -21,8 +21,12 @@ struct AuthorizationServerMetadata: Sendable {
             "token_endpoint": .string(issuer + "/token"),
             "jwks_uri": .string(issuer + "/.well-known/jwks.json"),
             // Listed explicitly: RFC 8414's defaults (authorization_code, implicit; client_secret_basic) are not what ScopeGate offers.
-            "grant_types_supported": .array(grants.grants.keys.sorted().map(JSONValue.string)),
-            "token_endpoint_auth_methods_supported": .array([.string("none")]),
+            // Only what this configuration offers: client_credentials once a client may use it.
+            "grant_types_supported": .array(
+                grants.grants.values.filter { $0.isOffered(by: configuration) }.map(\.name).sorted().map(JSONValue.string)),
+            // "none": the password grant needs no client, as in FastAPI's tutorial.
+            "token_endpoint_auth_methods_supported": .array(
+                (["none"] + (configuration.clients.clients.isEmpty ? [] : ClientAuthentication.methods.map(\.rawValue))).map(JSONValue.string)),
             "response_types_supported": .array([]),
             "scopes_supported": .array(scopes.map(JSONValue.string)),
         ])

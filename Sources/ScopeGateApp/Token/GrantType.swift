@@ -16,6 +16,13 @@ protocol GrantType: Sendable {
     /// Checks the form on the polling thread, cheaply: what to run on a worker, or the answer now (such
     /// as missing parameters).
     func prepare(_ form: TokenForm) -> Result<GrantJob, GrantRefusal>
+    /// Whether the configuration offers this grant (listed in the metadata; others answer
+    /// `unsupported_grant_type`).
+    func isOffered(by configuration: ServiceConfiguration) -> Bool
+}
+
+extension GrantType {
+    func isOffered(by configuration: ServiceConfiguration) -> Bool { true }
 }
 
 /// What a grant asks the workers to do for one request.
@@ -30,7 +37,8 @@ struct GrantJob: Sendable {
 /// What a grant's job may use.
 struct GrantContext: Sendable {
     let state: ServiceState
-    let client: AuthenticatedClient?
+    /// The client that authenticated, if the request presented credentials.
+    let client: ClientRecord?
     let metrics: ServiceMetrics
     let logger: Logger
 }
@@ -38,7 +46,7 @@ struct GrantContext: Sendable {
 /// A grant's result: scopes granted to a principal, or a refusal.
 enum GrantOutcome: Sendable {
     /// Issue an access token for `principal` with `scopes` (already limited to what its record allows).
-    case granted(principal: any Principal, scopes: [String])
+    case granted(principal: any Principal, scopes: [String], audience: String? = nil)
     /// Refuse; `failedLogin` counts the try against login regulation.
     case refused(GrantRefusal, failedLogin: Bool)
 }

@@ -4,7 +4,8 @@ import ScopeGateCore
 import ScopeGateHTTP
 
 /// The resource owner password grant (RFC 6749 §4.3) with FastAPI's form semantics: `username`,
-/// `password`, and the scopes asked for in `scope`. A user only ever gets the scopes its record allows.
+/// `password`, and the scopes asked for in `scope`. A user only ever gets the scopes its record allows,
+/// and through a client (one with the `password` grant) only those the client's record allows too.
 struct PasswordGrant: GrantType {
     var name: String { "password" }
     var parameters: [String] { ["username", "password", "scope"] }
@@ -24,6 +25,11 @@ struct PasswordGrant: GrantType {
     /// One password check (or its dummy, for an unknown user), then the scopes to grant.
     private static func login(username: String, password: String, requested: [String], context: GrantContext) -> GrantOutcome {
         let configuration = context.state.configuration
+        if let client = context.client, !client.grantTypes.contains(.password) {
+            return .refused(
+                GrantRefusal(response: FastAPIResponses.oauthError("unauthorized_client", description: "this client may not use the password grant")),
+                failedLogin: false)
+        }
         let hasher = configuration.passwordHasher
         guard let user = configuration.users[username] else {
             hasher.verifyDummy(password)
@@ -42,7 +48,8 @@ struct PasswordGrant: GrantType {
                 metadata: ["auth.subject": "\(user.username)"])
         }
         var granted: [String] = []
-        for scope in requested where user.allows(scope: scope) && !granted.contains(scope) {
+        // Through a client, the user gets no more than the client may be granted either.
+        for scope in requested where user.allows(scope: scope) && context.client?.allows(scope: scope) != false && !granted.contains(scope) {
             granted.append(scope)
         }
         return .granted(principal: user, scopes: granted)

@@ -15,14 +15,16 @@ extension ScopeGateService {
         case .success(let value): form = value
         case .failure(let refusal): return .respond(refusal.response)
         }
-        let client: AuthenticatedClient?
-        switch clientAuthentication.authenticate(request, form: form) {
-        case .success(let value): client = value
+        let credentials: ClientCredentials?
+        switch clientAuthentication.credentials(request, form: form, clients: state.configuration.clients) {
+        case .success(let value): credentials = value
         case .failure(let refusal): return .respond(refusal.response)
         }
         let grant: any GrantType
         if let name = form["grant_type"] {
-            guard let named = grants.grants[name] else { return .respond(FastAPIResponses.oauthError("unsupported_grant_type")) }
+            guard let named = grants.grants[name], named.isOffered(by: state.configuration) else {
+                return .respond(FastAPIResponses.oauthError("unsupported_grant_type"))
+            }
             grant = named
         } else {
             grant = grants.defaultGrant
@@ -32,12 +34,11 @@ extension ScopeGateService {
         case .success(let value): job = value
         case .failure(let refusal): return .respond(refusal.response)
         }
-        let context = GrantContext(state: state, client: client, metrics: metrics, logger: logger)
         return .deferred(overloaded: { [metrics] reason in
             metrics.recordLoginOverloaded(reason)
             return Self.loginsOverloaded
         }) { [self] in
-            run(job, context: context, address: form.clientAddress)
+            run(job, credentials: credentials, state: state, address: form.clientAddress)
         }
     }
 
@@ -63,8 +64,36 @@ extension ScopeGateService {
         return .success(TokenForm(values: values, clientAddress: clientAddress(of: request, trusting: state.configuration.trustedProxies)))
     }
 
-    /// Runs on a worker thread: regulation, the grant, then the token.
-    private func run(_ job: GrantJob, context: GrantContext, address: IPAddress?) -> HTTPResponse {
+    /// Runs on a worker thread: client authentication and its regulation, the grant's regulation, the
+    /// grant, then the token.
+    private func run(_ job: GrantJob, credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> HTTPResponse {
+        var client: ClientRecord?
+        if let credentials {
+            // Failed client authentication is regulated as failed logins are, under a name no user can
+            // have (user names hold no space).
+            let regulated = "client \(credentials.id)"
+            if let wait = loginAttempts.retryAfter(username: regulated, address: address, now: clock()) {
+                let seconds = Int(wait.rounded(.up))
+                metrics.recordLoginThrottled()
+                logger.notice(
+                    "client authentication throttled",
+                    metadata: ["auth.client": "\(credentials.id.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
+                return FastAPIResponses.oauthError(
+                    "invalid_client", description: "too many failed authentications; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
+                    status: 429, headers: [("Retry-After", "\(seconds)")])
+            }
+            guard
+                let authenticated = clientAuthentication.authenticate(
+                    credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+            else {
+                loginAttempts.recordFailure(username: regulated, address: address, now: clock())
+                metrics.recordLoginFailure(unknownUser: state.configuration.clients[credentials.id] == nil)
+                logger.info("client authentication refused", metadata: ["auth.client": "\(credentials.id.prefix(128))"])
+                return ClientAuthentication.invalidClient("client authentication failed", basic: credentials.method == .basic).response
+            }
+            loginAttempts.recordSuccess(username: regulated, address: address)
+            client = authenticated
+        }
         if let name = job.regulatedName, let wait = loginAttempts.retryAfter(username: name, address: address, now: clock()) {
             let seconds = Int(wait.rounded(.up))
             metrics.recordLoginThrottled()
@@ -73,28 +102,34 @@ extension ScopeGateService {
                 429, "Too many failed logins; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
                 headers: [("Retry-After", "\(seconds)")] + FastAPIResponses.noStore)
         }
+        let context = GrantContext(state: state, client: client, metrics: metrics, logger: logger)
         switch job.run(context) {
         case .refused(let refusal, let failedLogin):
             if failedLogin, let name = job.regulatedName { loginAttempts.recordFailure(username: name, address: address, now: clock()) }
             return refusal.response
-        case .granted(let principal, let scopes):
+        case .granted(let principal, let scopes, let audience):
             if let name = job.regulatedName { loginAttempts.recordSuccess(username: name, address: address) }
-            return tokenResponse(for: principal, scopes: scopes, state: context.state)
+            return tokenResponse(for: principal, scopes: scopes, audience: audience, client: client, state: state)
         }
     }
 
     /// A signed access token for `principal` and the RFC 6749 §5.1 response that carries it.
-    private func tokenResponse(for principal: any Principal, scopes: [String], state: ServiceState) -> HTTPResponse {
+    /// The token carries `client_id` when a client authenticated, lives the client's `token_lifetime` when
+    /// it has one (never longer than the service's), and has `audience` as `aud` when the grant chose one.
+    private func tokenResponse(
+        for principal: any Principal, scopes: [String], audience: String?, client: ClientRecord?, state: ServiceState
+    ) -> HTTPResponse {
         let configuration = state.configuration
         let now = clock()
+        let lifetime = min(client?.tokenLifetime ?? configuration.tokenLifetime, configuration.tokenLifetime)
         let claims: AccessTokenClaims
         let token: String
         do {
             let tokenID = Base64URL.encode(try SecureRandom.bytes(16))
             claims = AccessTokenClaims(
                 subject: principal.subject, scopes: scopes, issuedAt: now,
-                expiresAt: now + configuration.tokenLifetime, tokenID: tokenID,
-                issuer: configuration.issuer, audience: configuration.audience)
+                expiresAt: now + lifetime, tokenID: tokenID,
+                issuer: configuration.issuer, audience: audience ?? configuration.audience, clientID: client?.id)
             token = try state.signer.sign(claims)
         } catch {
             logger.error("cannot sign a token", metadata: ["error": "\(error)"])
@@ -104,13 +139,14 @@ extension ScopeGateService {
         logger.info(
             "token issued",
             metadata: [
-                "auth.subject": "\(principal.subject)", "auth.scopes": "\(scopes.joined(separator: " "))", "auth.jti": "\(claims.tokenID)",
+                "auth.subject": "\(principal.subject)", "auth.principal": "\(principal.kind)", "auth.scopes": "\(scopes.joined(separator: " "))",
+                "auth.jti": "\(claims.tokenID)",
             ])
         var writer = JSONWriter()
         writer.raw("{")
         writer.key("access_token"); writer.string(token)
         writer.raw(","); writer.key("token_type"); writer.string("bearer")
-        writer.raw(","); writer.key("expires_in"); writer.integer(Int64(configuration.tokenLifetime.rounded(.down)))
+        writer.raw(","); writer.key("expires_in"); writer.integer(Int64(lifetime.rounded(.down)))
         writer.raw(","); writer.key("scope"); writer.string(scopes.joined(separator: " "))
         writer.raw("}")
         return .json(200, writer.bytes, headers: FastAPIResponses.noStore)

@@ -16,11 +16,13 @@ public struct AccessTokenClaims: Equatable, Sendable {
     public var issuer: String?
     /// `aud`, when configured.
     public var audience: String?
+    /// `client_id` (RFC 9068 §2.2): the client the token is issued to, when one authenticated.
+    public var clientID: String?
 
     /// Creates the claims of one token.
     public init(
         subject: String, scopes: [String], issuedAt: Date, expiresAt: Date, tokenID: String,
-        issuer: String? = nil, audience: String? = nil
+        issuer: String? = nil, audience: String? = nil, clientID: String? = nil
     ) {
         self.subject = subject
         self.scopes = scopes
@@ -29,6 +31,7 @@ public struct AccessTokenClaims: Equatable, Sendable {
         self.tokenID = tokenID
         self.issuer = issuer
         self.audience = audience
+        self.clientID = clientID
     }
 
     /// The claims as compact JSON, non-ASCII escaped as PyJWT writes it.
@@ -42,6 +45,7 @@ public struct AccessTokenClaims: Equatable, Sendable {
         writer.raw(","); writer.key("jti"); writer.string(tokenID)
         if let issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
         if let audience { writer.raw(","); writer.key("aud"); writer.string(audience) }
+        if let clientID { writer.raw(","); writer.key("client_id"); writer.string(clientID) }
         writer.raw("}")
         return writer.bytes
     }

@@ -157,9 +157,14 @@ public struct TokenVerifier: Sendable {
             guard let value = jti.stringValue else { throw .invalidClaim("jti", reason: "is a \(jti.typeName), not a string") }
             tokenID = value
         }
+        var clientID: String?
+        if let value = claims["client_id"] {
+            guard let id = value.stringValue else { throw .invalidClaim("client_id", reason: "is a \(value.typeName), not a string") }
+            clientID = id
+        }
         return VerifiedToken(
             subject: subject, scopes: try scopes(in: claims), expiresAt: expiresAt,
-            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID)
+            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID)
     }
 
     private func date(_ value: JSONValue, claim: String) throws(TokenError) -> Date {

@@ -2,7 +2,7 @@ public import FoundationEssentials
 
 /// What a token proved, once its signature and claims passed every check.
 public struct VerifiedToken: Equatable, Sendable {
-    /// The `sub` claim: the user name.
+    /// The `sub` claim: the user name, or the client id of a client's own token.
     public let subject: String
     /// The scopes the token carries, in their order, without duplicates.
     public let scopes: [String]
@@ -14,4 +14,20 @@ public struct VerifiedToken: Equatable, Sendable {
     public let tokenID: String?
     /// The `kid` of the key that verified the token, if it had one.
     public let keyID: String?
+    /// The `client_id` claim (RFC 9068 §2.2), if present: the client the token was issued to.
+    public let clientID: String?
+
+    /// What a token proved.
+    public init(
+        subject: String, scopes: [String], expiresAt: Date, issuedAt: Date? = nil, tokenID: String? = nil, keyID: String? = nil,
+        clientID: String? = nil
+    ) {
+        self.subject = subject
+        self.scopes = scopes
+        self.expiresAt = expiresAt
+        self.issuedAt = issuedAt
+        self.tokenID = tokenID
+        self.keyID = keyID
+        self.clientID = clientID
+    }
 }

@@ -78,7 +78,15 @@ public struct PasswordHasher: Sendable {
             verifyDummy(password)
             return false
         }
-        guard let computed = Self.crypt(password, setting: hash) else { return false }
+        return Self.verifyHash(password, against: hash)
+    }
+
+    /// ``verify(_:against:)`` without the dummy work for a hash or password that cannot match: for secrets
+    /// that are not user passwords, where no timing tells a name apart.
+    public static func verifyHash(_ password: String, against hash: String) -> Bool {
+        guard let scheme = PasswordScheme(hash: hash), !password.utf8.contains(0) else { return false }
+        if scheme.isBcrypt, password.utf8.count > bcryptPasswordLimit { return false }
+        guard let computed = crypt(password, setting: hash) else { return false }
         return constantTimeEquals(Array(computed.utf8), Array(hash.utf8))
     }
 

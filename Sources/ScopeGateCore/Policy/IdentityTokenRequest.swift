@@ -34,7 +34,8 @@ public struct IdentityTokenRequest: Sendable, Equatable {
             if text.isEmpty || !text.utf8.allSatisfy(isTokenCharacter) {
                 document.error(at: value, "\(label)\"header\" must be an HTTP header name")
             } else if [
-                "x-auth-user", "x-auth-scopes", "x-auth-email", "x-auth-name", "cache-control", "content-type", "content-length", "www-authenticate",
+                "x-auth-user", "x-auth-client", "x-auth-scopes", "x-auth-email", "x-auth-name", "cache-control", "content-type", "content-length",
+                "www-authenticate",
                 "set-cookie",
             ]
             .contains(text.lowercased()) {

@@ -2,7 +2,7 @@ extension Policy {
     /// The keys a policy file's top level may have.
     static let topLevelKeys = ["rules", "default", "scopes", "identity_token"]
     /// The keys a rule may have.
-    static let ruleKeys = ["path", "methods", "scopes", "public", "description", "identity_token"]
+    static let ruleKeys = ["path", "methods", "scopes", "public", "description", "identity_token", "principals"]
 
     /// Loads a policy file:
     ///
@@ -147,10 +147,29 @@ extension Policy {
             }
         }
 
+        var principals: Set<PrincipalKind>?
+        if let value = members["principals"]?.value, let list = document.strings(value, what: "\(label): \"principals\"") {
+            if isPublic {
+                document.error(at: value, "\(label): a public rule has no principal to limit")
+            } else if list.isEmpty {
+                document.error(at: value, "\(label): \"principals\" is empty; leave it out to admit users and clients")
+            }
+            var kinds = Set<PrincipalKind>()
+            for (name, item) in list {
+                let kind = PrincipalKind(rawValue: name)
+                if PolicyRule.principalKinds.contains(kind) {
+                    kinds.insert(kind)
+                } else {
+                    document.error(at: item, "\(label): unknown principal kind \(quotedForMessage(name)); expected user or client")
+                }
+            }
+            principals = kinds
+        }
+
         guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
         let mark = node.mark
         return PolicyRule(
             pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic, identityToken: identityToken,
-            line: mark.line, column: mark.column)
+            principals: principals, line: mark.line, column: mark.column)
     }
 }

@@ -1,6 +1,7 @@
 /// Warnings about a policy that loads but may not do what its author meant.
 public enum PolicyLinter {
-    /// - Scopes a rule requires that no user in `users` may be granted (the rule can never allow anyone).
+    /// - Scopes a rule requires that no principal it admits may be granted: no user in `users`, no client in
+    ///   `clients` (each checked when given; the rule can never allow anyone).
     /// - Rules that overlap a more specific rule with a different requirement: for the paths they share,
     ///   the more specific rule decides, which is easy to miss when reading the file.
     /// - Rules shadowed for some methods: where a more specific pattern's rules list methods, a request with
@@ -8,17 +9,29 @@ public enum PolicyLinter {
     ///
     /// Patterns that could never match a canonical path (dot segments, `%`, `;`, `\`, `?`, `#`, empty
     /// segments) are load errors, not warnings.
-    public static func warnings(for policy: Policy, users: UserDirectory?, file: String) -> [Diagnostic] {
+    public static func warnings(
+        for policy: Policy, users: UserDirectory?, clients: ClientDirectory? = nil, file: String
+    ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        if let users {
-            let grantable = Set(users.grantableScopes)
-            for rule in policy.rules {
-                for scope in rule.scopes where !grantable.contains(scope) {
-                    diagnostics.append(
-                        Diagnostic(
-                            file: file, line: rule.line, column: rule.column, severity: .warning,
-                            message: "rule \"\(rule.pattern)\": scope \"\(scope)\" is granted to no user, so this rule allows no one"))
-                }
+        for rule in policy.rules where !rule.isPublic {
+            // Only the kinds the rule admits and whose file was given: an absent file proves nothing.
+            var grantable = Set<String>()
+            var kinds: [String] = []
+            if let users, rule.admits(.user) {
+                grantable.formUnion(users.grantableScopes)
+                kinds.append("user")
+            }
+            if let clients, rule.admits(.client) {
+                grantable.formUnion(clients.grantableScopes)
+                kinds.append("client")
+            }
+            guard !kinds.isEmpty else { continue }
+            for scope in rule.scopes where !grantable.contains(scope) {
+                diagnostics.append(
+                    Diagnostic(
+                        file: file, line: rule.line, column: rule.column, severity: .warning,
+                        message: "rule \"\(rule.pattern)\": scope \"\(scope)\" is granted to no \(kinds.joined(separator: " or ")), so this rule allows no one")
+                )
             }
         }
         for (index, rule) in policy.rules.enumerated() {

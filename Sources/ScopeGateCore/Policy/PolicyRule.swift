@@ -11,6 +11,8 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     public let isPublic: Bool
     /// The identity token an allow on this route carries to the upstream, if the rule asks for one.
     public let identityToken: IdentityTokenRequest?
+    /// The kinds of principal the route is for (`principals: [user]` or `[client]`); nil: every kind.
+    public let principals: Set<PrincipalKind>?
     /// Where the rule is written: 1-based line and column in the policy file.
     public let line: Int
     public let column: Int
@@ -21,7 +23,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     /// Creates a rule. `methods` as written; `GET` implies `HEAD`.
     public init(
         pattern: PathPattern, methods: [String]? = nil, scopes: [String] = [], isPublic: Bool = false, identityToken: IdentityTokenRequest? = nil,
-        line: Int = 0, column: Int = 0
+        principals: Set<PrincipalKind>? = nil, line: Int = 0, column: Int = 0
     ) {
         self.pattern = pattern
         if let methods {
@@ -34,9 +36,18 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         self.scopes = scopes
         self.isPublic = isPublic
         self.identityToken = identityToken
+        self.principals = principals
         self.line = line
         self.column = column
     }
+
+    /// Whether a principal of `kind` may pass this rule.
+    public func admits(_ kind: PrincipalKind) -> Bool {
+        principals?.contains(kind) ?? true
+    }
+
+    /// The kinds `principals` may name.
+    public static let principalKinds: [PrincipalKind] = [.user, .client]
 
     /// Whether the rule covers `method`.
     public func applies(to method: String) -> Bool {

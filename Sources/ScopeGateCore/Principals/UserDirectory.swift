@@ -16,8 +16,12 @@ public struct UserDirectory: PrincipalDirectory {
     /// The user called `username`, if there is one.
     public subscript(username: String) -> UserRecord? { users[username] }
 
-    /// The user a token's `sub` names, if there is one.
-    public func principal(for token: VerifiedToken) -> (any Principal)? { users[token.subject] }
+    /// The user a token's `sub` names, if there is one; never for a client's own token (`client_id` equal
+    /// to `sub`), so a client's token cannot stand for a user who shares its name.
+    public func principal(for token: VerifiedToken) -> (any Principal)? {
+        guard token.clientID != token.subject else { return nil }
+        return users[token.subject]
+    }
 
     /// Every scope some user may be granted, sorted.
     public var grantableScopes: [String] { Set(users.values.flatMap(\.scopes)).sorted() }

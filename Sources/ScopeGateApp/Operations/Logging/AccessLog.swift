@@ -20,7 +20,9 @@ extension ScopeGateService {
         ]
         if let decision = record.decision { metadata["auth.decision"] = "\(decision)" }
         if let rule = record.rule { metadata["auth.rule"] = "\(rule)" }
+        if let principal = record.principal { metadata["auth.principal"] = "\(principal)" }
         if let user = record.user { metadata["auth.user"] = "\(user)" }
+        if let client = record.client { metadata["auth.client"] = "\(client)" }
         if let address = record.clientAddress { metadata["client.address"] = "\(address)" }
         logger.info("request", metadata: metadata)
     }
@@ -32,9 +34,17 @@ extension ScopeGateService {
         writer.raw(#"{"time":""#)
         writer.append(timestamp: JSONLogHandler.currentTime())
         writer.raw(#"","level":"info","message":"request""#)
+        if let client = record.client {
+            writer.raw(#","auth.client":"#)
+            writer.string(client)
+        }
         if let decision = record.decision {
             writer.raw(#","auth.decision":"#)
             writer.string(decision)
+        }
+        if let principal = record.principal {
+            writer.raw(#","auth.principal":"#)
+            writer.string(principal)
         }
         if let rule = record.rule {
             writer.raw(#","auth.rule":"#)
@@ -99,7 +109,10 @@ struct RequestRecord: Sendable {
     var clientAddress: IPAddress?
     var decision: String?
     var rule: String?
+    /// The principal's kind (`user`, `client`) and its name under the field of its kind.
+    var principal: String?
     var user: String?
+    var client: String?
 
     init(_ request: HTTPRequest) {
         method = request.method

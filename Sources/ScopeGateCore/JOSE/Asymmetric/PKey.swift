@@ -1,7 +1,7 @@
 internal import COpenSSL
 
-/// An OpenSSL `EVP_PKEY` this object owns and frees. One key is shared by every thread: each signature or
-/// verification makes its own `EVP_MD_CTX` (openssl-threads(7)).
+/// An OpenSSL `EVP_PKEY` this object owns and frees. One key is shared by every thread; signatures and
+/// verifications go through its ``SignatureContexts``.
 @safe final class PKey: @unchecked Sendable {
     // @unchecked: the key is never changed after init; OpenSSL allows concurrent use of one EVP_PKEY.
     let pointer: OpaquePointer
@@ -120,49 +120,7 @@ internal import COpenSSL
     }
 
     /// How a signature context is set up after its key and digest: RSA-PSS padding, for one.
-    typealias Configure = (_ context: OpaquePointer) -> Bool
-
-    /// A signature over `input` with `digest` (nil for Ed25519, which hashes itself).
-    func sign(_ input: ArraySlice<UInt8>, digest: String?, configure: Configure? = nil) throws(CryptoError) -> [UInt8] {
-        guard hasPrivateKey else { throw CryptoError(description: "this key has no private half and cannot sign") }
-        guard let context = unsafe EVP_MD_CTX_new() else { throw .fromErrorQueue("EVP_MD_CTX_new") }
-        defer { unsafe EVP_MD_CTX_free(context) }
-        var keyContext: OpaquePointer?
-        guard unsafe EVP_DigestSignInit_ex(context, &keyContext, digest, nil, nil, pointer, nil) == 1 else {
-            throw .fromErrorQueue("EVP_DigestSignInit_ex")
-        }
-        if let configure = unsafe configure, let keyContext = unsafe keyContext, unsafe !configure(keyContext) {
-            throw .fromErrorQueue("EVP_PKEY_CTX_set_rsa_padding")
-        }
-        var length = 0
-        let sized = unsafe input.withUnsafeBufferPointer { unsafe EVP_DigestSign(context, nil, &length, $0.baseAddress, $0.count) }
-        guard sized == 1 else { throw .fromErrorQueue("EVP_DigestSign") }
-        var signature = [UInt8](repeating: 0, count: length)
-        let signed = unsafe input.withUnsafeBufferPointer { message in
-            unsafe signature.withUnsafeMutableBufferPointer { unsafe EVP_DigestSign(context, $0.baseAddress, &length, message.baseAddress, message.count) }
-        }
-        guard signed == 1 else { throw .fromErrorQueue("EVP_DigestSign") }
-        return Array(signature.prefix(length))
-    }
-
-    /// Whether `signature` is a valid signature over `input`.
-    func verify(_ signature: [UInt8], signs input: ArraySlice<UInt8>, digest: String?, configure: Configure? = nil) throws(CryptoError) -> Bool {
-        guard let context = unsafe EVP_MD_CTX_new() else { throw .fromErrorQueue("EVP_MD_CTX_new") }
-        defer { unsafe EVP_MD_CTX_free(context) }
-        var keyContext: OpaquePointer?
-        guard unsafe EVP_DigestVerifyInit_ex(context, &keyContext, digest, nil, nil, pointer, nil) == 1 else {
-            throw .fromErrorQueue("EVP_DigestVerifyInit_ex")
-        }
-        if let configure = unsafe configure, let keyContext = unsafe keyContext, unsafe !configure(keyContext) {
-            throw .fromErrorQueue("EVP_PKEY_CTX_set_rsa_padding")
-        }
-        let status = unsafe input.withUnsafeBufferPointer { message in
-            unsafe signature.withUnsafeBufferPointer { unsafe EVP_DigestVerify(context, $0.baseAddress, $0.count, message.baseAddress, message.count) }
-        }
-        // A refusal leaves reasons on this thread's error queue; they say nothing the caller needs.
-        if status != 1 { ERR_clear_error() }
-        return status == 1
-    }
+    typealias Configure = @Sendable (_ context: OpaquePointer) -> Bool
 
     private func pem(_ function: String, _ write: (OpaquePointer) -> Int32) throws(CryptoError) -> [UInt8] {
         guard let bio = unsafe BIO_new(BIO_s_mem()) else { throw .fromErrorQueue("BIO_new") }

@@ -12,6 +12,7 @@ public struct ECDSAKey: JWSKey {
     public var algorithm: JWSAlgorithm { .es256 }
     public let publicJWK: JSONValue?
     private let key: PKey
+    private let contexts: SignatureContexts
     private static let coordinateLength = 32
 
     /// A key from PEM: a private key (signs and verifies) or a public key (verifies). Without `id`, the kid
@@ -35,6 +36,7 @@ public struct ECDSAKey: JWSKey {
         }
         let jwk = PublicJWK(required: ["kty": .string("EC"), "crv": .string("P-256"), "x": .string(Base64URL.encode(x)), "y": .string(Base64URL.encode(y))])
         self.key = key
+        self.contexts = unsafe try SignatureContexts.forKey(key, digest: "SHA256")
         self.id = try keyID(id, thumbprint: jwk.thumbprint)
         self.publicJWK = jwk.published(id: self.id, algorithm: .es256)
     }
@@ -43,7 +45,7 @@ public struct ECDSAKey: JWSKey {
     public func privateKeyPEM() throws(CryptoError) -> [UInt8] { try key.privateKeyPEM() }
 
     public func sign(_ input: ArraySlice<UInt8>) throws(CryptoError) -> [UInt8] {
-        let der = unsafe try key.sign(input, digest: "SHA256")
+        let der = try contexts.sign(input)
         guard let raw = Self.raw(fromDER: der) else { throw CryptoError(description: "ECDSA signature could not be converted") }
         return raw
     }
@@ -51,7 +53,7 @@ public struct ECDSAKey: JWSKey {
     public func verify(_ signature: [UInt8], signs input: ArraySlice<UInt8>) throws(CryptoError) -> Bool {
         // Exactly r‖s: a DER signature, or any other length, is refused before OpenSSL sees it.
         guard signature.count == 2 * Self.coordinateLength, let der = Self.der(fromRaw: signature) else { return false }
-        return unsafe try key.verify(der, signs: input, digest: "SHA256")
+        return try contexts.verify(der, signs: input)
     }
 
     /// DER `ECDSA-Sig-Value` to r‖s, each left-padded to 32 bytes.

@@ -10,6 +10,7 @@ public struct Ed25519Key: JWSKey {
     public var algorithm: JWSAlgorithm { .edDSA }
     public let publicJWK: JSONValue?
     private let key: PKey
+    private let contexts: SignatureContexts
 
     /// A key from PEM: a private key (signs and verifies) or a public key (verifies). Without `id`, the kid
     /// is the RFC 7638 thumbprint.
@@ -27,6 +28,7 @@ public struct Ed25519Key: JWSKey {
         guard let x = key.rawPublicKey, x.count == 32 else { throw .unreadableKey("the Ed25519 public key cannot be read") }
         let jwk = PublicJWK(required: ["kty": .string("OKP"), "crv": .string("Ed25519"), "x": .string(Base64URL.encode(x))])
         self.key = key
+        self.contexts = unsafe try SignatureContexts.forKey(key, digest: nil)
         self.id = try keyID(id, thumbprint: jwk.thumbprint)
         self.publicJWK = jwk.published(id: self.id, algorithm: .edDSA)
     }
@@ -39,11 +41,11 @@ public struct Ed25519Key: JWSKey {
     }
 
     public func sign(_ input: ArraySlice<UInt8>) throws(CryptoError) -> [UInt8] {
-        unsafe try key.sign(input, digest: nil)
+        try contexts.sign(input)
     }
 
     public func verify(_ signature: [UInt8], signs input: ArraySlice<UInt8>) throws(CryptoError) -> Bool {
         guard signature.count == 64 else { return false }
-        return unsafe try key.verify(signature, signs: input, digest: nil)
+        return try contexts.verify(signature, signs: input)
     }
 }

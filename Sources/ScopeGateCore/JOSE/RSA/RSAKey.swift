@@ -17,6 +17,7 @@ public struct RSAKey: JWSKey {
     public let algorithm: JWSAlgorithm
     public let publicJWK: JSONValue?
     private let key: PKey
+    private let contexts: SignatureContexts
 
     /// A key from PEM: a private key (signs and verifies) or a public key (verifies), for `algorithm`
     /// (``JWSAlgorithm/rs256`` or ``JWSAlgorithm/ps256``). Without `id`, the kid is the RFC 7638 thumbprint.
@@ -37,6 +38,7 @@ public struct RSAKey: JWSKey {
         guard let n = key.bigNumber("n"), let e = key.bigNumber("e") else { throw .unreadableKey("the RSA modulus cannot be read") }
         let jwk = PublicJWK(required: ["kty": .string("RSA"), "n": .string(Base64URL.encode(n)), "e": .string(Base64URL.encode(e))])
         self.key = key
+        self.contexts = unsafe try SignatureContexts.forKey(key, digest: "SHA256", configure: algorithm == .ps256 ? Self.pssPadding : nil)
         self.algorithm = algorithm
         self.id = try keyID(id, thumbprint: jwk.thumbprint)
         self.publicJWK = jwk.published(id: self.id, algorithm: algorithm)
@@ -46,20 +48,18 @@ public struct RSAKey: JWSKey {
     public func privateKeyPEM() throws(CryptoError) -> [UInt8] { try key.privateKeyPEM() }
 
     public func sign(_ input: ArraySlice<UInt8>) throws(CryptoError) -> [UInt8] {
-        unsafe try key.sign(input, digest: "SHA256", configure: padding)
+        try contexts.sign(input)
     }
 
     public func verify(_ signature: [UInt8], signs input: ArraySlice<UInt8>) throws(CryptoError) -> Bool {
         // A signature is exactly the modulus's length.
         guard signature.count == (key.bits + 7) / 8 else { return false }
-        return unsafe try key.verify(signature, signs: input, digest: "SHA256", configure: padding)
+        return try contexts.verify(signature, signs: input)
     }
 
-    private var padding: PKey.Configure? {
-        guard algorithm == .ps256 else { return nil }
-        return { context in
-            unsafe EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PSS_PADDING) == 1
-                && EVP_PKEY_CTX_set_rsa_pss_saltlen(context, RSA_PSS_SALTLEN_DIGEST) == 1
-        }
+    /// PS256: PSS padding with a salt as long as the digest.
+    private static let pssPadding: PKey.Configure = { context in
+        unsafe EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PSS_PADDING) == 1
+            && EVP_PKEY_CTX_set_rsa_pss_saltlen(context, RSA_PSS_SALTLEN_DIGEST) == 1
     }
 }

@@ -1,0 +1,72 @@
+public import FoundationEssentials
+
+/// One machine client from the clients file: a service that authenticates with a secret and gets tokens
+/// in its own name (`client_credentials`) or for its users. A class, as ``UserRecord`` is.
+public final class ClientRecord: Sendable {
+    /// The client id: `client_id`, and the token's `sub` for its own tokens.
+    public let id: String
+    /// One or two hashes (two while a secret is being rotated); any of them authenticates.
+    public let secretHashes: [ClientSecretHash]
+    /// The grant types it may use.
+    public let grantTypes: Set<ClientGrantType>
+    /// The most it may be granted, in file order.
+    public let scopes: [String]
+    /// Granted when a request names no scope.
+    public let defaultScopes: [String]
+    /// The `aud` values it may ask for.
+    public let audiences: [String]
+    /// Its tokens' lifetime; nil: the service's.
+    public let tokenLifetime: TimeInterval?
+    /// A disabled client can neither authenticate nor use tokens it already has.
+    public let disabled: Bool
+    /// Where the client is written, for messages.
+    public let line: Int
+    public let column: Int
+
+    /// Creates a client.
+    public init(
+        id: String, secretHashes: [ClientSecretHash], grantTypes: Set<ClientGrantType>, scopes: [String], defaultScopes: [String] = [],
+        audiences: [String] = [], tokenLifetime: TimeInterval? = nil, disabled: Bool = false, line: Int = 0, column: Int = 0
+    ) {
+        self.id = id
+        self.secretHashes = secretHashes
+        self.grantTypes = grantTypes
+        self.scopes = scopes
+        self.defaultScopes = defaultScopes
+        self.audiences = audiences
+        self.tokenLifetime = tokenLifetime
+        self.disabled = disabled
+        self.line = line
+        self.column = column
+    }
+
+    /// The hash `secret` matches, if any; costs each hash's full work.
+    public func matchingHash(for secret: String) -> ClientSecretHash? {
+        secretHashes.first { $0.verify(secret) }
+    }
+}
+
+/// The grant types a client may be given in the clients file.
+public enum ClientGrantType: String, Sendable, CaseIterable, Hashable {
+    /// RFC 6749 §4.4: tokens in the client's own name.
+    case clientCredentials = "client_credentials"
+    /// RFC 6749 §4.3: users' passwords, through this client.
+    case password
+}
+
+extension PrincipalKind {
+    /// A machine client from the clients file, which authenticates with a secret.
+    public static let client = PrincipalKind(rawValue: "client")
+}
+
+extension ClientRecord: Principal {
+    public var kind: PrincipalKind { .client }
+    public var subject: String { id }
+    public var displayName: String? { nil }
+    public var email: String? { nil }
+    public var isDisabled: Bool { disabled }
+
+    public func allows(scope: String) -> Bool {
+        scopes.contains(scope)
+    }
+}
