@@ -89,6 +89,14 @@ def median_of(runs, key):
     return statistics.median(run[key] for run in runs)
 
 
+def client_credentials_script(path, authorization):
+    """A wrk script that asks /token for client_credentials tokens, authenticating with Basic."""
+    with open(path, "w") as f:
+        f.write(f'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials&scope=me"\n'
+                f'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\nwrk.headers["Authorization"] = "{authorization}"\n')
+    return path
+
+
 def start_scopegate(policy, port, options=(), keys=None):
     """ScopeGate as users run it (JSON log lines, the access log on, at level info) unless `options` say
     otherwise; its standard error goes to a file, as nginx's access log does. With `keys`, a keys file
@@ -247,6 +255,23 @@ def main():
     issued = json.load(urllib.request.urlopen(f"http://127.0.0.1:{identity_port}/token", data=urllib.parse.urlencode(
         {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
     identity_headers = [f"Authorization: Bearer {issued}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
+    # Machine clients: one client whose secret hash is what `scopegate clients secret` writes (PBKDF2, 600,000
+    # rounds). Its first token pays the hash; later ones find the pair remembered.
+    import base64
+    client_secret, client_hash = subprocess.run([BINARY, "clients", "secret"], capture_output=True, text=True, check=True).stdout.split()
+    open(f"{WORK}/clients.yaml", "w").write(f'clients:\n  bench-worker:\n    secret_hashes: ["{client_hash}"]\n'
+                                            f'    grant_types: [client_credentials]\n    scopes: [me, items]\n')
+    basic = "Basic " + base64.b64encode(f"bench-worker:{client_secret}".encode()).decode()
+    clients_port, clients_es_port = free_port(), free_port()
+    clients_daemon, _ = start_scopegate(small, clients_port, ["--clients", f"{WORK}/clients.yaml"])
+    clients_es_daemon, _ = start_scopegate(small, clients_es_port, ["--clients", f"{WORK}/clients.yaml"], keys=f"{WORK}/keys-ES256.yaml")
+    first_calls = []
+    for port in (clients_port, clients_es_port):
+        started = time.perf_counter()
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/token", data=b"grant_type=client_credentials&scope=me",
+                                                      headers={"Authorization": basic}))
+        first_calls.append((time.perf_counter() - started) * 1000)
+    client_script = client_credentials_script(f"{WORK}/client.lua", basic)
     carried = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{identity_port}/auth",
                                                             headers=dict(h.split(": ", 1) for h in identity_headers)))
     if carried.headers.get("X-Auth-Token", "").count(".") != 2:
@@ -277,7 +302,8 @@ def main():
     auth_headers = [f"Authorization: Bearer {token}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
     results = {name: [] for name in ["auth", "auth_quiet", "auth_warning", "static", "static_log", "static_same", "healthz",
                                      "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256",
-                                     "miss-HS256", "miss-ES256", "miss-EdDSA", "miss-RS256", "identity", "no_identity"]}
+                                     "miss-HS256", "miss-ES256", "miss-EdDSA", "miss-RS256", "identity", "no_identity",
+                                     "client_credentials", "client_credentials_es256", "healthz_clients"]}
     openssl_rates = []
     peak_rss = 0.0
     for _ in range(REPEATS):
@@ -303,6 +329,10 @@ def main():
         openssl_rates.append(openssl_verify_rates(max(1, SECONDS // 2)))
         results["identity"].append(wrk(f"http://127.0.0.1:{identity_port}/auth", identity_headers, pids=[identity.pid]))
         results["no_identity"].append(wrk(f"http://127.0.0.1:{no_identity_port}/auth", identity_headers, pids=[no_identity.pid]))
+        results["client_credentials"].append(wrk(f"http://127.0.0.1:{clients_port}/token", pids=[clients_daemon.pid], script=(client_script,)))
+        results["client_credentials_es256"].append(
+            wrk(f"http://127.0.0.1:{clients_es_port}/token", pids=[clients_es_daemon.pid], script=(client_script,)))
+        results["healthz_clients"].append(wrk(f"http://127.0.0.1:{clients_port}/healthz", pids=[clients_daemon.pid]))
 
     # One cost-12 hash, timed here, gives the machine's login limit.
     # (libxcrypt through Python's crypt module: the same library ScopeGate calls, without a process start.)
@@ -342,6 +372,7 @@ def main():
     dropped_match = re.search(r"^scopegate_access_log_dropped_total (\d+)", exposition, re.M)
     dropped = dropped_match.group(1) if dropped_match else "not counted"
     for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies, identity, no_identity,
+                    clients_daemon, clients_es_daemon,
                     *(entry[0] for entry in asymmetric.values())):
         stop(process)
 
@@ -393,6 +424,9 @@ def main():
         compare(f"  ({algorithm} miss vs hit, CPU us/request)", misses, hits, "cpu_us", 1)
     compare("/auth CPU us, allow with identity token vs without", results["identity"], results["no_identity"], "cpu_us", 1, "<= 1.20")
     compare("  (req/s, with identity token vs without)", results["identity"], results["no_identity"], "rps", 0)
+    compare("client_credentials tokens/s vs /healthz req/s", results["client_credentials"], results["healthz_clients"], "rps", 0, ">= 0.25")
+    compare("  (the same, ES256-signed tokens)", results["client_credentials_es256"], results["healthz_clients"], "rps", 0)
+    row("  (first call: PBKDF2-SHA256 600,000 rounds, ms)", f"{first_calls[0]:.0f}", f"{first_calls[1]:.0f} ES256", "", "")
     compare("CPU us/decision, 10,000 rules vs 5 rules", results["auth10k"], results["auth5"], "cpu_us", 1, "<= 1.10")
     compare("/auth p99 ms during login flood vs alone", during, alone, "p99", 2, "<=5ms,<=2x")
     compare("/auth p50 ms during login flood vs alone", during, alone, "p50", 2)

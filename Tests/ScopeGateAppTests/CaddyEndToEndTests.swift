@@ -36,6 +36,12 @@ func startCaddy(scopegate: UInt16, app: UInt16, identityHeader: String = "") thr
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectIdentityTokenForwarded()
     }
 
+    @Test func machineClientsGetAndUseTokensThroughTheProxy() throws {
+        let daemon = try ProxiedDemo.clientsDaemon()
+        let proxy = try startCaddy(scopegate: daemon.port, app: app.port)
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectClientCredentialsThroughTheProxy()
+    }
+
     @Test func protectsTheApplication() throws {
         try demo.expectProtection(bodiesPassed: true)
     }

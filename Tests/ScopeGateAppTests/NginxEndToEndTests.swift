@@ -71,6 +71,12 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectIdentityTokenForwarded()
     }
 
+    @Test func machineClientsGetAndUseTokensThroughTheProxy() throws {
+        let daemon = try ProxiedDemo.clientsDaemon()
+        let proxy = try startNginx(scopegate: daemon.port, app: app.port)
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectClientCredentialsThroughTheProxy()
+    }
+
     @Test func protectsTheApplication() throws {
         try demo.expectProtection(bodiesPassed: false)
     }

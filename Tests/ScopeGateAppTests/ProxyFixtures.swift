@@ -201,6 +201,51 @@ struct ProxiedDemo {
         #expect(plain.status == 200 && !plain.text.contains("forged") && plain.text.firstMatch(of: /X-Auth-Token=\["[^"]/) == nil)
     }
 
+    static let clientSecret = "proxied-worker-secret"
+
+    /// The demo configuration with one machine client, `billing-worker`, allowed the demo's scopes.
+    static func clientsDaemon() throws -> TestDaemon {
+        let hash = ClientSecretHash(try ClientSecretHash.hash(clientSecret, rounds: 1_000))!
+        return try TestDaemon(configure: { configuration in
+            configuration.clients = ClientDirectory([
+                ClientRecord(id: "billing-worker", secretHashes: [hash], grantTypes: [.clientCredentials], scopes: ["me", "items"])
+            ])
+        })
+    }
+
+    /// Authlib, a real OAuth client library, fetches client_credentials tokens through the proxy with both
+    /// authentication methods and uses them: the application sees the client, never a user.
+    func expectClientCredentialsThroughTheProxy() throws {
+        for method in ["client_secret_basic", "client_secret_post"] {
+            let output = try runPython(
+                """
+                import sys
+                from authlib.integrations.requests_client import OAuth2Session
+                base, method, secret = sys.argv[1], sys.argv[2], sys.argv[3]
+                session = OAuth2Session("billing-worker", secret, token_endpoint_auth_method=method, scope="me items")
+                token = session.fetch_token(base + "/token", grant_type="client_credentials")
+                print(token["scope"])
+                answer = session.get(base + "/users/me/items/")
+                print(answer.status_code)
+                print(answer.text)
+                wrong = OAuth2Session("billing-worker", "wrong", token_endpoint_auth_method=method)
+                try:
+                    wrong.fetch_token(base + "/token", grant_type="client_credentials")
+                    print("accepted")
+                except Exception as error:
+                    print(type(error).__name__, getattr(error, "error", ""))
+                """, arguments: ["http://127.0.0.1:\(proxy)", method, Self.clientSecret])
+            let lines = output.split(separator: "\n").map(String.init)
+            #expect(lines.count == 4, "\(output)")
+            #expect(lines.first == "me items", "\(method): \(output)")
+            #expect(lines.dropFirst().first == "200", "\(method): \(output)")
+            let seen = lines.dropFirst(2).first ?? ""
+            #expect(seen.hasPrefix("app GET /users/me/items/") && seen.contains(#"X-Auth-Client=["billing-worker"]"#), "\(method): \(seen)")
+            #expect(seen.contains(#"X-Auth-Scopes=["me items"]"#) && !seen.contains(#"X-Auth-User=["billing-worker"]"#), "\(method): \(seen)")
+            #expect(lines.last == "OAuthError invalid_client", "\(method): \(output)")
+        }
+    }
+
     func expectPathTricksRefused() throws {
         #expect(try through("/public/../users/me/").status == 401)
         #expect(try through("/public/%2e%2e/users/me/").status == 401)

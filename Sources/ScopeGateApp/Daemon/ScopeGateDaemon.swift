@@ -95,6 +95,7 @@ public final class ScopeGateDaemon: Sendable {
             "ScopeGate listening on http://\(Self.show(http.host)):\(server.port)",
             metadata: [
                 "policy.rules": "\(configuration.policy.rules.count)", "users.count": "\(configuration.users.users.count)",
+                "clients.count": "\(configuration.clients.clients.count)",
             ])
         if let operatorServer {
             logger.info("operator endpoints on http://\(Self.show(options.operatorListener?.host ?? http.host)):\(operatorServer.port)")

@@ -75,6 +75,12 @@ struct ClientAuthentication: Sendable {
         return client
     }
 
+    /// Whether checking `credentials` needs no hash: an enabled client whose pair was accepted recently.
+    func isRemembered(_ credentials: ClientCredentials, clients: ClientDirectory, memory: ClientSecretMemory, now: Date) -> Bool {
+        guard let client = clients[credentials.id], !client.disabled else { return false }
+        return memory.remembers(credentials.id, credentials.secret, for: client, now: now)
+    }
+
     /// `invalid_client` (RFC 6749 §5.2): 401 with a Basic challenge when Basic was used, else 400.
     static func invalidClient(_ description: String, basic: Bool) -> GrantRefusal {
         guard basic else { return GrantRefusal(response: FastAPIResponses.oauthError("invalid_client", description: description)) }

@@ -30,8 +30,18 @@ struct GrantJob: Sendable {
     /// The name login regulation counts failures under (the user name for the password grant); nil: not
     /// regulated.
     let regulatedName: String?
-    /// Runs on a worker thread, with the state taken when the request arrived.
+    /// Whether the job may block (a password hash): then it always runs on a worker. A job that does not
+    /// runs on the polling thread when the client's credentials need no hash either (none, or a pair
+    /// recently verified).
+    let mayBlock: Bool
+    /// Runs with the state taken when the request arrived.
     let run: @Sendable (GrantContext) -> GrantOutcome
+
+    init(regulatedName: String?, mayBlock: Bool = true, run: @escaping @Sendable (GrantContext) -> GrantOutcome) {
+        self.regulatedName = regulatedName
+        self.mayBlock = mayBlock
+        self.run = run
+    }
 }
 
 /// What a grant's job may use.

@@ -34,6 +34,14 @@ extension ScopeGateService {
         case .success(let value): job = value
         case .failure(let refusal): return .respond(refusal.response)
         }
+        // Signing blocks nothing: a grant that needs no hash, for a client that needs none either, is
+        // answered here without the trip to a worker.
+        if !job.mayBlock,
+            credentials.map({ clientAuthentication.isRemembered($0, clients: state.configuration.clients, memory: clientSecrets, now: clock()) })
+                ?? true
+        {
+            return .respond(run(job, credentials: credentials, state: state, address: form.clientAddress))
+        }
         return .deferred(overloaded: { [metrics] reason in
             metrics.recordLoginOverloaded(reason)
             return Self.loginsOverloaded
@@ -64,8 +72,8 @@ extension ScopeGateService {
         return .success(TokenForm(values: values, clientAddress: clientAddress(of: request, trusting: state.configuration.trustedProxies)))
     }
 
-    /// Runs on a worker thread: client authentication and its regulation, the grant's regulation, the
-    /// grant, then the token.
+    /// Runs on a worker thread (or on the polling thread when nothing in it can block): client
+    /// authentication and its regulation, the grant's regulation, the grant, then the token.
     private func run(_ job: GrantJob, credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> HTTPResponse {
         var client: ClientRecord?
         if let credentials {
