@@ -103,18 +103,26 @@ enum OpenAPIDocument {
     private static var tokenOperation: JSONValue {
         [
             "operationId": "login_for_access_token",
-            "summary": "Log in: the OAuth2 password grant",
-            "description": "Checks the password and returns a signed JWT carrying the requested scopes that the user's record allows.",
+            "summary": "Tokens: the OAuth2 password grant, client credentials and token exchange",
+            "description":
+                "The password grant checks the password and returns a signed JWT carrying the requested scopes that the user's record allows. Clients of the clients file authenticate with HTTP Basic or client_id and client_secret, and may use client_credentials (RFC 6749 §4.4) and token exchange for down-scoping (RFC 8693), as their records allow.",
             "requestBody": [
                 "required": true,
-                "content": ["application/x-www-form-urlencoded": ["schema": ref("LoginForm")]],
+                "content": [
+                    "application/x-www-form-urlencoded": [
+                        "schema": ["oneOf": [ref("LoginForm"), ref("ClientCredentialsForm"), ref("TokenExchangeForm")]]
+                    ]
+                ],
             ],
             "responses": [
                 "200": json(ref("Token"), description: "A bearer token."),
                 "400": json(["oneOf": [ref("HTTPError"), ref("OAuthError")]], description: "Wrong credentials or a malformed request."),
+                "401": json(
+                    ref("OAuthError"), description: "invalid_client, for a client that authenticated with HTTP Basic.",
+                    headers: ["WWW-Authenticate": header("Basic realm=\"scopegate\"")]),
                 "422": json(ref("ValidationError"), description: "A required form field is missing."),
                 "429": json(
-                    ref("HTTPError"), description: "Too many failed logins; see Retry-After.",
+                    ["oneOf": [ref("HTTPError"), ref("OAuthError")]], description: "Too many failed logins or client authentications; see Retry-After.",
                     headers: ["Retry-After": header("Seconds to wait.")]),
                 "503": json(
                     ref("HTTPError"), description: "Too many logins in progress; see Retry-After.",
@@ -235,6 +243,31 @@ enum OpenAPIDocument {
                     "client_secret": ["type": "string", "format": "password"],
                 ],
             ],
+            "ClientCredentialsForm": [
+                "type": "object",
+                "required": ["grant_type"],
+                "properties": [
+                    "grant_type": ["type": "string", "const": "client_credentials"],
+                    "scope": ["type": "string", "description": "Space-separated scopes; none: the client's default_scopes."],
+                    "audience": ["type": "string", "description": "One of the client's audiences, as the token's aud."],
+                    "client_id": stringType,
+                    "client_secret": ["type": "string", "format": "password"],
+                ],
+            ],
+            "TokenExchangeForm": [
+                "type": "object",
+                "required": ["grant_type", "subject_token", "subject_token_type"],
+                "properties": [
+                    "grant_type": ["type": "string", "const": "urn:ietf:params:oauth:grant-type:token-exchange"],
+                    "subject_token": ["type": "string", "description": "A ScopeGate access token."],
+                    "subject_token_type": ["type": "string", "const": "urn:ietf:params:oauth:token-type:access_token"],
+                    "requested_token_type": ["type": "string", "const": "urn:ietf:params:oauth:token-type:access_token"],
+                    "scope": ["type": "string", "description": "Space-separated scopes, each in the subject token and the client's scopes."],
+                    "audience": ["type": "string", "description": "One of the client's audiences."],
+                    "client_id": stringType,
+                    "client_secret": ["type": "string", "format": "password"],
+                ],
+            ],
             "Token": [
                 "type": "object",
                 "required": ["access_token", "token_type"],
@@ -243,6 +276,7 @@ enum OpenAPIDocument {
                     "token_type": ["type": "string", "const": "bearer"],
                     "expires_in": ["type": "integer"],
                     "scope": stringType,
+                    "issued_token_type": ["type": "string", "description": "Token exchange only (RFC 8693)."],
                 ],
             ],
             "User": [

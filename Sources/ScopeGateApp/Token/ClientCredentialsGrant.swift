@@ -49,6 +49,6 @@ struct ClientCredentialsGrant: GrantType {
                 requested.isEmpty ? "no scope was requested and this client has no default_scopes" : "none of the requested scopes is allowed for this client"
             return .refused(GrantRefusal(response: FastAPIResponses.oauthError("invalid_scope", description: description)), failedLogin: false)
         }
-        return .granted(principal: client, scopes: granted, audience: audience)
+        return .granted(principal: client, scopes: granted, details: IssueDetails(audience: audience))
     }
 }

@@ -49,6 +49,8 @@ struct GrantContext: Sendable {
     let state: ServiceState
     /// The client that authenticated, if the request presented credentials.
     let client: ClientRecord?
+    /// The service's clock when the job started.
+    let now: Date
     let metrics: ServiceMetrics
     let logger: Logger
 }
@@ -56,9 +58,23 @@ struct GrantContext: Sendable {
 /// A grant's result: scopes granted to a principal, or a refusal.
 enum GrantOutcome: Sendable {
     /// Issue an access token for `principal` with `scopes` (already limited to what its record allows).
-    case granted(principal: any Principal, scopes: [String], audience: String? = nil)
+    case granted(principal: any Principal, scopes: [String], details: IssueDetails = IssueDetails())
     /// Refuse; `failedLogin` counts the try against login regulation.
     case refused(GrantRefusal, failedLogin: Bool)
+}
+
+/// What a grant decides about the token beyond its principal and scopes.
+struct IssueDetails: Sendable {
+    /// `aud`; nil: the service's `--audience`.
+    var audience: String?
+    /// The token expires no later than this (an exchanged token never outlives its subject token).
+    var notAfter: Date?
+    /// `client_id`; nil: the client that authenticated, if any.
+    var clientID: String?
+    /// `act` (RFC 8693 §4.1).
+    var actor: JSONValue?
+    /// `issued_token_type` in the response (RFC 8693 §2.2.1), for the exchange.
+    var issuedTokenType: String?
 }
 
 /// A grant's refusal: the answer to send.

@@ -110,26 +110,28 @@ extension ScopeGateService {
                 429, "Too many failed logins; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
                 headers: [("Retry-After", "\(seconds)")] + FastAPIResponses.noStore)
         }
-        let context = GrantContext(state: state, client: client, metrics: metrics, logger: logger)
+        let context = GrantContext(state: state, client: client, now: clock(), metrics: metrics, logger: logger)
         switch job.run(context) {
         case .refused(let refusal, let failedLogin):
             if failedLogin, let name = job.regulatedName { loginAttempts.recordFailure(username: name, address: address, now: clock()) }
             return refusal.response
-        case .granted(let principal, let scopes, let audience):
+        case .granted(let principal, let scopes, let details):
             if let name = job.regulatedName { loginAttempts.recordSuccess(username: name, address: address) }
-            return tokenResponse(for: principal, scopes: scopes, audience: audience, client: client, state: state)
+            return tokenResponse(for: principal, scopes: scopes, details: details, client: client, state: state)
         }
     }
 
     /// A signed access token for `principal` and the RFC 6749 §5.1 response that carries it.
     /// The token carries `client_id` when a client authenticated, lives the client's `token_lifetime` when
-    /// it has one (never longer than the service's), and has `audience` as `aud` when the grant chose one.
+    /// it has one (never longer than the service's, nor past the grant's `notAfter`), and has the grant's
+    /// audience as `aud` when it chose one.
     private func tokenResponse(
-        for principal: any Principal, scopes: [String], audience: String?, client: ClientRecord?, state: ServiceState
+        for principal: any Principal, scopes: [String], details: IssueDetails, client: ClientRecord?, state: ServiceState
     ) -> HTTPResponse {
         let configuration = state.configuration
         let now = clock()
-        let lifetime = min(client?.tokenLifetime ?? configuration.tokenLifetime, configuration.tokenLifetime)
+        var lifetime = min(client?.tokenLifetime ?? configuration.tokenLifetime, configuration.tokenLifetime)
+        if let notAfter = details.notAfter { lifetime = min(lifetime, notAfter.timeIntervalSince(now).rounded(.down)) }
         let claims: AccessTokenClaims
         let token: String
         do {
@@ -137,7 +139,8 @@ extension ScopeGateService {
             claims = AccessTokenClaims(
                 subject: principal.subject, scopes: scopes, issuedAt: now,
                 expiresAt: now + lifetime, tokenID: tokenID,
-                issuer: configuration.issuer, audience: audience ?? configuration.audience, clientID: client?.id)
+                issuer: configuration.issuer, audience: details.audience ?? configuration.audience, clientID: details.clientID ?? client?.id,
+                actor: details.actor)
             token = try state.signer.sign(claims)
         } catch {
             logger.error("cannot sign a token", metadata: ["error": "\(error)"])
@@ -153,6 +156,9 @@ extension ScopeGateService {
         var writer = JSONWriter()
         writer.raw("{")
         writer.key("access_token"); writer.string(token)
+        if let issuedTokenType = details.issuedTokenType {
+            writer.raw(","); writer.key("issued_token_type"); writer.string(issuedTokenType)
+        }
         writer.raw(","); writer.key("token_type"); writer.string("bearer")
         writer.raw(","); writer.key("expires_in"); writer.integer(Int64(lifetime.rounded(.down)))
         writer.raw(","); writer.key("scope"); writer.string(scopes.joined(separator: " "))

@@ -18,11 +18,13 @@ public struct AccessTokenClaims: Equatable, Sendable {
     public var audience: String?
     /// `client_id` (RFC 9068 §2.2): the client the token is issued to, when one authenticated.
     public var clientID: String?
+    /// `act` (RFC 8693 §4.1): the party a token was exchanged for.
+    public var actor: JSONValue?
 
     /// Creates the claims of one token.
     public init(
         subject: String, scopes: [String], issuedAt: Date, expiresAt: Date, tokenID: String,
-        issuer: String? = nil, audience: String? = nil, clientID: String? = nil
+        issuer: String? = nil, audience: String? = nil, clientID: String? = nil, actor: JSONValue? = nil
     ) {
         self.subject = subject
         self.scopes = scopes
@@ -32,6 +34,7 @@ public struct AccessTokenClaims: Equatable, Sendable {
         self.issuer = issuer
         self.audience = audience
         self.clientID = clientID
+        self.actor = actor
     }
 
     /// The claims as compact JSON, non-ASCII escaped as PyJWT writes it.
@@ -46,6 +49,7 @@ public struct AccessTokenClaims: Equatable, Sendable {
         if let issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
         if let audience { writer.raw(","); writer.key("aud"); writer.string(audience) }
         if let clientID { writer.raw(","); writer.key("client_id"); writer.string(clientID) }
+        if let actor { writer.raw(","); writer.key("act"); writer.value(actor) }
         writer.raw("}")
         return writer.bytes
     }

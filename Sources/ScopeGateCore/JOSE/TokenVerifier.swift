@@ -162,9 +162,16 @@ public struct TokenVerifier: Sendable {
             guard let id = value.stringValue else { throw .invalidClaim("client_id", reason: "is a \(value.typeName), not a string") }
             clientID = id
         }
+        var actor: JSONValue?
+        if let value = claims["act"] {
+            guard case .object(let members) = value, members["sub"]?.stringValue != nil else {
+                throw .invalidClaim("act", reason: "is not an object with a string \"sub\"")
+            }
+            actor = value
+        }
         return VerifiedToken(
             subject: subject, scopes: try scopes(in: claims), expiresAt: expiresAt,
-            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID)
+            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID, actor: actor)
     }
 
     private func date(_ value: JSONValue, claim: String) throws(TokenError) -> Date {

@@ -16,11 +16,13 @@ public struct VerifiedToken: Equatable, Sendable {
     public let keyID: String?
     /// The `client_id` claim (RFC 9068 §2.2), if present: the client the token was issued to.
     public let clientID: String?
+    /// The `act` claim (RFC 8693 §4.1), if present: who the token was exchanged for, and before them.
+    public let actor: JSONValue?
 
     /// What a token proved.
     public init(
         subject: String, scopes: [String], expiresAt: Date, issuedAt: Date? = nil, tokenID: String? = nil, keyID: String? = nil,
-        clientID: String? = nil
+        clientID: String? = nil, actor: JSONValue? = nil
     ) {
         self.subject = subject
         self.scopes = scopes
@@ -29,5 +31,6 @@ public struct VerifiedToken: Equatable, Sendable {
         self.tokenID = tokenID
         self.keyID = keyID
         self.clientID = clientID
+        self.actor = actor
     }
 }

@@ -37,7 +37,7 @@ public struct ClientDirectory: PrincipalDirectory {
     ///   billing-worker:
     ///     secret_hashes:                       # one or two (two while a secret is being rotated)
     ///       - "$pbkdf2-sha256$600000$<salt>$<hash>"
-    ///     grant_types: [client_credentials]    # client_credentials, password
+    ///     grant_types: [client_credentials]    # client_credentials, password, token_exchange
     ///     scopes: [items, invoices:read]       # the most this client may be granted
     ///     default_scopes: [items]              # granted when a request names none (default: none)
     ///     audiences: [billing]                 # optional: aud values it may ask for

@@ -52,6 +52,8 @@ public enum ClientGrantType: String, Sendable, CaseIterable, Hashable {
     case clientCredentials = "client_credentials"
     /// RFC 6749 §4.3: users' passwords, through this client.
     case password
+    /// RFC 8693: a ScopeGate access token exchanged for a narrower one for the same subject.
+    case tokenExchange = "token_exchange"
 }
 
 extension PrincipalKind {
