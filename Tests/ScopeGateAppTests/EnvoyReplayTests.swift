@@ -42,8 +42,8 @@ import Yams
         let token = try daemon.token(scopes: ["me", "items"])
         let allowed = try check("GET", "/users/me/items/?page=2", token: token)
         #expect(allowed.status == 200)
-        #expect(upstreamHeaders == ["x-auth-user", "x-auth-scopes", "x-auth-email", "x-auth-name"])
-        #expect(upstreamHeaders.map { allowed.header($0) ?? "<missing>" } == ["johndoe", "me items", "johndoe@example.com", "John Doe"])
+        #expect(upstreamHeaders == ["x-auth-user", "x-auth-client", "x-auth-scopes", "x-auth-email", "x-auth-name"])
+        #expect(upstreamHeaders.map { allowed.header($0) ?? "<missing>" } == ["johndoe", "", "me items", "johndoe@example.com", "John Doe"])
 
         let challenged = try check("GET", "/users/me/")
         #expect(challenged.status == 401)

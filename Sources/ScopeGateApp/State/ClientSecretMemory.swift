@@ -2,8 +2,10 @@ import FoundationEssentials
 import ScopeGateCore
 import Synchronization
 
-/// Remembers, for a short time, which (client id, secret) pairs a secret hash accepted, so a busy client
-/// pays its PBKDF2 or bcrypt hash once per ``lifetime`` instead of on every call. What is kept is an
+/// Remembers which (client id, secret) pairs a secret hash accepted, until a pair has gone unused for
+/// ``lifetime``, so a busy client pays its PBKDF2 or bcrypt hash once instead of on every call (and never
+/// again while it keeps calling: a busy client whose pair expired would otherwise send a burst of
+/// concurrent calls to the hash at once). What is kept is an
 /// HMAC of the pair under a key made at start and never written anywhere: never the secret, nothing an
 /// attacker who reads the process's memory could replay elsewhere. A remembered pair counts only while
 /// the hash that accepted it is still in the client's record, so removing a rotated-out hash ends it
@@ -16,7 +18,7 @@ final class ClientSecretMemory: Sendable {
 
     private let key: HMACKey
     private let entries = Mutex<[[UInt8]: Entry]>([:])
-    /// How long a pair is remembered.
+    /// How long an unused pair is remembered.
     let lifetime: TimeInterval
     private let capacity: Int
     /// The hash an unknown client id is checked against, so it takes a wrong secret's time.
@@ -35,10 +37,17 @@ final class ClientSecretMemory: Sendable {
         try? key.sign(ArraySlice(Array(id.utf8) + [0] + Array(secret.utf8)))
     }
 
-    /// Whether this pair was accepted within ``lifetime`` by a hash `client` still has.
+    /// Whether this pair was accepted, and used since within ``lifetime``, by a hash `client` still has; a
+    /// use keeps it for another ``lifetime``.
     func remembers(_ id: String, _ secret: String, for client: ClientRecord, now: Date) -> Bool {
-        guard let digest = digest(id, secret), let entry = entries.withLock({ $0[digest] }) else { return false }
-        return entry.until > now && client.secretHashes.contains { $0.encoded == entry.hash }
+        guard let digest = digest(id, secret) else { return false }
+        return entries.withLock { entries in
+            guard let entry = entries[digest], entry.until > now, client.secretHashes.contains(where: { $0.encoded == entry.hash }) else {
+                return false
+            }
+            entries[digest] = Entry(hash: entry.hash, until: now + lifetime)
+            return true
+        }
     }
 
     /// Remembers that `hash` accepted this pair.
