@@ -19,38 +19,24 @@ struct CheckPolicy: ParsableCommand {
     var clients: String?
 
     func run() throws {
-        let text = try readText(policy)
-        let loaded: Policy
-        do {
-            loaded = try Policy.load(yaml: text, file: policy)
-        } catch {
-            print(error.description)
-            throw ExitCode.failure
-        }
-        var directory: UserDirectory?
-        if let users {
-            let usersText = try readText(users)
-            do {
-                directory = try UserDirectory.load(yaml: usersText, file: users)
-            } catch {
-                print(error.description)
-                throw ExitCode.failure
-            }
-        }
-        var clientDirectory: ClientDirectory?
-        if let clients {
-            let clientsText = try readText(clients)
-            do {
-                clientDirectory = try ClientDirectory.load(yaml: clientsText, file: clients)
-            } catch {
-                print(error.description)
-                throw ExitCode.failure
-            }
-        }
+        let loaded = try load(policy) { text, file throws(ConfigurationError) in try Policy.load(yaml: text, file: file) }
+        let directory = try users.map { try load($0, UserDirectory.load) }
+        let clientDirectory = try clients.map { try load($0, ClientDirectory.load) }
         let warnings = PolicyLinter.warnings(for: loaded, users: directory, clients: clientDirectory, file: policy)
         for warning in warnings { print(warning.description) }
         if !warnings.isEmpty { throw ExitCode.failure }
         print("\(policy): \(loaded.rules.count) rules, no problems")
+    }
+
+    /// The file at `path` loaded by `load`; its errors are printed and end the command with status 1.
+    private func load<Loaded>(_ path: String, _ load: (String, String) throws(ConfigurationError) -> Loaded) throws -> Loaded {
+        let text = try readText(path)
+        do {
+            return try load(text, path)
+        } catch {
+            print(error.description)
+            throw ExitCode.failure
+        }
     }
 
     private func readText(_ path: String) throws -> String {

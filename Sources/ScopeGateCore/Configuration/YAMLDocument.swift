@@ -93,4 +93,24 @@ struct YAMLDocument {
         return values
     }
 
+    /// The records of a file whose one top-level key maps names to records (`users:`, `clients:`), each
+    /// built by `load` from its name and value; an empty or null mapping holds none.
+    mutating func namedRecords<Record>(
+        in root: YAMLNode, key: String, file what: String, entry: String, load: (YAMLNode, YAMLNode, inout YAMLDocument) -> Record?
+    ) -> [Record] {
+        var records: [Record] = []
+        guard let top = members(of: root, what: what, allowed: [key]) else { return records }
+        guard let node = top[key]?.value else {
+            error(at: root, "the \(what) has no \"\(key)\" mapping")
+            return records
+        }
+        if case .mapping(let mapping) = node {
+            for (name, value) in mapping {
+                if let record = load(name, value, &self) { records.append(record) }
+            }
+        } else if !(node.scalar.map { $0.style == .plain && ["", "~", "null"].contains($0.string) } ?? false) {
+            error(at: node, "\"\(key)\" must be a mapping from \(entry)")
+        }
+        return records
+    }
 }

@@ -47,20 +47,7 @@ public struct ClientDirectory: PrincipalDirectory {
     public static func load(yaml text: String, file: String) throws(ConfigurationError) -> ClientDirectory {
         var document = YAMLDocument(file: file)
         guard let root = document.root(of: text) else { throw ConfigurationError(diagnostics: document.diagnostics) }
-        var records: [ClientRecord] = []
-        if let top = document.members(of: root, what: "clients file", allowed: ["clients"]) {
-            if let clientsNode = top["clients"]?.value {
-                if case .mapping(let mapping) = clientsNode {
-                    for (key, value) in mapping {
-                        if let record = loadClient(key: key, value: value, document: &document) { records.append(record) }
-                    }
-                } else if !(clientsNode.scalar.map { $0.style == .plain && ["", "~", "null"].contains($0.string) } ?? false) {
-                    document.error(at: clientsNode, "\"clients\" must be a mapping from client id to client")
-                }
-            } else {
-                document.error(at: root, "the clients file has no \"clients\" mapping")
-            }
-        }
+        let records = document.namedRecords(in: root, key: "clients", file: "clients file", entry: "client id to client", load: loadClient(key:value:document:))
         guard document.diagnostics.isEmpty else { throw ConfigurationError(diagnostics: document.diagnostics) }
         return ClientDirectory(records)
     }

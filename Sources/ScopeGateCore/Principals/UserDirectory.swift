@@ -43,20 +43,7 @@ public struct UserDirectory: PrincipalDirectory {
     public static func load(yaml text: String, file: String) throws(ConfigurationError) -> UserDirectory {
         var document = YAMLDocument(file: file)
         guard let root = document.root(of: text) else { throw ConfigurationError(diagnostics: document.diagnostics) }
-        var records: [UserRecord] = []
-        if let top = document.members(of: root, what: "users file", allowed: ["users"]) {
-            if let usersNode = top["users"]?.value {
-                if case .mapping(let mapping) = usersNode {
-                    for (key, value) in mapping {
-                        if let record = loadUser(key: key, value: value, document: &document) { records.append(record) }
-                    }
-                } else if !(usersNode.scalar.map { $0.style == .plain && ["", "~", "null"].contains($0.string) } ?? false) {
-                    document.error(at: usersNode, "\"users\" must be a mapping from user name to user")
-                }
-            } else {
-                document.error(at: root, "the users file has no \"users\" mapping")
-            }
-        }
+        let records = document.namedRecords(in: root, key: "users", file: "users file", entry: "user name to user", load: loadUser(key:value:document:))
         guard document.diagnostics.isEmpty else { throw ConfigurationError(diagnostics: document.diagnostics) }
         return UserDirectory(records)
     }
