@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CScopeGateShims", dependencies: ["CMicroHTTPD"]),
         .target(
             name: "ScopeGateCore",
@@ -43,6 +44,11 @@ let package = Package(
         .target(
             name: "ScopeGateHTTP",
             dependencies: ["CMicroHTTPD", "CScopeGateShims"],
+            swiftSettings: pointerSettings
+        ),
+        .target(
+            name: "ScopeGateStore",
+            dependencies: ["CSQLite"],
             swiftSettings: pointerSettings
         ),
         .target(
@@ -87,6 +93,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScopeGateStoreTests",
+            dependencies: ["ScopeGateStore", "ScopeGateTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,69 @@
+public import FoundationEssentials
+
+/// What ScopeGate keeps beyond one process's memory: revoked access tokens and per-subject "not before"
+/// times, so that a revocation survives a restart and every replica sees it. One protocol, one shared test
+/// suite (`StoreSuite` in the tests): SQLite (embedded, ``SQLiteStore``) is the first backend; a second
+/// only has to pass the same suite.
+///
+/// Calls may block (a disk, a network): the service makes them off libmicrohttpd's polling threads and
+/// keeps an in-memory copy for its decisions.
+public protocol StateStore: Sendable {
+    /// Records that the access token `tokenID` issued by `issuer` is revoked; kept until `until` (the
+    /// token's `exp`), after which the token is refused for having expired anyway. Revoking twice is one
+    /// revocation (the later `until` is kept).
+    func revokeToken(id tokenID: String, issuer: String, until: Date) throws(StoreError)
+
+    /// The revocations still in force at `now`.
+    func revokedTokens(at now: Date) throws(StoreError) -> [RevokedToken]
+
+    /// Refuses every token issued to `subject` (of `kind`, such as `user` or `client`) before `date`. A later
+    /// call replaces the time only with a later one.
+    func setNotBefore(_ date: Date, kind: String, subject: String) throws(StoreError)
+
+    /// Every subject's "not before" time.
+    func notBefores() throws(StoreError) -> [SubjectNotBefore]
+
+    /// Drops revocations that ended before `date`; how many went.
+    @discardableResult
+    func purge(before date: Date) throws(StoreError) -> Int
+
+    /// A number that grows with every change, from any process sharing the store: polling it is how a
+    /// running service learns that the CLI changed something.
+    func changeCount() throws(StoreError) -> Int64
+}
+
+/// A revoked access token.
+public struct RevokedToken: Hashable, Sendable {
+    public let issuer: String
+    public let tokenID: String
+    /// When the revocation may be forgotten (the token's `exp`).
+    public let until: Date
+
+    public init(issuer: String, tokenID: String, until: Date) {
+        self.issuer = issuer
+        self.tokenID = tokenID
+        self.until = until
+    }
+}
+
+/// A subject whose tokens issued before `notBefore` are refused.
+public struct SubjectNotBefore: Hashable, Sendable {
+    public let kind: String
+    public let subject: String
+    public let notBefore: Date
+
+    public init(kind: String, subject: String, notBefore: Date) {
+        self.kind = kind
+        self.subject = subject
+        self.notBefore = notBefore
+    }
+}
+
+/// Why the store could not do what was asked.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
