@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "ScopeGateApp",
             dependencies: [
-                "ScopeGateCore", "ScopeGateHTTP",
+                "ScopeGateCore", "ScopeGateHTTP", "ScopeGateStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "scopegate",
             dependencies: [
-                "ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP",
+                "ScopeGateApp", "ScopeGateCore", "ScopeGateHTTP", "ScopeGateStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

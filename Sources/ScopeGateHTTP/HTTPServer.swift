@@ -159,6 +159,12 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
         while context.activeRequests > 0 && context.suspendedCount == 0 && ContinuousClock.now < settle {
             sleep(for: .milliseconds(5))
         }
+        if context.suspendedCount > 0 {
+            // Work that never finished holds a connection suspended, and libmicrohttpd aborts the process when
+            // stopped with one. Stop listening and leave the daemon to the process's exit instead.
+            if listening >= 0 { close(listening) }
+            return
+        }
         unsafe MHD_stop_daemon(daemon)
         if listening >= 0 { close(listening) }
         context.workers.shutdown()

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 public import ScopeGateApp
 import ScopeGateCore
+import ScopeGateStore
 import ScopeGateHTTP
 
 extension ChallengeMode: ExpressibleByArgument {}
@@ -43,6 +44,9 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Clients file (YAML): machine clients, their secret hashes, grant types and scopes.")
     var clients: String?
+
+    @Option(help: "Where revocations are kept, shared with scopegate revoke: sqlite:PATH (default: this process's memory only).")
+    var store: String?
 
     @Flag(help: "Use the demo users, policies/demo.yaml and the tutorial's published secret. For trying out only.")
     var demo = false
@@ -237,6 +241,14 @@ struct Serve: ParsableCommand {
         daemon.stop()
     }
 
+    /// The store a `--store` URL names: `sqlite:PATH`.
+    static func openStore(_ url: String) throws -> any StateStore {
+        guard url.hasPrefix("sqlite:"), url.count > "sqlite:".count else {
+            throw StartupError(description: "\(url) is not a store URL; expected sqlite:PATH")
+        }
+        return try SQLiteStore(path: String(url.dropFirst("sqlite:".count)))
+    }
+
     /// The logger, and for JSON lines the sink they are written through (a background thread writes
     /// standard error, so a slow reader of it never stalls a request).
     private func makeLogger() -> (Logger, LogSink?) {
@@ -270,6 +282,13 @@ struct Serve: ParsableCommand {
         var configuration = ServiceConfiguration(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, passwordHasher: hasher)
         configuration.keySchedule = loaded.keySchedule
         configuration.clients = loaded.clients
+        if let store {
+            do {
+                configuration.revocations = try Revocations(store: try Self.openStore(store))
+            } catch {
+                throw StartupError(description: "--store: \(error)")
+            }
+        }
         configuration.tokenLifetime = TimeInterval(tokenLifetime)
         configuration.verification = VerificationOptions(leeway: TimeInterval(leeway), issuer: issuer, audience: audience)
         configuration.challenge = challenge

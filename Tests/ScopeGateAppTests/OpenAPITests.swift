@@ -34,7 +34,7 @@ import ScopeGateTesting
         let paths = try #require(document["paths"] as? [String: Any])
         #expect(
             Set(paths.keys) == [
-                "/token", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz", "/.well-known/jwks.json",
+                "/token", "/revoke", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz", "/.well-known/jwks.json",
                 "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
             ])
     }

@@ -186,6 +186,8 @@ final class Gate: Sendable {
             }
         }
         defer { server.stop() }
+        // Declared after: runs first, so the blocked work ends before the server stops, whatever fails.
+        defer { gate.open(4) }
         let running = try TestHTTPConnection(port: server.port)
         try running.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         try #require(waitUntil { server.pendingWork >= 1 })

@@ -47,6 +47,9 @@ public struct ServiceConfiguration: Sendable {
     public var accessLog = true
     /// Whether the main listener serves `/metrics`; off when an operator listener does.
     public var metricsOnMainListener = true
+    /// Revoked tokens and subjects, kept in the store (`--store`) or, without one, in memory. Not replaced
+    /// by a reload.
+    public var revocations = Revocations()
 
     /// 127.0.0.0/8 and ::1.
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]

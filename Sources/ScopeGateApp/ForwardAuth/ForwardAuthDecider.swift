@@ -78,6 +78,9 @@ struct ForwardAuthDecider: Sendable {
             let kind = token.token.clientID == token.token.subject ? PrincipalKind.client : .user
             return .unauthenticated(.invalidToken("\(kind) \"\(token.token.subject.prefix(64))\" no longer exists"), requiredScopes: required)
         }
+        if let revoked = state.configuration.revocations.refusal(for: token.token, kind: principal.kind, now: now) {
+            return .unauthenticated(.invalidToken(revoked), requiredScopes: required)
+        }
         if principal.isDisabled { return .forbidden("\(principal.kind) \"\(principal.subject)\" is disabled") }
         if let admitted, !admitted.admits(principal.kind) {
             return .forbidden("\(admitted.pattern) is not for a \(principal.kind)")

@@ -39,6 +39,7 @@ enum OpenAPIDocument {
             ],
             "paths": [
                 "/token": ["post": tokenOperation],
+                "/revoke": ["post": revokeOperation],
                 "/users/me/": [
                     "get": demoOperation(
                         id: "read_users_me", summary: "The current user", scopes: ["me"],
@@ -99,6 +100,30 @@ enum OpenAPIDocument {
     }
 
     private static let challengeHeader: JSONValue = ["WWW-Authenticate": header("Bearer challenge naming the scopes required.")]
+
+    private static var revokeOperation: JSONValue {
+        [
+            "operationId": "revoke_token",
+            "summary": "Revoke an access token (RFC 7009)",
+            "description":
+                "Revokes the token until its exp, by its jti. A token issued to a client is revoked only by that client, authenticated. Unknown or invalid tokens are answered 200 too.",
+            "requestBody": [
+                "required": true,
+                "content": ["application/x-www-form-urlencoded": ["schema": ref("RevocationForm")]],
+            ],
+            "responses": [
+                "200": ["description": "Revoked, or nothing to revoke."],
+                "400": json(ref("OAuthError"), description: "A malformed request, or a token that cannot be revoked."),
+                "401": json(
+                    ref("OAuthError"), description: "invalid_client: the token's client must authenticate.",
+                    headers: ["WWW-Authenticate": header("Basic realm=\"scopegate\", when Basic was used")]),
+                "429": json(ref("OAuthError"), description: "Too many failed client authentications."),
+                "503": json(
+                    ref("OAuthError"), description: "The revocation could not be recorded; see Retry-After.",
+                    headers: ["Retry-After": header("Seconds to wait.")]),
+            ],
+        ]
+    }
 
     private static var tokenOperation: JSONValue {
         [
@@ -239,6 +264,16 @@ enum OpenAPIDocument {
                     "username": stringType,
                     "password": ["type": "string", "format": "password"],
                     "scope": ["type": "string", "default": "", "description": "Space-separated scopes to request."],
+                    "client_id": stringType,
+                    "client_secret": ["type": "string", "format": "password"],
+                ],
+            ],
+            "RevocationForm": [
+                "type": "object",
+                "required": ["token"],
+                "properties": [
+                    "token": ["type": "string", "minLength": 1],
+                    "token_type_hint": ["type": "string", "description": "access_token or refresh_token; a hint only (RFC 7009 §2.1)."],
                     "client_id": stringType,
                     "client_secret": ["type": "string", "format": "password"],
                 ],

@@ -164,6 +164,12 @@ public final class ScopeGateService: Sendable {
         case "/token":
             guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
             return issueToken(request)
+        case "/revoke":
+            guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
+            return revokeToken(request)
+        case "/logout":
+            guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
+            return logOut(request)
         case "/users/me/", "/users/me/items/", "/status/":
             guard request.method == "GET" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "GET")) }
             return .respond(demoEndpoint(request))

@@ -27,6 +27,9 @@ struct AuthorizationServerMetadata: Sendable {
             // "none": the password grant needs no client, as in FastAPI's tutorial.
             "token_endpoint_auth_methods_supported": .array(
                 (["none"] + (configuration.clients.clients.isEmpty ? [] : ClientAuthentication.methods.map(\.rawValue))).map(JSONValue.string)),
+            "revocation_endpoint": .string(issuer + "/revoke"),
+            "revocation_endpoint_auth_methods_supported": .array(
+                (["none"] + (configuration.clients.clients.isEmpty ? [] : ClientAuthentication.methods.map(\.rawValue))).map(JSONValue.string)),
             "response_types_supported": .array([]),
             "scopes_supported": .array(scopes.map(JSONValue.string)),
         ])

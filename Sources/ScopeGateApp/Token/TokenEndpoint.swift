@@ -11,7 +11,7 @@ extension ScopeGateService {
     func issueToken(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
         let form: TokenForm
-        switch tokenForm(request, state: state) {
+        switch oauthForm(request, accepting: grants.parameters, state: state) {
         case .success(let value): form = value
         case .failure(let refusal): return .respond(refusal.response)
         }
@@ -50,8 +50,8 @@ extension ScopeGateService {
         }
     }
 
-    /// The form's parameters that some grant reads, each at most once.
-    private func tokenForm(_ request: HTTPRequest, state: ServiceState) -> Result<TokenForm, GrantRefusal> {
+    /// The form's parameters among `accepted` (what some grant, or the endpoint, reads), each at most once.
+    func oauthForm(_ request: HTTPRequest, accepting accepted: Set<String>, state: ServiceState) -> Result<TokenForm, GrantRefusal> {
         let fields: [(name: String, value: String)]
         do {
             fields = try FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])
@@ -59,7 +59,7 @@ extension ScopeGateService {
             return .failure(GrantRefusal(response: FastAPIResponses.oauthError("invalid_request", description: error.description)))
         }
         var values: [String: String] = [:]
-        for (name, value) in fields where grants.parameters.contains(name) {
+        for (name, value) in fields where accepted.contains(name) {
             // RFC 6749 §3.2: a parameter must not appear twice; two parsers picking different ones is an attack.
             guard values.updateValue(value, forKey: name) == nil else {
                 return .failure(

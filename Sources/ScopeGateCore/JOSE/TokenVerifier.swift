@@ -169,9 +169,14 @@ public struct TokenVerifier: Sendable {
             }
             actor = value
         }
+        var issuerClaim: String?
+        if let value = claims["iss"] {
+            guard let issuer = value.stringValue else { throw .invalidClaim("iss", reason: "is a \(value.typeName), not a string") }
+            issuerClaim = issuer
+        }
         return VerifiedToken(
             subject: subject, scopes: try scopes(in: claims), expiresAt: expiresAt,
-            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID, actor: actor)
+            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID, actor: actor, issuer: issuerClaim)
     }
 
     private func date(_ value: JSONValue, claim: String) throws(TokenError) -> Date {

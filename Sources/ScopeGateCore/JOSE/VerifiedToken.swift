@@ -18,11 +18,13 @@ public struct VerifiedToken: Equatable, Sendable {
     public let clientID: String?
     /// The `act` claim (RFC 8693 §4.1), if present: who the token was exchanged for, and before them.
     public let actor: JSONValue?
+    /// The `iss` claim, if present.
+    public let issuer: String?
 
     /// What a token proved.
     public init(
         subject: String, scopes: [String], expiresAt: Date, issuedAt: Date? = nil, tokenID: String? = nil, keyID: String? = nil,
-        clientID: String? = nil, actor: JSONValue? = nil
+        clientID: String? = nil, actor: JSONValue? = nil, issuer: String? = nil
     ) {
         self.subject = subject
         self.scopes = scopes
@@ -32,5 +34,6 @@ public struct VerifiedToken: Equatable, Sendable {
         self.keyID = keyID
         self.clientID = clientID
         self.actor = actor
+        self.issuer = issuer
     }
 }

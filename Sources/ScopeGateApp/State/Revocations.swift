@@ -1,0 +1,113 @@
+import Dispatch
+public import FoundationEssentials
+import ScopeGateCore
+import ScopeGateHTTP
+public import ScopeGateStore
+import Synchronization
+
+/// The revocations in force, as decisions read them: revoked access tokens (by `jti` and `iss`) and
+/// per-subject "not before" times, copied from the ``StateStore`` and kept current by a poll of its change
+/// count every second (so a `scopegate revoke` run against the same store is seen within a second) and at
+/// once for revocations this process makes. Decisions only read the copy: the polling threads never wait
+/// on the store. Without a store, revocations live in this process's memory only.
+public final class Revocations: Sendable {
+    final class Table: Sendable {
+        /// jti → issuer → until.
+        let tokens: [String: [String: Date]]
+        /// "kind NUL subject" → not before.
+        let notBefore: [String: Date]
+
+        init(tokens: [String: [String: Date]] = [:], notBefore: [String: Date] = [:]) {
+            self.tokens = tokens
+            self.notBefore = notBefore
+        }
+
+        var isEmpty: Bool { tokens.isEmpty && notBefore.isEmpty }
+    }
+
+    private let table = Snapshot(Table())
+    /// Whether any revocation is in force: one atomic load on a decision when none is.
+    private let inForce = Atomic<Bool>(false)
+    private let store: (any StateStore)?
+    private let seenChanges = Mutex<Int64>(-1)
+    private let polling = Atomic<Bool>(false)
+
+    /// Revocations kept in `store`, loaded now.
+    public init(store: any StateStore, now: Date = Date()) throws(StoreError) {
+        self.store = store
+        try refresh(now: now)
+    }
+
+    /// Revocations kept in this process's memory only.
+    public init() {
+        store = nil
+    }
+
+    /// Polls the store every `interval` seconds from a thread of its own until ``stop()``.
+    public func startPolling(every interval: Double = 1, clock: @escaping @Sendable () -> Date = { Date() }) {
+        guard store != nil, polling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        schedulePoll(on: DispatchQueue(label: "scopegate.revocations"), every: interval, clock: clock)
+    }
+
+    private func schedulePoll(on queue: DispatchQueue, every interval: Double, clock: @escaping @Sendable () -> Date) {
+        queue.asyncAfter(deadline: .now() + interval) { [self] in
+            guard polling.load(ordering: .acquiring) else { return }
+            // A store that cannot be read now keeps the copy in force; the next poll tries again.
+            try? refresh(now: clock())
+            schedulePoll(on: queue, every: interval, clock: clock)
+        }
+    }
+
+    /// Ends the poll.
+    public func stop() {
+        polling.store(false, ordering: .releasing)
+    }
+
+    /// Reads the store again if it changed since the last read.
+    func refresh(now: Date) throws(StoreError) {
+        guard let store else { return }
+        let count = try store.changeCount()
+        guard seenChanges.withLock({ $0 != count }) else { return }
+        let revoked = try store.revokedTokens(at: now)
+        let notBefores = try store.notBefores()
+        var tokens: [String: [String: Date]] = [:]
+        for token in revoked { tokens[token.tokenID, default: [:]][token.issuer] = token.until }
+        var notBefore: [String: Date] = [:]
+        for entry in notBefores { notBefore[Self.subjectKey(entry.kind, entry.subject)] = entry.notBefore }
+        let fresh = Table(tokens: tokens, notBefore: notBefore)
+        table.update { _ in fresh }
+        inForce.store(!fresh.isEmpty, ordering: .releasing)
+        seenChanges.withLock { $0 = count }
+    }
+
+    private static func subjectKey(_ kind: String, _ subject: String) -> String { kind + "\u{0}" + subject }
+
+    /// Why `token` (about a principal of `kind`) is refused, or nil when no revocation touches it.
+    func refusal(for token: VerifiedToken, kind: PrincipalKind, now: Date) -> String? {
+        guard inForce.load(ordering: .acquiring) else { return nil }
+        let current = table.read()
+        if let id = token.tokenID, let until = current.tokens[id]?[token.issuer ?? ""], until > now { return "the token was revoked" }
+        if let notBefore = current.notBefore[Self.subjectKey(kind.rawValue, token.subject)],
+            (token.issuedAt ?? .distantPast) < notBefore
+        {
+            return "the \(kind)'s tokens issued before \(KeySchedule.formatTimestamp(notBefore)) were revoked"
+        }
+        return nil
+    }
+
+    /// Revokes the access token `id` of `issuer` until `until`: in the store, then in this copy at once.
+    /// May block on the store: call it from a worker thread.
+    public func revoke(id: String, issuer: String, until: Date, now: Date) throws(StoreError) {
+        if let store {
+            try store.revokeToken(id: id, issuer: issuer, until: until)
+            try refresh(now: now)
+        } else {
+            table.update { current in
+                var tokens = current.tokens
+                tokens[id, default: [:]][issuer] = max(until, tokens[id]?[issuer] ?? until)
+                return Table(tokens: tokens, notBefore: current.notBefore)
+            }
+            inForce.store(true, ordering: .releasing)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import FoundationEssentials
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+
+extension ScopeGateService {
+    /// The form parameters `/revoke` reads.
+    private static let revocationParameters: Set<String> = ["token", "token_type_hint", "client_id", "client_secret"]
+
+    /// `POST /revoke` (RFC 7009): revokes an access token until its `exp`, by its `jti` and `iss` (never by
+    /// its bytes: a malleated signature is another byte string for the same token). A token issued to a
+    /// registered client is revoked only by that client, authenticated; a token issued to no client (the
+    /// password grant without one) by whoever holds it. An unknown, invalid or already revoked token is
+    /// answered 200 all the same.
+    func revokeToken(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let state = current
+        let form: TokenForm
+        switch oauthForm(request, accepting: Self.revocationParameters, state: state) {
+        case .success(let value): form = value
+        case .failure(let refusal): return .respond(refusal.response)
+        }
+        let credentials: ClientCredentials?
+        switch clientAuthentication.credentials(request, form: form, clients: state.configuration.clients) {
+        case .success(let value): credentials = value
+        case .failure(let refusal): return .respond(refusal.response)
+        }
+        guard let token = form["token"] else {
+            return .respond(FastAPIResponses.oauthError("invalid_request", description: "token is required"))
+        }
+        let address = form.clientAddress
+        // The store may block, and a client's secret may need its hash: on a worker.
+        return .deferred(overloaded: { _ in Self.revocationOverloaded }) { [self] in
+            revoke(Array(token.utf8), credentials: credentials, state: state, address: address)
+        }
+    }
+
+    private func revoke(_ token: [UInt8], credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> HTTPResponse {
+        var client: ClientRecord?
+        if let credentials {
+            let regulated = "client \(credentials.id)"
+            if loginAttempts.retryAfter(username: regulated, address: address, now: clock()) != nil {
+                return FastAPIResponses.oauthError("invalid_client", description: "too many failed authentications", status: 429)
+            }
+            guard let authenticated = clientAuthentication.authenticate(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+            else {
+                loginAttempts.recordFailure(username: regulated, address: address, now: clock())
+                return ClientAuthentication.invalidClient("client authentication failed", basic: credentials.method == .basic).response
+            }
+            client = authenticated
+        }
+        let now = clock()
+        // RFC 7009 §2.2: an invalid token is answered as a revoked one; there is nothing to revoke.
+        guard let verified = try? state.verifier.verify(bytes: token, now: now) else { return Self.revoked }
+        if let owner = verified.clientID, state.configuration.clients[owner] != nil, client?.id != owner {
+            // A confidential client's token: only that client, authenticated, revokes it; it stays valid.
+            return client == nil
+                ? ClientAuthentication.invalidClient("this token was issued to a client, which must authenticate to revoke it", basic: false).response
+                : FastAPIResponses.oauthError("unauthorized_client", description: "this token was issued to another client")
+        }
+        guard let tokenID = verified.tokenID else {
+            return FastAPIResponses.oauthError("unsupported_token_type", description: "a token without jti cannot be revoked; it lives until its exp")
+        }
+        do {
+            try state.configuration.revocations.revoke(id: tokenID, issuer: verified.issuer ?? "", until: verified.expiresAt, now: now)
+        } catch {
+            logger.error("cannot record a revocation", metadata: ["error": "\(error)"])
+            return Self.revocationOverloaded
+        }
+        logger.notice("token revoked", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)"])
+        return Self.revoked
+    }
+
+    /// `POST /logout` with the bearer token: revokes it; 204, or 401 with a challenge when there is no
+    /// valid token to revoke.
+    func logOut(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let state = current
+        let values = request.headers.rawValues("Authorization")
+        guard case .token(let bytes) = BearerCredentials(first: values.first?[...], count: values.count),
+            let verified = try? state.verifier.verify(bytes: Array(bytes), now: clock()), let tokenID = verified.tokenID
+        else {
+            return .respond(
+                FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", "Bearer")] + FastAPIResponses.noStore))
+        }
+        return .deferred(overloaded: { _ in Self.revocationOverloaded }) { [self] in
+            do {
+                try state.configuration.revocations.revoke(id: tokenID, issuer: verified.issuer ?? "", until: verified.expiresAt, now: clock())
+            } catch {
+                logger.error("cannot record a revocation", metadata: ["error": "\(error)"])
+                return Self.revocationOverloaded
+            }
+            logger.notice("logged out", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)"])
+            return HTTPResponse(status: 204, headers: FastAPIResponses.noStore)
+        }
+    }
+
+    private static let revoked = HTTPResponse(status: 200, headers: FastAPIResponses.noStore)
+    private static let revocationOverloaded = FastAPIResponses.oauthError(
+        "temporarily_unavailable", description: "the revocation could not be recorded; retry", status: 503, headers: [("Retry-After", "1")])
+}
