@@ -34,7 +34,8 @@ import ScopeGateTesting
         let paths = try #require(document["paths"] as? [String: Any])
         #expect(
             Set(paths.keys) == [
-                "/token", "/revoke", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz", "/.well-known/jwks.json",
+                "/token", "/revoke", "/introspect", "/users/me/", "/users/me/items/", "/status/", "/auth", "/auth/{path}", "/healthz", "/readyz",
+                "/.well-known/jwks.json",
                 "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
             ])
     }

@@ -40,6 +40,7 @@ enum OpenAPIDocument {
             "paths": [
                 "/token": ["post": tokenOperation],
                 "/revoke": ["post": revokeOperation],
+                "/introspect": ["post": introspectOperation],
                 "/users/me/": [
                     "get": demoOperation(
                         id: "read_users_me", summary: "The current user", scopes: ["me"],
@@ -121,6 +122,27 @@ enum OpenAPIDocument {
                 "503": json(
                     ref("OAuthError"), description: "The revocation could not be recorded; see Retry-After.",
                     headers: ["Retry-After": header("Seconds to wait.")]),
+            ],
+        ]
+    }
+
+    private static var introspectOperation: JSONValue {
+        [
+            "operationId": "introspect_token",
+            "summary": "Describe a token (RFC 7662), for clients with introspect: true",
+            "requestBody": [
+                "required": true,
+                "content": ["application/x-www-form-urlencoded": ["schema": ref("RevocationForm")]],
+            ],
+            "responses": [
+                "200": json(ref("Introspection"), description: "active false, alone, for any token /auth would refuse."),
+                "400": json(ref("OAuthError"), description: "A malformed request."),
+                "401": json(
+                    ref("OAuthError"), description: "invalid_client: introspection needs client authentication.",
+                    headers: ["WWW-Authenticate": header("Basic realm=\"scopegate\"")]),
+                "403": json(ref("OAuthError"), description: "access_denied: this client may not introspect."),
+                "429": json(ref("OAuthError"), description: "Too many failed client authentications."),
+                "503": json(ref("OAuthError"), description: "Too busy; see Retry-After.", headers: ["Retry-After": header("Seconds to wait.")]),
             ],
         ]
     }
@@ -266,6 +288,15 @@ enum OpenAPIDocument {
                     "scope": ["type": "string", "default": "", "description": "Space-separated scopes to request."],
                     "client_id": stringType,
                     "client_secret": ["type": "string", "format": "password"],
+                ],
+            ],
+            "Introspection": [
+                "type": "object",
+                "required": ["active"],
+                "properties": [
+                    "active": ["type": "boolean"], "scope": stringType, "client_id": stringType, "username": stringType,
+                    "token_type": stringType, "exp": ["type": "integer"], "iat": ["type": "integer"], "sub": stringType,
+                    "iss": stringType, "jti": stringType,
                 ],
             ],
             "RevocationForm": [

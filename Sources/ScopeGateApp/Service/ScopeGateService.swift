@@ -167,6 +167,9 @@ public final class ScopeGateService: Sendable {
         case "/revoke":
             guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
             return revokeToken(request)
+        case "/introspect":
+            guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
+            return introspect(request)
         case "/logout":
             guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
             return logOut(request)

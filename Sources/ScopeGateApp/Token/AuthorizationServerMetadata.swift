@@ -16,7 +16,10 @@ struct AuthorizationServerMetadata: Sendable {
         }
         let scopes = OpenAPIDocument.scopes(of: configuration).keys.sorted()
         let signing = Array(Set(keyring.keys.filter { $0.publicJWK != nil }.map(\.algorithm.rawValue))).sorted()
-        let oauth: JSONValue = .object([
+        // "none": the password grant needs no client, as in FastAPI's tutorial.
+        let authMethods: JSONValue = .array(
+            (["none"] + (configuration.clients.clients.isEmpty ? [] : ClientAuthentication.methods.map(\.rawValue))).map(JSONValue.string))
+        var members: [String: JSONValue] = [
             "issuer": .string(issuer),
             "token_endpoint": .string(issuer + "/token"),
             "jwks_uri": .string(issuer + "/.well-known/jwks.json"),
@@ -24,15 +27,18 @@ struct AuthorizationServerMetadata: Sendable {
             // Only what this configuration offers: client_credentials once a client may use it.
             "grant_types_supported": .array(
                 grants.grants.values.filter { $0.isOffered(by: configuration) }.map(\.name).sorted().map(JSONValue.string)),
-            // "none": the password grant needs no client, as in FastAPI's tutorial.
-            "token_endpoint_auth_methods_supported": .array(
-                (["none"] + (configuration.clients.clients.isEmpty ? [] : ClientAuthentication.methods.map(\.rawValue))).map(JSONValue.string)),
+            "token_endpoint_auth_methods_supported": authMethods,
             "revocation_endpoint": .string(issuer + "/revoke"),
-            "revocation_endpoint_auth_methods_supported": .array(
-                (["none"] + (configuration.clients.clients.isEmpty ? [] : ClientAuthentication.methods.map(\.rawValue))).map(JSONValue.string)),
+            "revocation_endpoint_auth_methods_supported": authMethods,
             "response_types_supported": .array([]),
             "scopes_supported": .array(scopes.map(JSONValue.string)),
-        ])
+        ]
+        // RFC 7662: only where some client may introspect.
+        if configuration.clients.clients.values.contains(where: \.introspect) {
+            members["introspection_endpoint"] = .string(issuer + "/introspect")
+            members["introspection_endpoint_auth_methods_supported"] = .array(ClientAuthentication.methods.map { .string($0.rawValue) })
+        }
+        let oauth: JSONValue = .object(members)
         let discovery: JSONValue = .object([
             "issuer": .string(issuer),
             "jwks_uri": .string(issuer + "/.well-known/jwks.json"),

@@ -6,7 +6,7 @@ public struct ClientDirectory: PrincipalDirectory {
     public let clients: [String: ClientRecord]
 
     /// The keys a client entry may have.
-    static let clientKeys = ["secret_hashes", "grant_types", "scopes", "default_scopes", "audiences", "token_lifetime", "disabled"]
+    static let clientKeys = ["secret_hashes", "grant_types", "scopes", "default_scopes", "audiences", "token_lifetime", "disabled", "introspect"]
     /// The longest `token_lifetime` a client may have, in seconds.
     public static let maximumTokenLifetime = 86_400
 
@@ -43,6 +43,7 @@ public struct ClientDirectory: PrincipalDirectory {
     ///     audiences: [billing]                 # optional: aud values it may ask for
     ///     token_lifetime: 300                  # optional, seconds
     ///     disabled: false
+    ///     introspect: false                    # may ask /introspect about tokens
     /// ```
     public static func load(yaml text: String, file: String) throws(ConfigurationError) -> ClientDirectory {
         var document = YAMLDocument(file: file)
@@ -136,10 +137,12 @@ public struct ClientDirectory: PrincipalDirectory {
         }
         var disabled = false
         if let node = members["disabled"]?.value, let flag = document.bool(node, what: "\(label): \"disabled\"") { disabled = flag }
+        var introspect = false
+        if let node = members["introspect"]?.value, let flag = document.bool(node, what: "\(label): \"introspect\"") { introspect = flag }
 
         guard document.diagnostics.count == errorsBefore else { return nil }
         return ClientRecord(
             id: id, secretHashes: hashes, grantTypes: grantTypes, scopes: scopes, defaultScopes: defaultScopes, audiences: audiences,
-            tokenLifetime: lifetime, disabled: disabled, line: key.mark.line, column: key.mark.column)
+            tokenLifetime: lifetime, disabled: disabled, introspect: introspect, line: key.mark.line, column: key.mark.column)
     }
 }

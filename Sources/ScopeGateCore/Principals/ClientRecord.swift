@@ -19,6 +19,8 @@ public final class ClientRecord: Sendable {
     public let tokenLifetime: TimeInterval?
     /// A disabled client can neither authenticate nor use tokens it already has.
     public let disabled: Bool
+    /// Whether it may ask `/introspect` about tokens (RFC 7662).
+    public let introspect: Bool
     /// Where the client is written, for messages.
     public let line: Int
     public let column: Int
@@ -26,7 +28,8 @@ public final class ClientRecord: Sendable {
     /// Creates a client.
     public init(
         id: String, secretHashes: [ClientSecretHash], grantTypes: Set<ClientGrantType>, scopes: [String], defaultScopes: [String] = [],
-        audiences: [String] = [], tokenLifetime: TimeInterval? = nil, disabled: Bool = false, line: Int = 0, column: Int = 0
+        audiences: [String] = [], tokenLifetime: TimeInterval? = nil, disabled: Bool = false, introspect: Bool = false, line: Int = 0,
+        column: Int = 0
     ) {
         self.id = id
         self.secretHashes = secretHashes
@@ -36,6 +39,7 @@ public final class ClientRecord: Sendable {
         self.audiences = audiences
         self.tokenLifetime = tokenLifetime
         self.disabled = disabled
+        self.introspect = introspect
         self.line = line
         self.column = column
     }

@@ -1,0 +1,75 @@
+import FoundationEssentials
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+
+extension ScopeGateService {
+    private static let introspectionParameters: Set<String> = ["token", "token_type_hint", "client_id", "client_secret"]
+
+    /// `POST /introspect` (RFC 7662), for authenticated clients whose record has `introspect: true`:
+    /// `{"active":false}` and nothing else for any token `/auth` would refuse (invalid, expired, revoked,
+    /// its principal gone or disabled); else `active`, the effective `scope`, `client_id`, `username` (a
+    /// user's), `token_type`, `exp`, `iat`, `sub`, `iss` and `jti`.
+    func introspect(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let state = current
+        let form: TokenForm
+        switch oauthForm(request, accepting: Self.introspectionParameters, state: state) {
+        case .success(let value): form = value
+        case .failure(let refusal): return .respond(refusal.response)
+        }
+        let credentials: ClientCredentials?
+        switch clientAuthentication.credentials(request, form: form, clients: state.configuration.clients) {
+        case .success(let value): credentials = value
+        case .failure(let refusal): return .respond(refusal.response)
+        }
+        guard let credentials else {
+            return .respond(
+                ClientAuthentication.invalidClient("introspection needs client authentication", basic: true).response)
+        }
+        guard let token = form["token"] else {
+            return .respond(FastAPIResponses.oauthError("invalid_request", description: "token is required"))
+        }
+        let address = form.clientAddress
+        return .deferred(overloaded: { _ in Self.introspectionOverloaded }) { [self] in
+            let regulated = "client \(credentials.id)"
+            if loginAttempts.retryAfter(username: regulated, address: address, now: clock()) != nil {
+                return FastAPIResponses.oauthError("invalid_client", description: "too many failed authentications", status: 429)
+            }
+            guard
+                let client = clientAuthentication.authenticate(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+            else {
+                loginAttempts.recordFailure(username: regulated, address: address, now: clock())
+                return ClientAuthentication.invalidClient("client authentication failed", basic: credentials.method == .basic).response
+            }
+            guard client.introspect else {
+                return FastAPIResponses.oauthError("access_denied", description: "this client may not introspect tokens", status: 403)
+            }
+            return introspection(of: Array(token.utf8), state: state)
+        }
+    }
+
+    private func introspection(of token: [UInt8], state: ServiceState) -> HTTPResponse {
+        let now = clock()
+        guard let entry = try? state.tokenCache.entry(token[...], with: state.verifier, now: now), let principal = entry.principal,
+            !principal.isDisabled, state.configuration.revocations.refusal(for: entry.token, kind: principal.kind, now: now) == nil
+        else { return Self.inactive }
+        let verified = entry.token
+        var writer = JSONWriter()
+        writer.raw(#"{"active":true"#)
+        writer.raw(","); writer.key("scope"); writer.string(entry.effectiveScopes.joined(separator: " "))
+        if let clientID = verified.clientID { writer.raw(","); writer.key("client_id"); writer.string(clientID) }
+        if principal.kind == .user { writer.raw(","); writer.key("username"); writer.string(principal.subject) }
+        writer.raw(","); writer.key("token_type"); writer.string("bearer")
+        writer.raw(","); writer.key("exp"); writer.integer(Int64(verified.expiresAt.timeIntervalSince1970.rounded(.down)))
+        if let issuedAt = verified.issuedAt { writer.raw(","); writer.key("iat"); writer.integer(Int64(issuedAt.timeIntervalSince1970.rounded(.down))) }
+        writer.raw(","); writer.key("sub"); writer.string(verified.subject)
+        if let issuer = verified.issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
+        if let tokenID = verified.tokenID { writer.raw(","); writer.key("jti"); writer.string(tokenID) }
+        writer.raw("}")
+        return .json(200, writer.bytes, headers: FastAPIResponses.noStore)
+    }
+
+    private static let inactive = HTTPResponse.json(200, Array(#"{"active":false}"#.utf8), headers: FastAPIResponses.noStore)
+    private static let introspectionOverloaded = FastAPIResponses.oauthError(
+        "temporarily_unavailable", description: "too busy to introspect; retry", status: 503, headers: [("Retry-After", "1")])
+}
