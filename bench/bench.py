@@ -240,6 +240,10 @@ def main():
             {"username": "bench", "password": "benchpassword", "scope": "me items"}).encode()))["access_token"]
         asymmetric[algorithm] = (process, port, minted, token_pool(algorithm, open(pem).read(), algorithm, f"bench-{algorithm}"))
     hs256_pool = token_pool("HS256", secret, "HS256")
+    # Its own process: a full verified-token cache (10,000 entries) would otherwise count in the default
+    # process's memory under load.
+    miss_port = free_port()
+    miss_daemon, _ = start_scopegate(small, miss_port)
     pool_script = f"{WORK}/pool.lua"
     open(pool_script, "w").write(TOKEN_POOL_SCRIPT)
     # The ES256 configuration with a policy whose token-protected rule asks for an identity token for the
@@ -272,6 +276,14 @@ def main():
                                                       headers={"Authorization": basic}))
         first_calls.append((time.perf_counter() - started) * 1000)
     client_script = client_credentials_script(f"{WORK}/client.lua", basic)
+    # The default configuration with a store holding revocations (of other tokens), so every decision
+    # checks the token against them.
+    store = f"sqlite:{WORK}/state.db"
+    for index in range(100):
+        subprocess.run([BINARY, "revoke", "--store", store, "--jti", f"other-{index}"], check=True, capture_output=True)
+    subprocess.run([BINARY, "revoke", "--store", store, "--user", "someone-else"], check=True, capture_output=True)
+    revocations_port = free_port()
+    revocations_daemon, _ = start_scopegate(small, revocations_port, ["--store", store])
     carried = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{identity_port}/auth",
                                                             headers=dict(h.split(": ", 1) for h in identity_headers)))
     if carried.headers.get("X-Auth-Token", "").count(".") != 2:
@@ -303,7 +315,7 @@ def main():
     results = {name: [] for name in ["auth", "auth_quiet", "auth_warning", "static", "static_log", "static_same", "healthz",
                                      "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256",
                                      "miss-HS256", "miss-ES256", "miss-EdDSA", "miss-RS256", "identity", "no_identity",
-                                     "client_credentials", "client_credentials_es256", "healthz_clients"]}
+                                     "client_credentials", "client_credentials_es256", "healthz_clients", "revocations"]}
     openssl_rates = []
     peak_rss = 0.0
     for _ in range(REPEATS):
@@ -325,7 +337,7 @@ def main():
             headers = [f"Authorization: Bearer {minted}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
             results[algorithm].append(wrk(f"http://127.0.0.1:{port}/auth", headers, pids=[process.pid]))
             results[f"miss-{algorithm}"].append(wrk(f"http://127.0.0.1:{port}/auth", pids=[process.pid], script=(pool_script, pool)))
-        results["miss-HS256"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", pids=[scopegate.pid], script=(pool_script, hs256_pool)))
+        results["miss-HS256"].append(wrk(f"http://127.0.0.1:{miss_port}/auth", pids=[miss_daemon.pid], script=(pool_script, hs256_pool)))
         openssl_rates.append(openssl_verify_rates(max(1, SECONDS // 2)))
         results["identity"].append(wrk(f"http://127.0.0.1:{identity_port}/auth", identity_headers, pids=[identity.pid]))
         results["no_identity"].append(wrk(f"http://127.0.0.1:{no_identity_port}/auth", identity_headers, pids=[no_identity.pid]))
@@ -333,6 +345,7 @@ def main():
         results["client_credentials_es256"].append(
             wrk(f"http://127.0.0.1:{clients_es_port}/token", pids=[clients_es_daemon.pid], script=(client_script,)))
         results["healthz_clients"].append(wrk(f"http://127.0.0.1:{clients_port}/healthz", pids=[clients_daemon.pid]))
+        results["revocations"].append(wrk(f"http://127.0.0.1:{revocations_port}/auth", auth_headers, pids=[revocations_daemon.pid]))
 
     # One cost-12 hash, timed here, gives the machine's login limit.
     # (libxcrypt through Python's crypt module: the same library ScopeGate calls, without a process start.)
@@ -372,7 +385,7 @@ def main():
     dropped_match = re.search(r"^scopegate_access_log_dropped_total (\d+)", exposition, re.M)
     dropped = dropped_match.group(1) if dropped_match else "not counted"
     for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies, identity, no_identity,
-                    clients_daemon, clients_es_daemon,
+                    clients_daemon, clients_es_daemon, revocations_daemon, miss_daemon,
                     *(entry[0] for entry in asymmetric.values())):
         stop(process)
 
@@ -424,6 +437,7 @@ def main():
         compare(f"  ({algorithm} miss vs hit, CPU us/request)", misses, hits, "cpu_us", 1)
     compare("/auth CPU us, allow with identity token vs without", results["identity"], results["no_identity"], "cpu_us", 1, "<= 1.20")
     compare("  (req/s, with identity token vs without)", results["identity"], results["no_identity"], "rps", 0)
+    compare("/auth CPU us, revocations in force vs none", results["revocations"], a, "cpu_us", 1, "<= 1.02")
     compare("client_credentials tokens/s vs /healthz req/s", results["client_credentials"], results["healthz_clients"], "rps", 0, ">= 0.25")
     compare("  (the same, ES256-signed tokens)", results["client_credentials_es256"], results["healthz_clients"], "rps", 0)
     row("  (first call: PBKDF2-SHA256 600,000 rounds, ms)", f"{first_calls[0]:.0f}", f"{first_calls[1]:.0f} ES256", "", "")

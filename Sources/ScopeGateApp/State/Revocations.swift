@@ -63,21 +63,24 @@ public final class Revocations: Sendable {
         polling.store(false, ordering: .releasing)
     }
 
-    /// Reads the store again if it changed since the last read.
+    /// Reads the store again if it changed since the last read. One refresh at a time, so an older read
+    /// can never replace a newer one (a revocation just made is never undone by a poll that began before it).
     func refresh(now: Date) throws(StoreError) {
         guard let store else { return }
-        let count = try store.changeCount()
-        guard seenChanges.withLock({ $0 != count }) else { return }
-        let revoked = try store.revokedTokens(at: now)
-        let notBefores = try store.notBefores()
-        var tokens: [String: [String: Date]] = [:]
-        for token in revoked { tokens[token.tokenID, default: [:]][token.issuer] = token.until }
-        var notBefore: [String: Date] = [:]
-        for entry in notBefores { notBefore[Self.subjectKey(entry.kind, entry.subject)] = entry.notBefore }
-        let fresh = Table(tokens: tokens, notBefore: notBefore)
-        table.update { _ in fresh }
-        inForce.store(!fresh.isEmpty, ordering: .releasing)
-        seenChanges.withLock { $0 = count }
+        try seenChanges.withLock { (seen: inout Int64) throws(StoreError) in
+            let count = try store.changeCount()
+            guard count != seen else { return }
+            let revoked = try store.revokedTokens(at: now)
+            let notBefores = try store.notBefores()
+            var tokens: [String: [String: Date]] = [:]
+            for token in revoked { tokens[token.tokenID, default: [:]][token.issuer] = token.until }
+            var notBefore: [String: Date] = [:]
+            for entry in notBefores { notBefore[Self.subjectKey(entry.kind, entry.subject)] = entry.notBefore }
+            let fresh = Table(tokens: tokens, notBefore: notBefore)
+            table.update { _ in fresh }
+            inForce.store(!fresh.isEmpty, ordering: .releasing)
+            seen = count
+        }
     }
 
     private static func subjectKey(_ kind: String, _ subject: String) -> String { kind + "\u{0}" + subject }
