@@ -45,6 +45,25 @@ import Testing
         let bad = try run(["serve", "--policy", policy, "--users", users, "--secret-file", secret, "--store", "postgres://x"])
         #expect(bad.status != 0 && bad.errors.contains("expected sqlite:PATH"))
     }
+
+    /// A revocation answered 200 is on disk: killed with SIGKILL right after, the server restarted on the
+    /// same store still refuses the token.
+    @Test func aRevocationSurvivesKill9() throws {
+        let store = "sqlite:" + URL(fileURLWithPath: policy).deletingLastPathComponent().appendingPathComponent("killed.db").path
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--store", store])
+        let token = try login(server.port)
+        let revoked = try sendRequest(
+            port: server.port, method: "POST", target: "/revoke", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: formBody([("token", token)]))
+        #expect(revoked.status == 200)
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationReason == .uncaughtSignal)
+        var restarted = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--store", store])
+        #expect(try auth(restarted.port, token) == 401)
+        #expect(try auth(restarted.port, try login(restarted.port)) == 200)
+        #expect(restarted.stop() == 0)
+    }
 }
 
 /// Base64url without padding, for reading a token's payload.
