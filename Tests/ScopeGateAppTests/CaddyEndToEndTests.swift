@@ -40,6 +40,7 @@ func startCaddy(scopegate: UInt16, app: UInt16, identityHeader: String = "") thr
         let daemon = try ProxiedDemo.clientsDaemon()
         let proxy = try startCaddy(scopegate: daemon.port, app: app.port)
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectClientCredentialsThroughTheProxy()
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectRevocationThroughTheProxy()
     }
 
     @Test func protectsTheApplication() throws {

@@ -75,6 +75,7 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         let daemon = try ProxiedDemo.clientsDaemon()
         let proxy = try startNginx(scopegate: daemon.port, app: app.port)
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectClientCredentialsThroughTheProxy()
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectRevocationThroughTheProxy()
     }
 
     @Test func protectsTheApplication() throws {

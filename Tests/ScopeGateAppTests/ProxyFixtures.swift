@@ -203,14 +203,36 @@ struct ProxiedDemo {
 
     static let clientSecret = "proxied-worker-secret"
 
-    /// The demo configuration with one machine client, `billing-worker`, allowed the demo's scopes.
+    /// The demo configuration with two clients: `billing-worker` (client_credentials) and `web-app` (the
+    /// password grant, allowed to introspect), both allowed the demo's scopes.
     static func clientsDaemon() throws -> TestDaemon {
         let hash = ClientSecretHash(try ClientSecretHash.hash(clientSecret, rounds: 1_000))!
         return try TestDaemon(configure: { configuration in
             configuration.clients = ClientDirectory([
-                ClientRecord(id: "billing-worker", secretHashes: [hash], grantTypes: [.clientCredentials], scopes: ["me", "items"])
+                ClientRecord(id: "billing-worker", secretHashes: [hash], grantTypes: [.clientCredentials], scopes: ["me", "items"]),
+                ClientRecord(id: "web-app", secretHashes: [hash], grantTypes: [.password], scopes: ["me", "items"], introspect: true),
             ])
         })
+    }
+
+    /// Authlib logs a user in through the proxy with its client, uses the token, introspects it, revokes it
+    /// (RFC 7009) and finds it refused by the proxy and inactive.
+    func expectRevocationThroughTheProxy() throws {
+        let output = try runPython(
+            """
+            import sys
+            from authlib.integrations.requests_client import OAuth2Session
+            base, secret = sys.argv[1], sys.argv[2]
+            session = OAuth2Session("web-app", secret, token_endpoint_auth_method="client_secret_basic",
+                                    revocation_endpoint_auth_method="client_secret_basic", scope="me items")
+            token = session.fetch_token(base + "/token", username="johndoe", password="secret")
+            print(session.get(base + "/users/me/items/").status_code)
+            print(session.introspect_token(base + "/introspect", token=token["access_token"]).json()["active"])
+            print(session.revoke_token(base + "/revoke", token=token["access_token"]).status_code)
+            print(session.get(base + "/users/me/items/").status_code)
+            print(session.introspect_token(base + "/introspect", token=token["access_token"]).json())
+            """, arguments: ["http://127.0.0.1:\(proxy)", Self.clientSecret])
+        #expect(output.split(separator: "\n").map(String.init) == ["200", "True", "200", "401", "{'active': False}"], "\(output)")
     }
 
     /// Authlib, a real OAuth client library, fetches client_credentials tokens through the proxy with both
