@@ -12,17 +12,12 @@ extension ScopeGateService {
     /// user's), `token_type`, `exp`, `iat`, `sub`, `iss` and `jti`.
     func introspect(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
-        let form: TokenForm
-        switch oauthForm(request, accepting: Self.introspectionParameters, state: state) {
-        case .success(let value): form = value
+        let (form, presented): (TokenForm, ClientCredentials?)
+        switch clientRequest(request, accepting: Self.introspectionParameters, state: state) {
+        case .success(let value): (form, presented) = value
         case .failure(let refusal): return .respond(refusal.response)
         }
-        let credentials: ClientCredentials?
-        switch clientAuthentication.credentials(request, form: form, clients: state.configuration.clients) {
-        case .success(let value): credentials = value
-        case .failure(let refusal): return .respond(refusal.response)
-        }
-        guard let credentials else {
+        guard let credentials = presented else {
             return .respond(
                 ClientAuthentication.invalidClient("introspection needs client authentication", basic: true).response)
         }
@@ -31,15 +26,11 @@ extension ScopeGateService {
         }
         let address = form.clientAddress
         return .deferred(overloaded: { _ in Self.introspectionOverloaded }) { [self] in
-            let regulated = "client \(credentials.id)"
-            if loginAttempts.retryAfter(username: regulated, address: address, now: clock()) != nil {
-                return FastAPIResponses.oauthError("invalid_client", description: "too many failed authentications", status: 429)
-            }
-            guard
-                let client = clientAuthentication.authenticate(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
-            else {
-                loginAttempts.recordFailure(username: regulated, address: address, now: clock())
-                return ClientAuthentication.invalidClient("client authentication failed", basic: credentials.method == .basic).response
+            let client: ClientRecord
+            switch authenticatedClient(credentials, state: state, address: address) {
+            case .success(let value?): client = value
+            case .success(nil): return ClientAuthentication.invalidClient("introspection needs client authentication", basic: true).response
+            case .failure(let refusal): return refusal.response
             }
             guard client.introspect else {
                 return FastAPIResponses.oauthError("access_denied", description: "this client may not introspect tokens", status: 403)

@@ -14,14 +14,9 @@ extension ScopeGateService {
     /// answered 200 all the same.
     func revokeToken(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
-        let form: TokenForm
-        switch oauthForm(request, accepting: Self.revocationParameters, state: state) {
-        case .success(let value): form = value
-        case .failure(let refusal): return .respond(refusal.response)
-        }
-        let credentials: ClientCredentials?
-        switch clientAuthentication.credentials(request, form: form, clients: state.configuration.clients) {
-        case .success(let value): credentials = value
+        let (form, credentials): (TokenForm, ClientCredentials?)
+        switch clientRequest(request, accepting: Self.revocationParameters, state: state) {
+        case .success(let value): (form, credentials) = value
         case .failure(let refusal): return .respond(refusal.response)
         }
         guard let token = form["token"] else {
@@ -35,18 +30,10 @@ extension ScopeGateService {
     }
 
     private func revoke(_ token: [UInt8], credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> HTTPResponse {
-        var client: ClientRecord?
-        if let credentials {
-            let regulated = "client \(credentials.id)"
-            if loginAttempts.retryAfter(username: regulated, address: address, now: clock()) != nil {
-                return FastAPIResponses.oauthError("invalid_client", description: "too many failed authentications", status: 429)
-            }
-            guard let authenticated = clientAuthentication.authenticate(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
-            else {
-                loginAttempts.recordFailure(username: regulated, address: address, now: clock())
-                return ClientAuthentication.invalidClient("client authentication failed", basic: credentials.method == .basic).response
-            }
-            client = authenticated
+        let client: ClientRecord?
+        switch authenticatedClient(credentials, state: state, address: address) {
+        case .success(let value): client = value
+        case .failure(let refusal): return refusal.response
         }
         let now = clock()
         // RFC 7009 §2.2: an invalid token is answered as a revoked one; there is nothing to revoke.

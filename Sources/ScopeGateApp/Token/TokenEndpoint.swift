@@ -10,14 +10,9 @@ extension ScopeGateService {
     /// grant type and the grant's own cheap checks. On a worker: login regulation, the grant, the token.
     func issueToken(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
-        let form: TokenForm
-        switch oauthForm(request, accepting: grants.parameters, state: state) {
-        case .success(let value): form = value
-        case .failure(let refusal): return .respond(refusal.response)
-        }
-        let credentials: ClientCredentials?
-        switch clientAuthentication.credentials(request, form: form, clients: state.configuration.clients) {
-        case .success(let value): credentials = value
+        let (form, credentials): (TokenForm, ClientCredentials?)
+        switch clientRequest(request, accepting: grants.parameters, state: state) {
+        case .success(let value): (form, credentials) = value
         case .failure(let refusal): return .respond(refusal.response)
         }
         let grant: any GrantType
@@ -50,6 +45,50 @@ extension ScopeGateService {
         }
     }
 
+    /// What `/token`, `/revoke` and `/introspect` read on the polling thread: the form's parameters among
+    /// `accepted` and the client credentials they or the `Authorization` field present.
+    func clientRequest(
+        _ request: HTTPRequest, accepting accepted: Set<String>, state: ServiceState
+    ) -> Result<(TokenForm, ClientCredentials?), GrantRefusal> {
+        let form: TokenForm
+        switch oauthForm(request, accepting: accepted, state: state) {
+        case .success(let value): form = value
+        case .failure(let refusal): return .failure(refusal)
+        }
+        switch clientAuthentication.credentials(request, form: form, clients: state.configuration.clients) {
+        case .success(let credentials): return .success((form, credentials))
+        case .failure(let refusal): return .failure(refusal)
+        }
+    }
+
+    /// On a worker: the client `credentials` prove (nil for none), with failed client authentication
+    /// regulated as failed logins are, under a name no user can have (user names hold no space).
+    func authenticatedClient(_ credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> Result<ClientRecord?, GrantRefusal> {
+        guard let credentials else { return .success(nil) }
+        let regulated = "client \(credentials.id)"
+        if let wait = loginAttempts.retryAfter(username: regulated, address: address, now: clock()) {
+            let seconds = Int(wait.rounded(.up))
+            metrics.recordLoginThrottled()
+            logger.notice(
+                "client authentication throttled",
+                metadata: ["auth.client": "\(credentials.id.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
+            return .failure(
+                GrantRefusal(
+                    response: FastAPIResponses.oauthError(
+                        "invalid_client", description: "too many failed authentications; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
+                        status: 429, headers: [("Retry-After", "\(seconds)")])))
+        }
+        guard let client = clientAuthentication.authenticate(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+        else {
+            loginAttempts.recordFailure(username: regulated, address: address, now: clock())
+            metrics.recordLoginFailure(unknownUser: state.configuration.clients[credentials.id] == nil)
+            logger.info("client authentication refused", metadata: ["auth.client": "\(credentials.id.prefix(128))"])
+            return .failure(ClientAuthentication.invalidClient("client authentication failed", basic: credentials.method == .basic))
+        }
+        loginAttempts.recordSuccess(username: regulated, address: address)
+        return .success(client)
+    }
+
     /// The form's parameters among `accepted` (what some grant, or the endpoint, reads), each at most once.
     func oauthForm(_ request: HTTPRequest, accepting accepted: Set<String>, state: ServiceState) -> Result<TokenForm, GrantRefusal> {
         let fields: [(name: String, value: String)]
@@ -75,32 +114,10 @@ extension ScopeGateService {
     /// Runs on a worker thread (or on the polling thread when nothing in it can block): client
     /// authentication and its regulation, the grant's regulation, the grant, then the token.
     private func run(_ job: GrantJob, credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> HTTPResponse {
-        var client: ClientRecord?
-        if let credentials {
-            // Failed client authentication is regulated as failed logins are, under a name no user can
-            // have (user names hold no space).
-            let regulated = "client \(credentials.id)"
-            if let wait = loginAttempts.retryAfter(username: regulated, address: address, now: clock()) {
-                let seconds = Int(wait.rounded(.up))
-                metrics.recordLoginThrottled()
-                logger.notice(
-                    "client authentication throttled",
-                    metadata: ["auth.client": "\(credentials.id.prefix(128))", "client.address": "\(address.map(\.description) ?? "-")"])
-                return FastAPIResponses.oauthError(
-                    "invalid_client", description: "too many failed authentications; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
-                    status: 429, headers: [("Retry-After", "\(seconds)")])
-            }
-            guard
-                let authenticated = clientAuthentication.authenticate(
-                    credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
-            else {
-                loginAttempts.recordFailure(username: regulated, address: address, now: clock())
-                metrics.recordLoginFailure(unknownUser: state.configuration.clients[credentials.id] == nil)
-                logger.info("client authentication refused", metadata: ["auth.client": "\(credentials.id.prefix(128))"])
-                return ClientAuthentication.invalidClient("client authentication failed", basic: credentials.method == .basic).response
-            }
-            loginAttempts.recordSuccess(username: regulated, address: address)
-            client = authenticated
+        let client: ClientRecord?
+        switch authenticatedClient(credentials, state: state, address: address) {
+        case .success(let value): client = value
+        case .failure(let refusal): return refusal.response
         }
         if let name = job.regulatedName, let wait = loginAttempts.retryAfter(username: name, address: address, now: clock()) {
             let seconds = Int(wait.rounded(.up))
