@@ -14,7 +14,7 @@ import Testing
         try TestDaemon(configure: { configuration in
             configuration.clients = ClientDirectory([
                 ClientRecord(id: "gateway", secretHashes: [Self.hash], grantTypes: [.clientCredentials], scopes: ["me"], introspect: true),
-                ClientRecord(id: "worker", secretHashes: [Self.hash], grantTypes: [.clientCredentials], scopes: ["me", "items"]),
+                ClientRecord(id: "worker", secretHashes: [Self.hash], grantTypes: [.clientCredentials], scopes: ["me", "items"], audiences: ["billing"]),
             ])
             configuration.issuer = "https://auth.example"
         })
@@ -47,10 +47,14 @@ import Testing
             try json(
                 try sendRequest(
                     port: daemon.port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                    body: formBody([("grant_type", "client_credentials"), ("scope", "me items"), ("client_id", "worker"), ("client_secret", "s")])))[
+                    body: formBody([
+                        ("grant_type", "client_credentials"), ("scope", "me items"), ("audience", "billing"), ("client_id", "worker"),
+                        ("client_secret", "s"),
+                    ])))[
                     "access_token"] as? String)
         let described = try json(try introspect(daemon, own))
         #expect(described["client_id"] as? String == "worker" && described["username"] == nil && described["scope"] as? String == "me items")
+        #expect(described["aud"] as? String == "billing" && described["nbf"] == nil)
 
         // Refused at /auth, so inactive, with nothing else said: garbage, expired, unknown user, disabled user, revoked.
         let inactive = [

@@ -181,6 +181,9 @@ import ScopeGateTesting
         (#"{"sub":"a","exp":1800000600,"scope":"me  items"}"#, TokenError.invalidClaim("scope", reason: "contains \"\", which is not a valid scope")),
         (#"{"sub":"a","exp":1800000600,"scope":"admin","scopes":["me"]}"#, TokenError.invalidClaim("scope", reason: "disagrees with claim \"scopes\"")),
         (#"{"sub":"a","exp":1800000600,"jti":5}"#, TokenError.invalidClaim("jti", reason: "is a number, not a string")),
+        (#"{"sub":"a","exp":1800000600,"aud":5}"#, TokenError.invalidClaim("aud", reason: "is a number, not a string or a list of strings")),
+        (#"{"sub":"a","exp":1800000600,"aud":["x",1]}"#, TokenError.invalidClaim("aud", reason: "contains a number, not only strings")),
+        (#"{"sub":"a","exp":1800000600,"iss":true}"#, TokenError.invalidClaim("iss", reason: "is a boolean, not a string")),
         (#"{"sub":"a","sub":"root","exp":1800000600}"#, TokenError.malformed("payload is not valid JSON: duplicate member \"sub\"")),
     ])
     func refusesMalformedClaims(payload: String, expected: TokenError) throws {

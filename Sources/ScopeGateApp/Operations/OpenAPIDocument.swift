@@ -295,7 +295,8 @@ enum OpenAPIDocument {
                 "required": ["active"],
                 "properties": [
                     "active": ["type": "boolean"], "scope": stringType, "client_id": stringType, "username": stringType,
-                    "token_type": stringType, "exp": ["type": "integer"], "iat": ["type": "integer"], "sub": stringType,
+                    "token_type": stringType, "exp": ["type": "integer"], "iat": ["type": "integer"], "nbf": ["type": "integer"],
+                    "aud": ["oneOf": [stringType, ["type": "array", "items": stringType]]], "sub": stringType,
                     "iss": stringType, "jti": stringType,
                 ],
             ],

@@ -9,7 +9,7 @@ extension ScopeGateService {
     /// `POST /introspect` (RFC 7662), for authenticated clients whose record has `introspect: true`:
     /// `{"active":false}` and nothing else for any token `/auth` would refuse (invalid, expired, revoked,
     /// its principal gone or disabled); else `active`, the effective `scope`, `client_id`, `username` (a
-    /// user's), `token_type`, `exp`, `iat`, `sub`, `iss` and `jti`.
+    /// user's), `token_type`, `exp`, `iat`, `nbf`, `aud`, `sub`, `iss` and `jti`.
     func introspect(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
         let (form, presented): (TokenForm, ClientCredentials?)
@@ -53,6 +53,14 @@ extension ScopeGateService {
         writer.raw(","); writer.key("token_type"); writer.string("bearer")
         writer.raw(","); writer.key("exp"); writer.integer(Int64(verified.expiresAt.timeIntervalSince1970.rounded(.down)))
         if let issuedAt = verified.issuedAt { writer.raw(","); writer.key("iat"); writer.integer(Int64(issuedAt.timeIntervalSince1970.rounded(.down))) }
+        if let notBefore = verified.notBefore {
+            writer.raw(","); writer.key("nbf"); writer.integer(Int64(notBefore.timeIntervalSince1970.rounded(.down)))
+        }
+        if verified.audiences.count == 1 {
+            writer.raw(","); writer.key("aud"); writer.string(verified.audiences[0])
+        } else if !verified.audiences.isEmpty {
+            writer.raw(","); writer.key("aud"); writer.stringArray(verified.audiences)
+        }
         writer.raw(","); writer.key("sub"); writer.string(verified.subject)
         if let issuer = verified.issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
         if let tokenID = verified.tokenID { writer.raw(","); writer.key("jti"); writer.string(tokenID) }

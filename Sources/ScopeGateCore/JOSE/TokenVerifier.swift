@@ -128,11 +128,13 @@ public struct TokenVerifier: Sendable {
         if now.timeIntervalSince1970 >= expiresAt.timeIntervalSince1970 + options.leeway {
             throw .expired(at: expiresAt, now: now)
         }
+        var notBeforeClaim: Date?
         if let nbf = claims["nbf"] {
             let notBefore = try date(nbf, claim: "nbf")
             if now.timeIntervalSince1970 + options.leeway < notBefore.timeIntervalSince1970 {
                 throw .notYetValid(at: notBefore, now: now)
             }
+            notBeforeClaim = notBefore
         }
         var issuedAt: Date?
         if let iat = claims["iat"] {
@@ -151,6 +153,17 @@ public struct TokenVerifier: Sendable {
             case .array(let values) where values.contains(.string(audience)): break
             default: throw .wrongAudience
             }
+        }
+        var audiences: [String] = []
+        switch claims["aud"] {
+        case nil: break
+        case .string(let value)?: audiences = [value]
+        case .array(let values)?:
+            for value in values {
+                guard let audience = value.stringValue else { throw .invalidClaim("aud", reason: "contains a \(value.typeName), not only strings") }
+                audiences.append(audience)
+            }
+        case let other?: throw .invalidClaim("aud", reason: "is a \(other.typeName), not a string or a list of strings")
         }
         var tokenID: String?
         if let jti = claims["jti"] {
@@ -176,7 +189,8 @@ public struct TokenVerifier: Sendable {
         }
         return VerifiedToken(
             subject: subject, scopes: try scopes(in: claims), expiresAt: expiresAt,
-            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID, actor: actor, issuer: issuerClaim)
+            issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID, actor: actor, issuer: issuerClaim,
+            audiences: audiences, notBefore: notBeforeClaim)
     }
 
     private func date(_ value: JSONValue, claim: String) throws(TokenError) -> Date {

@@ -20,11 +20,15 @@ public struct VerifiedToken: Equatable, Sendable {
     public let actor: JSONValue?
     /// The `iss` claim, if present.
     public let issuer: String?
+    /// The `aud` claim's values (one string or a list), empty when absent.
+    public let audiences: [String]
+    /// The `nbf` claim, if present.
+    public let notBefore: Date?
 
     /// What a token proved.
     public init(
         subject: String, scopes: [String], expiresAt: Date, issuedAt: Date? = nil, tokenID: String? = nil, keyID: String? = nil,
-        clientID: String? = nil, actor: JSONValue? = nil, issuer: String? = nil
+        clientID: String? = nil, actor: JSONValue? = nil, issuer: String? = nil, audiences: [String] = [], notBefore: Date? = nil
     ) {
         self.subject = subject
         self.scopes = scopes
@@ -35,5 +39,7 @@ public struct VerifiedToken: Equatable, Sendable {
         self.clientID = clientID
         self.actor = actor
         self.issuer = issuer
+        self.audiences = audiences
+        self.notBefore = notBefore
     }
 }
