@@ -138,6 +138,16 @@ import Testing
         #expect(
             (try json(try exchange(daemon, "not.a.token", scope: "me"))["error_description"] as? String)?.hasPrefix("the subject token is not valid") == true)
         try expect(try exchange(daemon, try daemon.token(subject: "alice", scopes: ["me"]), scope: "me"), 400, "invalid_request")
+        // A revoked subject token cannot be traded for a fresh one.
+        let revokedSubject = try daemon.token(subject: "bob", scopes: ["me"])
+        #expect(
+            try sendRequest(
+                port: daemon.port, method: "POST", target: "/revoke", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: formBody([("token", revokedSubject)])
+            ).status == 200)
+        let afterRevocation = try exchange(daemon, revokedSubject, scope: "me")
+        try expect(afterRevocation, 400, "invalid_request")
+        #expect((try json(afterRevocation)["error_description"] as? String)?.contains("revoked") == true)
         // Offered only when some client has the grant.
         let plain = try TestDaemon()
         try expect(try exchange(plain, subject, scope: "me", client: nil), 400, "unsupported_grant_type")

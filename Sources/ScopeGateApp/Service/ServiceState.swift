@@ -51,3 +51,30 @@ final class ServiceState: Sendable {
         metadata = AuthorizationServerMetadata(configuration: configuration, keyring: keyring, grants: grants)
     }
 }
+
+/// Why a token is not one `/auth` would honour.
+enum TokenStanding: Error {
+    /// It does not verify (signature, claims, expiry).
+    case invalid(TokenError)
+    /// Its user or client is gone or disabled.
+    case principalGone
+    /// It, or every token of its principal issued before now, was revoked.
+    case revoked(String)
+}
+
+extension ServiceState {
+    /// The token and its principal when `/auth` would honour it (verified through the token cache, the
+    /// principal present and enabled, not revoked), for the endpoints that judge a token someone hands
+    /// them (introspection, token exchange); `/auth` itself runs the same steps as its decider's stages.
+    func liveToken(_ bytes: ArraySlice<UInt8>, now: Date) throws(TokenStanding) -> (AuthenticatedToken, any Principal) {
+        let entry: AuthenticatedToken
+        do {
+            entry = try tokenCache.entry(bytes, with: verifier, now: now)
+        } catch {
+            throw .invalid(error)
+        }
+        guard let principal = entry.principal, !principal.isDisabled else { throw .principalGone }
+        if let revoked = configuration.revocations.refusal(for: entry.token, kind: principal.kind, now: now) { throw .revoked(revoked) }
+        return (entry, principal)
+    }
+}

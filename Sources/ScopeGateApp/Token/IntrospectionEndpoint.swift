@@ -40,10 +40,7 @@ extension ScopeGateService {
     }
 
     private func introspection(of token: [UInt8], state: ServiceState) -> HTTPResponse {
-        let now = clock()
-        guard let entry = try? state.tokenCache.entry(token[...], with: state.verifier, now: now), let principal = entry.principal,
-            !principal.isDisabled, state.configuration.revocations.refusal(for: entry.token, kind: principal.kind, now: now) == nil
-        else { return Self.inactive }
+        guard let (entry, principal) = try? state.liveToken(token[...], now: clock()) else { return Self.inactive }
         let verified = entry.token
         var writer = JSONWriter()
         writer.raw(#"{"active":true"#)

@@ -56,15 +56,16 @@ struct TokenExchangeGrant: GrantType {
         guard client.grantTypes.contains(.tokenExchange) else {
             return refusal("unauthorized_client", "this client may not exchange tokens")
         }
-        let state = context.state
-        let subject: AuthenticatedToken
+        let (subject, principal): (AuthenticatedToken, any Principal)
         do {
-            subject = try state.tokenCache.entry(subjectToken[...], with: state.verifier, now: context.now)
+            (subject, principal) = try context.state.liveToken(subjectToken[...], now: context.now)
         } catch {
-            return refusal("invalid_request", "the subject token is not valid: \(error)")
-        }
-        guard let principal = subject.principal, !principal.isDisabled else {
-            return refusal("invalid_request", "the subject token's principal no longer exists or is disabled")
+            // RFC 8693 §2.2.2: a subject token that is invalid for any reason is invalid_request.
+            switch error {
+            case .invalid(let reason): return refusal("invalid_request", "the subject token is not valid: \(reason)")
+            case .principalGone: return refusal("invalid_request", "the subject token's principal no longer exists or is disabled")
+            case .revoked(let reason): return refusal("invalid_request", "the subject token is not valid: \(reason)")
+            }
         }
         let scopes = requested ?? subject.effectiveScopes
         var granted: [String] = []
