@@ -64,21 +64,22 @@ struct ClientAuthentication: Sendable {
     /// The client the credentials prove, checked against `clients` on a worker thread: a remembered pair
     /// costs one HMAC, a new one the hash's full work. Unknown, disabled and wrong are one refusal.
     func authenticate(_ credentials: ClientCredentials, clients: ClientDirectory, memory: ClientSecretMemory, now: Date) -> ClientRecord? {
+        if let client = rememberedClient(credentials, clients: clients, memory: memory, now: now) { return client }
         guard let client = clients[credentials.id], !client.disabled else {
             // The same work as a wrong secret, so an unknown id is not told apart by its timing.
             _ = memory.dummyCheck(credentials.secret)
             return nil
         }
-        if memory.remembers(credentials.id, credentials.secret, for: client, now: now) { return client }
         guard let hash = client.matchingHash(for: credentials.secret) else { return nil }
         memory.remember(credentials.id, credentials.secret, hash: hash, now: now)
         return client
     }
 
-    /// Whether checking `credentials` needs no hash: an enabled client whose pair was accepted recently.
-    func isRemembered(_ credentials: ClientCredentials, clients: ClientDirectory, memory: ClientSecretMemory, now: Date) -> Bool {
-        guard let client = clients[credentials.id], !client.disabled else { return false }
-        return memory.remembers(credentials.id, credentials.secret, for: client, now: now)
+    /// The client `credentials` prove without a hash: an enabled client whose pair was accepted recently.
+    func rememberedClient(_ credentials: ClientCredentials, clients: ClientDirectory, memory: ClientSecretMemory, now: Date) -> ClientRecord? {
+        guard let client = clients[credentials.id], !client.disabled, memory.remembers(credentials.id, credentials.secret, for: client, now: now)
+        else { return nil }
+        return client
     }
 
     /// `invalid_client` (RFC 6749 §5.2): 401 with a Basic challenge when Basic was used, else 400.

@@ -31,11 +31,13 @@ extension ScopeGateService {
         }
         // Signing blocks nothing: a grant that needs no hash, for a client that needs none either, is
         // answered here without the trip to a worker.
-        if !job.mayBlock,
-            credentials.map({ clientAuthentication.isRemembered($0, clients: state.configuration.clients, memory: clientSecrets, now: clock()) })
-                ?? true
-        {
-            return .respond(run(job, credentials: credentials, state: state, address: form.clientAddress))
+        if !job.mayBlock {
+            let remembered = credentials.flatMap {
+                clientAuthentication.rememberedClient($0, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+            }
+            if credentials == nil || remembered != nil {
+                return .respond(run(job, credentials: credentials, remembered: remembered, state: state, address: form.clientAddress))
+            }
         }
         return .deferred(overloaded: { [metrics] reason in
             metrics.recordLoginOverloaded(reason)
@@ -63,7 +65,10 @@ extension ScopeGateService {
 
     /// On a worker: the client `credentials` prove (nil for none), with failed client authentication
     /// regulated as failed logins are, under a name no user can have (user names hold no space).
-    func authenticatedClient(_ credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> Result<ClientRecord?, GrantRefusal> {
+    /// `remembered`: the client already found for them without a hash, not looked up again.
+    func authenticatedClient(
+        _ credentials: ClientCredentials?, remembered: ClientRecord? = nil, state: ServiceState, address: IPAddress?
+    ) -> Result<ClientRecord?, GrantRefusal> {
         guard let credentials else { return .success(nil) }
         let regulated = "client \(credentials.id)"
         if let wait = loginAttempts.retryAfter(username: regulated, address: address, now: clock()) {
@@ -78,7 +83,9 @@ extension ScopeGateService {
                         "invalid_client", description: "too many failed authentications; retry in \(seconds) \(seconds == 1 ? "second" : "seconds")",
                         status: 429, headers: [("Retry-After", "\(seconds)")])))
         }
-        guard let client = clientAuthentication.authenticate(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+        guard
+            let client = remembered
+                ?? clientAuthentication.authenticate(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
         else {
             loginAttempts.recordFailure(username: regulated, address: address, now: clock())
             metrics.recordLoginFailure(unknownUser: state.configuration.clients[credentials.id] == nil)
@@ -113,9 +120,11 @@ extension ScopeGateService {
 
     /// Runs on a worker thread (or on the polling thread when nothing in it can block): client
     /// authentication and its regulation, the grant's regulation, the grant, then the token.
-    private func run(_ job: GrantJob, credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> HTTPResponse {
+    private func run(
+        _ job: GrantJob, credentials: ClientCredentials?, remembered: ClientRecord? = nil, state: ServiceState, address: IPAddress?
+    ) -> HTTPResponse {
         let client: ClientRecord?
-        switch authenticatedClient(credentials, state: state, address: address) {
+        switch authenticatedClient(credentials, remembered: remembered, state: state, address: address) {
         case .success(let value): client = value
         case .failure(let refusal): return refusal.response
         }
