@@ -42,6 +42,9 @@ public enum HTTPHandlerResult: Sendable {
     /// Suspend the connection, run `work` on the server's worker pool, then send what it returns. When the
     /// work cannot run (see ``OverloadReason``), what `overloaded` returns is sent instead.
     case deferred(overloaded: @Sendable (OverloadReason) -> HTTPResponse, work: @Sendable () -> HTTPResponse)
+    /// Like ``deferred(overloaded:work:)``, for work that waits (on a disk or a network) rather than
+    /// computes: it runs on the server's waiting workers, never queued behind deferred work.
+    case waiting(overloaded: @Sendable (OverloadReason) -> HTTPResponse, work: @Sendable () -> HTTPResponse)
 }
 
 /// Why deferred work was not run.

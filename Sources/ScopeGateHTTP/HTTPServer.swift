@@ -27,6 +27,13 @@ public struct HTTPServerConfiguration: Sendable {
     /// logins flood (p99 about 4 ms against about 6 ms at nice 5 in `bench/`); hashing gets the cores decisions
     /// leave, and a login that waits too long for them is answered 503 (``workerQueueWait``).
     public var workerNiceness: Int = 19
+    /// Threads for work that waits rather than computes (a store's disk or network), at normal priority and
+    /// with a queue of their own: such work never waits behind a password hash.
+    public var waitingWorkerThreads: Int = 4
+    /// Waiting jobs that may queue for those threads; past it the handler's overloaded answer (503) is sent.
+    public var waitingQueueLimit: Int = 256
+    /// The longest a waiting job waits for a thread.
+    public var waitingQueueWait: Duration = .seconds(5)
     /// How long an overloaded answer (503) waits before it is sent, the connection parked meanwhile.
     public var overloadDelay: Duration = .milliseconds(500)
     /// The largest request body accepted; larger ones get 413.
@@ -130,7 +137,7 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
         }
         guard let started = unsafe started else {
             unsafe Unmanaged<ServerContext>.fromOpaque(contextPointer).release()
-            context.workers.shutdown()
+            context.shutdownWorkers()
             throw .cannotListen(host: configuration.host, port: configuration.port)
         }
         unsafe self.daemon = unsafe started
@@ -139,7 +146,7 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
     }
 
     /// Deferred jobs waiting or running.
-    public var pendingWork: Int { context.workers.depth }
+    public var pendingWork: Int { context.workers.depth + context.waitingWorkers.depth }
 
     /// Stops accepting, lets suspended work finish (up to 10 s), closes every connection and ends the
     /// threads. libmicrohttpd aborts when stopped with suspended connections, so the order matters.
@@ -167,7 +174,7 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
         }
         unsafe MHD_stop_daemon(daemon)
         if listening >= 0 { close(listening) }
-        context.workers.shutdown()
+        context.shutdownWorkers()
         unsafe Unmanaged.passUnretained(context).release()
     }
 
@@ -208,6 +215,7 @@ private final class ServerContext: @unchecked Sendable {
     let handler: HTTPHandler
     let rejection: @Sendable (RequestRejection) -> HTTPResponse
     let workers: WorkerPool
+    let waitingWorkers: WorkerPool
     private let delayQueue = DispatchQueue(label: "scopegate.overload-delay")
     private let stopping = Atomic<Bool>(false)
     private let suspended = Atomic<Int>(0)
@@ -224,6 +232,14 @@ private final class ServerContext: @unchecked Sendable {
             threads: configuration.workerThreads, queueLimit: configuration.workerQueueLimit,
             maximumWait: configuration.workerQueueWait, name: "sg-worker",
             niceness: Int32(configuration.workerNiceness))
+        self.waitingWorkers = WorkerPool(
+            threads: configuration.waitingWorkerThreads, queueLimit: configuration.waitingQueueLimit,
+            maximumWait: configuration.waitingQueueWait, name: "sg-wait")
+    }
+
+    func shutdownWorkers() {
+        workers.shutdown()
+        waitingWorkers.shutdown()
     }
 
     var suspendedCount: Int { suspended.load(ordering: .acquiring) }
@@ -277,20 +293,30 @@ private final class ServerContext: @unchecked Sendable {
         case .respond(let response):
             return unsafe queue(response, on: connection)
         case .deferred(let overloaded, let work):
-            guard !stopping.load(ordering: .acquiring) else { return unsafe queue(overloaded(.stopping), on: connection) }
-            guard workers.reserve() else { return unsafe answerLater(overloaded(.queueFull), on: connection, state: state) }
-            let resume = unsafe suspend(connection)
-            workers.submit(
-                reserved: {
-                    state.response = work()
-                    resume()
-                },
-                expired: {
-                    state.response = overloaded(.waitedTooLong)
-                    resume()
-                })
-            return .YES
+            return unsafe runLater(work, overloaded: overloaded, to: workers, connection: connection, state: state)
+        case .waiting(let overloaded, let work):
+            return unsafe runLater(work, overloaded: overloaded, to: waitingWorkers, connection: connection, state: state)
         }
+    }
+
+    /// Runs `work` on `pool`, the connection suspended until its response is set.
+    private func runLater(
+        _ work: @escaping @Sendable () -> HTTPResponse, overloaded: @escaping @Sendable (OverloadReason) -> HTTPResponse, to pool: WorkerPool,
+        connection: OpaquePointer, state: RequestState
+    ) -> MHD_Result {
+        guard !stopping.load(ordering: .acquiring) else { return unsafe queue(overloaded(.stopping), on: connection) }
+        guard pool.reserve() else { return unsafe answerLater(overloaded(.queueFull), on: connection, state: state) }
+        let resume = unsafe suspend(connection)
+        pool.submit(
+            reserved: {
+                state.response = work()
+                resume()
+            },
+            expired: {
+                state.response = overloaded(.waitedTooLong)
+                resume()
+            })
+        return .YES
     }
 
     /// Suspends the connection; the returned function, called from any thread once `response` of the

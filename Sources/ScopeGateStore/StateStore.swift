@@ -1,7 +1,8 @@
 public import FoundationEssentials
 
-/// What ScopeGate keeps beyond one process's memory: revoked access tokens and per-subject "not before"
-/// times, so that a revocation survives a restart and every replica sees it. One protocol, one shared test
+/// What ScopeGate keeps beyond one process's memory: refresh-token families, revoked access tokens and
+/// per-subject "not before" times, so that a login and a revocation survive a restart and every replica
+/// sees them. One protocol, one shared test
 /// suite (`StoreSuite` in the tests): SQLite (embedded, ``SQLiteStore``) is the first backend; a second
 /// only has to pass the same suite.
 ///
@@ -23,7 +24,28 @@ public protocol StateStore: Sendable {
     /// Every subject's "not before" time.
     func notBefores() throws(StoreError) -> [SubjectNotBefore]
 
-    /// Drops revocations that ended before `date`; how many went.
+    /// Starts a refresh-token family with its first token (by hash); its revocation, should it come, is
+    /// kept until `accessUntil` (the first access token's `exp`) at least.
+    func createRefreshFamily(_ family: RefreshFamily, tokenHash: String, accessUntil: Date) throws(StoreError)
+
+    /// Redeems one refresh token atomically: of any number of concurrent redemptions of one token at most
+    /// one rotates it. `admit` is asked, inside the transaction, whether the family may still be used (its
+    /// principal enabled, not revoked since the login); it must be quick and must not call the store.
+    func redeemRefreshToken(_ request: RefreshRedemptionRequest, admit: (RefreshFamily) -> Bool) throws(StoreError) -> RefreshRedemption
+
+    /// The refresh token with hash `tokenHash`, or nil when there is none.
+    func refreshToken(hash tokenHash: String) throws(StoreError) -> RefreshTokenState?
+
+    /// Revokes the family `id` at `now` (its tokens stop being redeemed, its access tokens are refused);
+    /// false when there is no such family. Revoking twice keeps the first time.
+    @discardableResult
+    func revokeRefreshFamily(id: String, at now: Date) throws(StoreError) -> Bool
+
+    /// Revoked families whose access tokens may be unexpired at `now`.
+    func revokedFamilies(at now: Date) throws(StoreError) -> [RevokedFamily]
+
+    /// Drops revocations that ended before `date`, and families that ended before it with no access token
+    /// left; how many went.
     @discardableResult
     func purge(before date: Date) throws(StoreError) -> Int
 

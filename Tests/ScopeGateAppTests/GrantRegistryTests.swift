@@ -46,7 +46,7 @@ private struct NamedSubjectGrant: GrantType {
             body: formBody(fields), clientAddress: IPAddress("127.0.0.1"))
         switch service.handle(request) {
         case .respond(let response): return response
-        case .deferred(_, let work): return work()
+        case .deferred(_, let work), .waiting(_, let work): return work()
         }
     }
 

@@ -19,8 +19,30 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case aRestartLosesNothing
     case concurrentWritersAllLand
     case valuesAreStoredExactly
+    case aRedemptionRotatesOnce
+    case aSpentTokenAgainRevokesTheFamily
+    case aRetryWithinTheGraceGetsTheSameSuccessor
+    case familiesEndAndTokensIdleOut
+    case aFamilyBelongsToItsClient
+    case refusedRedemptionsChangeNothing
+    case revokedFamiliesAreListedUntilTheirAccessTokensExpire
+    case concurrentRedemptionsOfOneTokenRotateItOnce
+    case purgeDropsEndedFamilies
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func family(_ id: String = "fam-1", client: String? = nil, idle: TimeInterval = 3600) -> RefreshFamily {
+        RefreshFamily(
+            id: id, kind: "user", subject: "alice", clientID: client, scopes: ["me", "items"], createdAt: now, endsAt: now + 86_400, idleLimit: idle)
+    }
+
+    static func redemption(
+        _ token: String, successor: String, client: String? = nil, at time: Date = now + 10, grace: TimeInterval = 0
+    ) -> RefreshRedemptionRequest {
+        RefreshRedemptionRequest(
+            tokenHash: token, successorHash: successor, sealedSuccessor: "sealed-" + successor, clientID: client, now: time, grace: grace,
+            accessUntil: time + 1800)
+    }
 
     func run(_ fixture: some StoreFixture) throws {
         let store = try fixture.open()
@@ -96,6 +118,116 @@ enum StoreCheck: String, CaseIterable, Sendable {
             let stored = try store.revokedTokens(at: now)
             #expect(stored.map(\.tokenID) == [odd] && stored.map(\.issuer) == ["iss\u{0}x"])
             #expect(stored.first?.until == now + 0.25)
+        case .aRedemptionRotatesOnce:
+            let family = Self.family()
+            try store.createRefreshFamily(family, tokenHash: "h1", accessUntil: now + 1800)
+            #expect(try store.refreshToken(hash: "h1")?.isLive(at: now) == true)
+            #expect(try store.redeemRefreshToken(Self.redemption("h1", successor: "h2")) { _ in true } == .rotated(family))
+            let spent = try #require(try store.refreshToken(hash: "h1"))
+            #expect(spent.spent && !spent.revoked && spent.family == family)
+            let successor = try #require(try store.refreshToken(hash: "h2"))
+            #expect(successor.isLive(at: now + 10) && successor.issuedAt == now + 10 && successor.expiresAt == now + 10 + 3600)
+            #expect(try store.redeemRefreshToken(Self.redemption("h2", successor: "h3", at: now + 20)) { _ in true } == .rotated(family))
+            #expect(try store.refreshToken(hash: "nope") == nil)
+        case .aSpentTokenAgainRevokesTheFamily:
+            let family = Self.family()
+            try store.createRefreshFamily(family, tokenHash: "h1", accessUntil: now + 1800)
+            _ = try store.redeemRefreshToken(Self.redemption("h1", successor: "h2")) { _ in true }
+            let before = try store.changeCount()
+            #expect(try store.redeemRefreshToken(Self.redemption("h1", successor: "h3", at: now + 11)) { _ in true } == .reused(family))
+            #expect(try store.changeCount() > before)
+            // The successor dies with the family, and so does the family's access.
+            #expect(try store.redeemRefreshToken(Self.redemption("h2", successor: "h4", at: now + 12)) { _ in true } == .refused(.revoked))
+            #expect(try store.refreshToken(hash: "h2")?.revoked == true)
+            #expect(try store.revokedFamilies(at: now + 12) == [RevokedFamily(id: family.id, until: now + 10 + 1800)])
+        case .aRetryWithinTheGraceGetsTheSameSuccessor:
+            let family = Self.family(client: "app")
+            try store.createRefreshFamily(family, tokenHash: "h1", accessUntil: now + 1800)
+            _ = try store.redeemRefreshToken(Self.redemption("h1", successor: "h2", client: "app", grace: 5)) { _ in true }
+            #expect(
+                try store.redeemRefreshToken(Self.redemption("h1", successor: "h3", client: "app", at: now + 12, grace: 5)) { _ in true }
+                    == .replayed(family, sealedSuccessor: "sealed-h2"))
+            #expect(try store.refreshToken(hash: "h3") == nil)
+            // After the grace, a retry is reuse.
+            #expect(
+                try store.redeemRefreshToken(Self.redemption("h1", successor: "h3", client: "app", at: now + 16, grace: 5)) { _ in true }
+                    == .reused(family))
+        case .familiesEndAndTokensIdleOut:
+            try store.createRefreshFamily(Self.family("idle", idle: 60), tokenHash: "i1", accessUntil: now + 1800)
+            #expect(try store.redeemRefreshToken(Self.redemption("i1", successor: "i2", at: now + 61)) { _ in true } == .refused(.expired))
+            #expect(try store.refreshToken(hash: "i1")?.isLive(at: now + 61) == false)
+            try store.createRefreshFamily(Self.family("ends", idle: 86_400 * 2), tokenHash: "e1", accessUntil: now + 1800)
+            #expect(try store.redeemRefreshToken(Self.redemption("e1", successor: "e2", at: now + 86_399)) { _ in true } != .refused(.expired))
+            #expect(try store.redeemRefreshToken(Self.redemption("e2", successor: "e3", at: now + 86_400)) { _ in true } == .refused(.expired))
+            #expect(try store.refreshToken(hash: "e2")?.expiresAt == now + 86_400)
+        case .aFamilyBelongsToItsClient:
+            try store.createRefreshFamily(Self.family("c", client: "app"), tokenHash: "c1", accessUntil: now + 1800)
+            try store.createRefreshFamily(Self.family("p"), tokenHash: "p1", accessUntil: now + 1800)
+            #expect(try store.redeemRefreshToken(Self.redemption("c1", successor: "c2", client: "other")) { _ in true } == .refused(.otherClient))
+            #expect(try store.redeemRefreshToken(Self.redemption("c1", successor: "c2")) { _ in true } == .refused(.otherClient))
+            #expect(try store.redeemRefreshToken(Self.redemption("p1", successor: "p2", client: "app")) { _ in true } == .refused(.otherClient))
+            #expect(try store.refreshToken(hash: "c1")?.spent == false)
+            #expect(
+                try store.redeemRefreshToken(Self.redemption("c1", successor: "c2", client: "app")) { _ in true } == .rotated(Self.family("c", client: "app")))
+        case .refusedRedemptionsChangeNothing:
+            let family = Self.family()
+            try store.createRefreshFamily(family, tokenHash: "h1", accessUntil: now + 1800)
+            let before = try store.changeCount()
+            var asked: [RefreshFamily] = []
+            #expect(
+                try store.redeemRefreshToken(Self.redemption("h1", successor: "h2")) { family in
+                    asked.append(family)
+                    return false
+                } == .refused(.notAdmitted))
+            #expect(asked == [family])
+            #expect(try store.refreshToken(hash: "h1")?.spent == false && (try store.refreshToken(hash: "h2")) == nil)
+            #expect(try store.redeemRefreshToken(Self.redemption("unknown", successor: "h2")) { _ in true } == .refused(.unknown))
+            #expect(try store.changeCount() == before)
+            #expect(try store.redeemRefreshToken(Self.redemption("h1", successor: "h2")) { _ in true } == .rotated(family))
+        case .revokedFamiliesAreListedUntilTheirAccessTokensExpire:
+            let family = Self.family()
+            try store.createRefreshFamily(family, tokenHash: "h1", accessUntil: now + 1800)
+            _ = try store.redeemRefreshToken(Self.redemption("h1", successor: "h2", at: now + 100)) { _ in true }
+            #expect(try store.revokedFamilies(at: now).isEmpty)
+            #expect(try store.revokeRefreshFamily(id: family.id, at: now + 200))
+            #expect(try store.revokeRefreshFamily(id: family.id, at: now + 300))
+            #expect(try !store.revokeRefreshFamily(id: "no-such-family", at: now))
+            #expect(try store.revokedFamilies(at: now + 200) == [RevokedFamily(id: family.id, until: now + 100 + 1800)])
+            #expect(try store.revokedFamilies(at: now + 1900).isEmpty)
+            #expect(try store.redeemRefreshToken(Self.redemption("h2", successor: "h3", at: now + 201)) { _ in true } == .refused(.revoked))
+            let reopened = try fixture.open()
+            #expect(try reopened.refreshToken(hash: "h2")?.revoked == true)
+        case .concurrentRedemptionsOfOneTokenRotateItOnce:
+            let family = Self.family()
+            try store.createRefreshFamily(family, tokenHash: "race", accessUntil: now + 1800)
+            let outcomes = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 50) { index in
+                let outcome: String
+                do {
+                    switch try store.redeemRefreshToken(Self.redemption("race", successor: "next-\(index)")) { _ in true } {
+                    case .rotated: outcome = "rotated"
+                    case .reused: outcome = "reused"
+                    case .replayed: outcome = "replayed"
+                    case .refused(let reason): outcome = reason.rawValue
+                    }
+                } catch {
+                    outcome = "\(error)"
+                }
+                outcomes.withLock { $0.append(outcome) }
+            }
+            let all = outcomes.withLock { $0 }
+            #expect(all.filter { $0 == "rotated" }.count == 1)
+            #expect(all.filter { $0 == "reused" || $0 == "revoked" }.count == 49)
+            #expect(try store.revokedFamilies(at: now + 10).map(\.id) == [family.id])
+        case .purgeDropsEndedFamilies:
+            try store.createRefreshFamily(Self.family("gone"), tokenHash: "g1", accessUntil: now + 1800)
+            try store.createRefreshFamily(
+                RefreshFamily(id: "kept", kind: "user", subject: "bob", clientID: nil, scopes: [], createdAt: now, endsAt: now + 200_000, idleLimit: 60),
+                tokenHash: "k1", accessUntil: now + 1800)
+            #expect(try store.purge(before: now + 86_399) == 0)
+            #expect(try store.purge(before: now + 86_400) == 1)
+            #expect(try store.refreshToken(hash: "g1") == nil)
+            #expect(try store.refreshToken(hash: "k1")?.family.scopes == [])
         }
     }
 }

@@ -143,16 +143,31 @@ public final class ScopeGateService: Sendable {
             logRequest(record!, status: response.status, since: start)
             return .respond(response)
         case .deferred(let overloaded, let work):
-            return .deferred(overloaded: { [self, record] reason in
+            let (logOverloaded, logWork) = logging(overloaded, work, record: record!, since: start)
+            return .deferred(overloaded: logOverloaded, work: logWork)
+        case .waiting(let overloaded, let work):
+            let (logOverloaded, logWork) = logging(overloaded, work, record: record!, since: start)
+            return .waiting(overloaded: logOverloaded, work: logWork)
+        }
+    }
+
+    /// Deferred work and its overloaded answer, each logging the request when it answers.
+    private func logging(
+        _ overloaded: @escaping @Sendable (OverloadReason) -> HTTPResponse, _ work: @escaping @Sendable () -> HTTPResponse, record: RequestRecord,
+        since start: ContinuousClock.Instant
+    ) -> (@Sendable (OverloadReason) -> HTTPResponse, @Sendable () -> HTTPResponse) {
+        (
+            { [self] reason in
                 let response = overloaded(reason)
-                logRequest(record!, status: response.status, since: start)
+                logRequest(record, status: response.status, since: start)
                 return response
-            }) { [self, record] in
+            },
+            { [self] in
                 let response = work()
-                logRequest(record!, status: response.status, since: start)
+                logRequest(record, status: response.status, since: start)
                 return response
             }
-        }
+        )
     }
 
     private func route(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPHandlerResult {

@@ -20,11 +20,14 @@ public struct AccessTokenClaims: Equatable, Sendable {
     public var clientID: String?
     /// `act` (RFC 8693 §4.1): the party a token was exchanged for.
     public var actor: JSONValue?
+    /// `sid`: the refresh-token family (one login) the token belongs to, when refresh tokens were issued.
+    public var sessionID: String?
 
     /// Creates the claims of one token.
     public init(
         subject: String, scopes: [String], issuedAt: Date, expiresAt: Date, tokenID: String,
-        issuer: String? = nil, audience: String? = nil, clientID: String? = nil, actor: JSONValue? = nil
+        issuer: String? = nil, audience: String? = nil, clientID: String? = nil, actor: JSONValue? = nil,
+        sessionID: String? = nil
     ) {
         self.subject = subject
         self.scopes = scopes
@@ -35,6 +38,7 @@ public struct AccessTokenClaims: Equatable, Sendable {
         self.audience = audience
         self.clientID = clientID
         self.actor = actor
+        self.sessionID = sessionID
     }
 
     /// The claims as compact JSON, non-ASCII escaped as PyJWT writes it.
@@ -50,6 +54,7 @@ public struct AccessTokenClaims: Equatable, Sendable {
         if let audience { writer.raw(","); writer.key("aud"); writer.string(audience) }
         if let clientID { writer.raw(","); writer.key("client_id"); writer.string(clientID) }
         if let actor { writer.raw(","); writer.key("act"); writer.value(actor) }
+        if let sessionID { writer.raw(","); writer.key("sid"); writer.string(sessionID) }
         writer.raw("}")
         return writer.bytes
     }

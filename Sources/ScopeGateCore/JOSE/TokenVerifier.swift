@@ -182,6 +182,11 @@ public struct TokenVerifier: Sendable {
             }
             actor = value
         }
+        var sessionID: String?
+        if let value = claims["sid"] {
+            guard let id = value.stringValue else { throw .invalidClaim("sid", reason: "is a \(value.typeName), not a string") }
+            sessionID = id
+        }
         var issuerClaim: String?
         if let value = claims["iss"] {
             guard let issuer = value.stringValue else { throw .invalidClaim("iss", reason: "is a \(value.typeName), not a string") }
@@ -190,7 +195,7 @@ public struct TokenVerifier: Sendable {
         return VerifiedToken(
             subject: subject, scopes: try scopes(in: claims), expiresAt: expiresAt,
             issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID, actor: actor, issuer: issuerClaim,
-            audiences: audiences, notBefore: notBeforeClaim)
+            audiences: audiences, notBefore: notBeforeClaim, sessionID: sessionID)
     }
 
     private func date(_ value: JSONValue, claim: String) throws(TokenError) -> Date {

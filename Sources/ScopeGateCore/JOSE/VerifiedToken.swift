@@ -24,11 +24,15 @@ public struct VerifiedToken: Equatable, Sendable {
     public let audiences: [String]
     /// The `nbf` claim, if present.
     public let notBefore: Date?
+    /// The `sid` claim, if present: the login (refresh-token family) the token was issued in, which ends
+    /// when the family is revoked.
+    public let sessionID: String?
 
     /// What a token proved.
     public init(
         subject: String, scopes: [String], expiresAt: Date, issuedAt: Date? = nil, tokenID: String? = nil, keyID: String? = nil,
-        clientID: String? = nil, actor: JSONValue? = nil, issuer: String? = nil, audiences: [String] = [], notBefore: Date? = nil
+        clientID: String? = nil, actor: JSONValue? = nil, issuer: String? = nil, audiences: [String] = [], notBefore: Date? = nil,
+        sessionID: String? = nil
     ) {
         self.subject = subject
         self.scopes = scopes
@@ -41,5 +45,6 @@ public struct VerifiedToken: Equatable, Sendable {
         self.issuer = issuer
         self.audiences = audiences
         self.notBefore = notBefore
+        self.sessionID = sessionID
     }
 }

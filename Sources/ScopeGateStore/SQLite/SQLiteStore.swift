@@ -29,12 +29,40 @@ public final class SQLiteStore: StateStore {
             count INTEGER NOT NULL
         ) STRICT;
         INSERT INTO change_count (id, count) VALUES (1, 0);
+        """,
         """
+        CREATE TABLE refresh_families (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            client_id TEXT,
+            scopes TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            ends_ms INTEGER NOT NULL,
+            idle_ms INTEGER NOT NULL,
+            access_until_ms INTEGER NOT NULL,
+            revoked_ms INTEGER
+        ) STRICT;
+        CREATE INDEX refresh_families_revoked ON refresh_families (access_until_ms) WHERE revoked_ms IS NOT NULL;
+        CREATE INDEX refresh_families_ends ON refresh_families (ends_ms);
+        CREATE TABLE refresh_tokens (
+            hash TEXT PRIMARY KEY,
+            family_id TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+            created_ms INTEGER NOT NULL,
+            spent_ms INTEGER,
+            successor_hash TEXT,
+            sealed_successor TEXT
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+        """,
     ]
 
     /// The file.
     public let path: String
     private let idle = Mutex<[SQLiteConnection]>([])
+    /// Writes from this process take turns here rather than in SQLite's busy handler, which sleeps
+    /// (milliseconds at a time) between tries; other processes (the CLI) still meet the busy timeout.
+    private let writing = Mutex<Void>(())
     private static let idleLimit = 8
 
     /// Opens the store at `path`, creating it and bringing its schema up to date.
@@ -92,12 +120,23 @@ public final class SQLiteStore: StateStore {
         }
     }
 
-    /// A change, counted in the same transaction.
+    /// A change, counted in the same transaction (which is what pollers of ``changeCount()`` notice).
     private func change(_ body: (SQLiteConnection) throws(SQLiteError) -> Void) throws(StoreError) {
-        try withConnection { connection throws(SQLiteError) in
-            try connection.transaction { () throws(SQLiteError) in
-                try body(connection)
-                try connection.query("UPDATE change_count SET count = count + 1 WHERE id = 1")
+        try write { connection throws(SQLiteError) in
+            try body(connection)
+            try Self.count(connection)
+        }
+    }
+
+    private static func count(_ connection: SQLiteConnection) throws(SQLiteError) {
+        try connection.query("UPDATE change_count SET count = count + 1 WHERE id = 1")
+    }
+
+    /// One write transaction, this process's writes one at a time.
+    private func write<Result: Sendable>(_ body: (SQLiteConnection) throws(SQLiteError) -> Result) throws(StoreError) -> Result {
+        try writing.withLock { _ throws(StoreError) -> Result in
+            try withConnection { (connection: SQLiteConnection) throws(SQLiteError) -> Result in
+                try connection.transaction { () throws(SQLiteError) -> Result in try body(connection) }
             }
         }
     }
@@ -151,8 +190,150 @@ public final class SQLiteStore: StateStore {
         try change { connection throws(SQLiteError) in
             try connection.query("DELETE FROM revoked_tokens WHERE until_ms <= ?", [.integer(Self.milliseconds(date))])
             removed = Int(try connection.query("SELECT changes()").first?.first?.integer ?? 0)
+            try connection.query(
+                "DELETE FROM refresh_families WHERE ends_ms <= ?1 AND access_until_ms <= ?1", [.integer(Self.milliseconds(date))])
+            removed += Int(try connection.query("SELECT changes()").first?.first?.integer ?? 0)
         }
         return removed
+    }
+
+    // MARK: Refresh tokens
+
+    public func createRefreshFamily(_ family: RefreshFamily, tokenHash: String, accessUntil: Date) throws(StoreError) {
+        try write { connection throws(SQLiteError) in
+            try connection.query(
+                """
+                INSERT INTO refresh_families (id, kind, subject, client_id, scopes, created_ms, ends_ms, idle_ms, access_until_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(family.id), .text(family.kind), .text(family.subject), family.clientID.map(SQLiteValue.text) ?? .null,
+                    .text(family.scopes.joined(separator: " ")), .integer(Self.milliseconds(family.createdAt)),
+                    .integer(Self.milliseconds(family.endsAt)), .integer(Int64((family.idleLimit * 1000).rounded(.down))),
+                    .integer(Self.milliseconds(accessUntil)),
+                ])
+            try connection.query(
+                "INSERT INTO refresh_tokens (hash, family_id, created_ms) VALUES (?, ?, ?)",
+                [.text(tokenHash), .text(family.id), .integer(Self.milliseconds(family.createdAt))])
+        }
+    }
+
+    /// The columns ``family(_:)`` reads, in its order, from `refresh_families` aliased `f`.
+    private static let familyColumns =
+        "f.id, f.kind, f.subject, f.client_id, f.scopes, f.created_ms, f.ends_ms, f.idle_ms, f.access_until_ms, f.revoked_ms"
+
+    private struct FamilyRow {
+        let family: RefreshFamily
+        let revoked: Bool
+    }
+
+    private static func family(_ row: ArraySlice<SQLiteValue>) -> FamilyRow? {
+        let values = Array(row)
+        guard values.count == 10, let id = values[0].text, let kind = values[1].text, let subject = values[2].text, let scopes = values[4].text,
+            let created = values[5].integer, let ends = values[6].integer, let idle = values[7].integer
+        else { return nil }
+        let family = RefreshFamily(
+            id: id, kind: kind, subject: subject, clientID: values[3].text, scopes: scopes.split(separator: " ").map(String.init),
+            createdAt: date(created), endsAt: date(ends), idleLimit: Double(idle) / 1000)
+        return FamilyRow(family: family, revoked: values[9] != .null)
+    }
+
+    private struct TokenRow {
+        let family: FamilyRow
+        let createdMilliseconds: Int64
+        let spentMilliseconds: Int64?
+        let successorHash: String?
+        let sealedSuccessor: String?
+
+        var expiresMilliseconds: Int64 {
+            min(SQLiteStore.milliseconds(family.family.endsAt), createdMilliseconds + Int64((family.family.idleLimit * 1000).rounded(.down)))
+        }
+    }
+
+    private static func token(hash: String, in connection: SQLiteConnection) throws(SQLiteError) -> TokenRow? {
+        let rows = try connection.query(
+            """
+            SELECT t.created_ms, t.spent_ms, t.successor_hash, t.sealed_successor, \(familyColumns)
+            FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?
+            """, [.text(hash)])
+        guard let row = rows.first, row.count == 14, let created = row[0].integer, let family = family(row[4...]) else { return nil }
+        return TokenRow(
+            family: family, createdMilliseconds: created, spentMilliseconds: row[1].integer, successorHash: row[2].text, sealedSuccessor: row[3].text)
+    }
+
+    public func redeemRefreshToken(_ request: RefreshRedemptionRequest, admit: (RefreshFamily) -> Bool) throws(StoreError) -> RefreshRedemption {
+        let now = Self.milliseconds(request.now)
+        return try write { connection throws(SQLiteError) -> RefreshRedemption in
+            guard let token = try Self.token(hash: request.tokenHash, in: connection) else { return .refused(.unknown) }
+            let family = token.family.family
+            guard family.clientID == request.clientID else { return .refused(.otherClient) }
+            guard !token.family.revoked else { return .refused(.revoked) }
+            guard now < Self.milliseconds(family.endsAt) else { return .refused(.expired) }
+            let accessUntil = Self.milliseconds(request.accessUntil)
+            if let spent = token.spentMilliseconds {
+                if request.grace > 0, now < spent + Int64((request.grace * 1000).rounded(.down)), let successor = token.successorHash,
+                    let sealed = token.sealedSuccessor,
+                    try connection.query("SELECT 1 FROM refresh_tokens WHERE hash = ? AND spent_ms IS NULL", [.text(successor)]).count == 1,
+                    admit(family)
+                {
+                    try Self.extendAccess(family.id, until: accessUntil, in: connection)
+                    return .replayed(family, sealedSuccessor: sealed)
+                }
+                // A spent token again: whoever holds it now, the family can no longer be trusted.
+                try connection.query("UPDATE refresh_families SET revoked_ms = ? WHERE id = ?", [.integer(now), .text(family.id)])
+                try Self.count(connection)
+                return .reused(family)
+            }
+            guard now < token.expiresMilliseconds else { return .refused(.expired) }
+            guard admit(family) else { return .refused(.notAdmitted) }
+            try connection.query(
+                "UPDATE refresh_tokens SET spent_ms = ?, successor_hash = ?, sealed_successor = ? WHERE hash = ?",
+                [.integer(now), .text(request.successorHash), .text(request.sealedSuccessor), .text(request.tokenHash)])
+            try connection.query(
+                "INSERT INTO refresh_tokens (hash, family_id, created_ms) VALUES (?, ?, ?)",
+                [.text(request.successorHash), .text(family.id), .integer(now)])
+            try Self.extendAccess(family.id, until: accessUntil, in: connection)
+            return .rotated(family)
+        }
+    }
+
+    private static func extendAccess(_ id: String, until: Int64, in connection: SQLiteConnection) throws(SQLiteError) {
+        try connection.query(
+            "UPDATE refresh_families SET access_until_ms = max(access_until_ms, ?) WHERE id = ?", [.integer(until), .text(id)])
+    }
+
+    public func refreshToken(hash tokenHash: String) throws(StoreError) -> RefreshTokenState? {
+        try withConnection { connection throws(SQLiteError) -> RefreshTokenState? in
+            guard let token = try Self.token(hash: tokenHash, in: connection) else { return nil }
+            return RefreshTokenState(
+                family: token.family.family, issuedAt: Self.date(token.createdMilliseconds), expiresAt: Self.date(token.expiresMilliseconds),
+                spent: token.spentMilliseconds != nil, revoked: token.family.revoked)
+        }
+    }
+
+    @discardableResult
+    public func revokeRefreshFamily(id: String, at now: Date) throws(StoreError) -> Bool {
+        try write { connection throws(SQLiteError) -> Bool in
+            let known = try connection.query("SELECT revoked_ms FROM refresh_families WHERE id = ?", [.text(id)])
+            guard let row = known.first else { return false }
+            if row.first == .null {
+                try connection.query("UPDATE refresh_families SET revoked_ms = ? WHERE id = ?", [.integer(Self.milliseconds(now)), .text(id)])
+                try Self.count(connection)
+            }
+            return true
+        }
+    }
+
+    public func revokedFamilies(at now: Date) throws(StoreError) -> [RevokedFamily] {
+        let rows = try withConnection { connection throws(SQLiteError) in
+            try connection.query(
+                "SELECT id, access_until_ms FROM refresh_families WHERE revoked_ms IS NOT NULL AND access_until_ms > ?",
+                [.integer(Self.milliseconds(now))])
+        }
+        return rows.compactMap { row in
+            guard row.count == 2, let id = row[0].text, let until = row[1].integer else { return nil }
+            return RevokedFamily(id: id, until: Self.date(until))
+        }
     }
 
     public func changeCount() throws(StoreError) -> Int64 {
