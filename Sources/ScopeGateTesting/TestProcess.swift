@@ -71,6 +71,11 @@ public struct ServingProcess {
         process.executableURL = scopegateBinary
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = ["serve"] + arguments + ["--port", "0"]
+        // Each server in a working directory of its own, so the default store (scopegate.db in
+        // --state-dir, the working directory) is never shared between tests by accident.
+        let workingDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
+        process.currentDirectoryURL = workingDirectory
         errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice

@@ -7,7 +7,7 @@ import ScopeGateStore
 /// service polls (it sees the change within a second).
 struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Revoke one access token (--jti), or every token issued to a user or client until now.",
+        abstract: "Revoke one access token (--jti), one login (--family), or every token issued to a user or client until now.",
         discussion: """
             Writes to the store serve runs with (--store); a running service sees it within a second. --user and --client \
             refuse every token issued to them before now (tokens issued later work). --jti refuses one token; give --issuer \
@@ -15,8 +15,11 @@ struct Revoke: ParsableCommand {
             """
     )
 
-    @Option(help: "The store: sqlite:PATH, as serve --store.")
-    var store: String
+    @Option(help: "The store: sqlite:PATH, as serve --store (default: scopegate.db in --state-dir).")
+    var store: String?
+
+    @Option(name: .customLong("state-dir"), help: "The folder of the default store, as serve --state-dir (default: the working directory).")
+    var stateDir: String?
 
     @Option(help: "The jti of one access token to revoke.")
     var jti: String?
@@ -33,15 +36,20 @@ struct Revoke: ParsableCommand {
     @Option(help: "A client whose tokens issued until now are refused.")
     var client: String?
 
+    @Option(help: "A login (refresh-token family, the sid of its access tokens): its refresh and access tokens are refused.")
+    var family: String?
+
     func validate() throws {
-        guard [jti, user, client].compactMap({ $0 }).count == 1 else { throw ValidationError("give one of --jti, --user or --client") }
+        guard [jti, user, client, family].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give one of --jti, --user, --client or --family")
+        }
         guard until > 0 else { throw ValidationError("--until must be positive") }
     }
 
     func run() throws {
-        let opened = try Serve.openStore(store)
+        let opened = try Serve.openStore(store ?? "sqlite:\(Serve.stateFolder(stateDir))/scopegate.db")
         let now = Date()
-        do {
+        do throws(StoreError) {
             if let jti {
                 try opened.revokeToken(id: jti, issuer: issuer, until: now + TimeInterval(until))
                 print("revoked token \(jti) until \(KeySchedule.formatTimestamp(now + TimeInterval(until)))")
@@ -51,6 +59,9 @@ struct Revoke: ParsableCommand {
             } else if let client {
                 try opened.setNotBefore(now, kind: PrincipalKind.client.rawValue, subject: client)
                 print("revoked every token issued to client \(client) before \(KeySchedule.formatTimestamp(now))")
+            } else if let family {
+                guard try opened.revokeRefreshFamily(id: family, at: now) else { throw StoreError("no login \(family) in the store") }
+                print("revoked login \(family): its refresh and access tokens")
             }
         } catch {
             throw StartupError(description: error.description)

@@ -45,8 +45,31 @@ struct Serve: ParsableCommand {
     @Option(help: "Clients file (YAML): machine clients, their secret hashes, grant types and scopes.")
     var clients: String?
 
-    @Option(help: "Where revocations are kept, shared with scopegate revoke: sqlite:PATH (default: this process's memory only).")
+    @Option(
+        help:
+            "Where refresh tokens and revocations are kept, shared with scopegate revoke and with other replicas: sqlite:PATH (default: sqlite:scopegate.db in --state-dir)."
+    )
     var store: String?
+
+    @Option(
+        name: .customLong("state-dir"),
+        help: "Folder of the default store (default: the working directory; with --demo, a new temporary folder removed at exit).")
+    var stateDir: String?
+
+    @Option(
+        name: .customLong("refresh-token-lifetime"),
+        help: "Seconds a login's refresh tokens last (rotated on each use); 0: none for logins without a client. Clients with the refresh_token grant always get them."
+    )
+    var refreshTokenLifetime = 0
+
+    @Option(name: .customLong("refresh-token-idle"), help: "Seconds a refresh token may go unused before it expires (default: the lifetime).")
+    var refreshTokenIdle: Int?
+
+    @Option(
+        name: .customLong("refresh-reuse-grace"),
+        help: "Seconds (0 to 5) in which the client that redeemed a refresh token may present it again and get the same successor; 0: a spent token again revokes its login."
+    )
+    var refreshReuseGrace = 0
 
     @Flag(help: "Use the demo users, policies/demo.yaml and the tutorial's published secret. For trying out only.")
     var demo = false
@@ -147,6 +170,11 @@ struct Serve: ParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
+        guard refreshTokenLifetime >= 0 else { throw ValidationError("--refresh-token-lifetime must not be negative") }
+        if let refreshTokenIdle, refreshTokenIdle < 1 { throw ValidationError("--refresh-token-idle must be at least 1") }
+        guard (0...Int(RefreshTokenSettings.maximumReuseGrace)).contains(refreshReuseGrace) else {
+            throw ValidationError("--refresh-reuse-grace must be 0 to \(Int(RefreshTokenSettings.maximumReuseGrace)) (seconds)")
+        }
         guard leeway >= 0 else { throw ValidationError("--leeway must not be negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let loginQueue, loginQueue < 1 { throw ValidationError("--login-queue must be at least 1") }
@@ -204,7 +232,10 @@ struct Serve: ParsableCommand {
         } catch {
             throw StartupError(description: error.description)
         }
-        let configuration = try makeConfiguration(loaded)
+        // --demo keeps its store in a folder of its own, removed at exit: every demo starts afresh.
+        let demoFolder = demo && store == nil && stateDir == nil ? try Self.temporaryFolder() : nil
+        defer { if let demoFolder { try? FileManager.default.removeItem(atPath: demoFolder) } }
+        let configuration = try makeConfiguration(loaded, stateFolder: demoFolder ?? Self.stateFolder(stateDir))
         if demo {
             sink?.flush()
             writeToStandardError(
@@ -241,6 +272,21 @@ struct Serve: ParsableCommand {
         daemon.stop()
     }
 
+    /// `--state-dir`, or the working directory.
+    static func stateFolder(_ option: String?) -> String {
+        if let option, !option.isEmpty { return option.hasSuffix("/") && option.count > 1 ? String(option.dropLast()) : option }
+        return FileManager.default.currentDirectoryPath
+    }
+
+    /// A new folder only this user can read, for --demo's store.
+    private static func temporaryFolder() throws -> String {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/scopegate-demo-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw StartupError(description: "cannot create a temporary folder for the demo's store: \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+
     /// The store a `--store` URL names: `sqlite:PATH`.
     static func openStore(_ url: String) throws -> any StateStore {
         guard url.hasPrefix("sqlite:"), url.count > "sqlite:".count else {
@@ -267,7 +313,7 @@ struct Serve: ParsableCommand {
         return (logger, sink)
     }
 
-    private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded) throws -> ServiceConfiguration {
+    private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded, stateFolder: String) throws -> ServiceConfiguration {
         let hasher: PasswordHasher
         do {
             hasher = try PasswordHasher(cost: bcryptCost)
@@ -282,13 +328,14 @@ struct Serve: ParsableCommand {
         var configuration = ServiceConfiguration(policy: loaded.policy, users: loaded.users, keyring: loaded.keyring, passwordHasher: hasher)
         configuration.keySchedule = loaded.keySchedule
         configuration.clients = loaded.clients
-        if let store {
-            do {
-                configuration.revocations = try Revocations(store: try Self.openStore(store))
-            } catch {
-                throw StartupError(description: "--store: \(error)")
-            }
+        do {
+            configuration.revocations = try Revocations(store: try Self.openStore(store ?? "sqlite:\(stateFolder)/scopegate.db"))
+        } catch {
+            throw StartupError(description: "--store: \(error)")
         }
+        configuration.refreshTokens.lifetime = TimeInterval(refreshTokenLifetime)
+        configuration.refreshTokens.idle = refreshTokenIdle.map(TimeInterval.init)
+        configuration.refreshTokens.reuseGrace = TimeInterval(refreshReuseGrace)
         configuration.tokenLifetime = TimeInterval(tokenLifetime)
         configuration.verification = VerificationOptions(leeway: TimeInterval(leeway), issuer: issuer, audience: audience)
         configuration.challenge = challenge

@@ -50,6 +50,9 @@ public struct ServiceConfiguration: Sendable {
     /// Revoked tokens and subjects, kept in the store (`--store`) or, without one, in memory. Not replaced
     /// by a reload.
     public var revocations = Revocations()
+    /// Refresh tokens: off unless a lifetime or a client's `refresh_token` grant turns them on (and a store
+    /// keeps them).
+    public var refreshTokens = RefreshTokenSettings()
 
     /// 127.0.0.0/8 and ::1.
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]

@@ -150,14 +150,14 @@ enum OpenAPIDocument {
     private static var tokenOperation: JSONValue {
         [
             "operationId": "login_for_access_token",
-            "summary": "Tokens: the OAuth2 password grant, client credentials and token exchange",
+            "summary": "Tokens: the OAuth2 password grant, refresh tokens, client credentials and token exchange",
             "description":
-                "The password grant checks the password and returns a signed JWT carrying the requested scopes that the user's record allows. Clients of the clients file authenticate with HTTP Basic or client_id and client_secret, and may use client_credentials (RFC 6749 §4.4) and token exchange for down-scoping (RFC 8693), as their records allow.",
+                "The password grant checks the password and returns a signed JWT carrying the requested scopes that the user's record allows. Clients of the clients file authenticate with HTTP Basic or client_id and client_secret, and may use client_credentials (RFC 6749 §4.4) and token exchange for down-scoping (RFC 8693), as their records allow. With refresh tokens on (--refresh-token-lifetime, or a client's refresh_token grant), a login's answer carries a refresh_token, which the refresh_token grant spends for a new access token and its successor (RFC 6749 §6).",
             "requestBody": [
                 "required": true,
                 "content": [
                     "application/x-www-form-urlencoded": [
-                        "schema": ["oneOf": [ref("LoginForm"), ref("ClientCredentialsForm"), ref("TokenExchangeForm")]]
+                        "schema": ["oneOf": [ref("LoginForm"), ref("RefreshForm"), ref("ClientCredentialsForm"), ref("TokenExchangeForm")]]
                     ]
                 ],
             ],
@@ -297,7 +297,7 @@ enum OpenAPIDocument {
                     "active": ["type": "boolean"], "scope": stringType, "client_id": stringType, "username": stringType,
                     "token_type": stringType, "exp": ["type": "integer"], "iat": ["type": "integer"], "nbf": ["type": "integer"],
                     "aud": ["oneOf": [stringType, ["type": "array", "items": stringType]]], "sub": stringType,
-                    "iss": stringType, "jti": stringType,
+                    "iss": stringType, "jti": stringType, "sid": stringType,
                 ],
             ],
             "RevocationForm": [
@@ -306,6 +306,17 @@ enum OpenAPIDocument {
                 "properties": [
                     "token": ["type": "string", "minLength": 1],
                     "token_type_hint": ["type": "string", "description": "access_token or refresh_token; a hint only (RFC 7009 §2.1)."],
+                    "client_id": stringType,
+                    "client_secret": ["type": "string", "format": "password"],
+                ],
+            ],
+            "RefreshForm": [
+                "type": "object",
+                "required": ["grant_type", "refresh_token"],
+                "properties": [
+                    "grant_type": ["type": "string", "const": "refresh_token"],
+                    "refresh_token": ["type": "string", "minLength": 1],
+                    "scope": ["type": "string", "description": "Space-separated scopes, each granted at the login; none: the login's."],
                     "client_id": stringType,
                     "client_secret": ["type": "string", "format": "password"],
                 ],
@@ -342,6 +353,7 @@ enum OpenAPIDocument {
                     "access_token": stringType,
                     "token_type": ["type": "string", "const": "bearer"],
                     "expires_in": ["type": "integer"],
+                    "refresh_token": stringType,
                     "scope": stringType,
                     "issued_token_type": ["type": "string", "description": "Token exchange only (RFC 8693)."],
                 ],

@@ -16,19 +16,23 @@ public final class Revocations: Sendable {
         let tokens: [String: [String: Date]]
         /// "kind NUL subject" → not before.
         let notBefore: [String: Date]
+        /// Revoked refresh-token family (`sid`) → until.
+        let families: [String: Date]
 
-        init(tokens: [String: [String: Date]] = [:], notBefore: [String: Date] = [:]) {
+        init(tokens: [String: [String: Date]] = [:], notBefore: [String: Date] = [:], families: [String: Date] = [:]) {
             self.tokens = tokens
             self.notBefore = notBefore
+            self.families = families
         }
 
-        var isEmpty: Bool { tokens.isEmpty && notBefore.isEmpty }
+        var isEmpty: Bool { tokens.isEmpty && notBefore.isEmpty && families.isEmpty }
     }
 
     private let table = Snapshot(Table())
     /// Whether any revocation is in force: one atomic load on a decision when none is.
     private let inForce = Atomic<Bool>(false)
-    private let store: (any StateStore)?
+    /// Where revocations and refresh-token families are kept; nil: this process's memory only.
+    let store: (any StateStore)?
     private let seenChanges = Mutex<Int64>(-1)
     private let polling = Atomic<Bool>(false)
 
@@ -49,14 +53,22 @@ public final class Revocations: Sendable {
         schedulePoll(on: DispatchQueue(label: "scopegate.revocations"), every: interval, clock: clock)
     }
 
-    private func schedulePoll(on queue: DispatchQueue, every interval: Double, clock: @escaping @Sendable () -> Date) {
+    private func schedulePoll(
+        on queue: DispatchQueue, every interval: Double, clock: @escaping @Sendable () -> Date, lastPurge: Date = .distantPast
+    ) {
         queue.asyncAfter(deadline: .now() + interval) { [self] in
             guard polling.load(ordering: .acquiring) else { return }
+            let now = clock()
+            var purged = lastPurge
+            // Ended revocations and families leave the store once an hour (any replica may do it).
+            if now.timeIntervalSince(lastPurge) >= Self.purgeInterval, (try? store?.purge(before: now)) != nil { purged = now }
             // A store that cannot be read now keeps the copy in force; the next poll tries again.
-            try? refresh(now: clock())
-            schedulePoll(on: queue, every: interval, clock: clock)
+            try? refresh(now: now)
+            schedulePoll(on: queue, every: interval, clock: clock, lastPurge: purged)
         }
     }
+
+    private static let purgeInterval: TimeInterval = 3600
 
     /// Ends the poll.
     public func stop() {
@@ -72,11 +84,13 @@ public final class Revocations: Sendable {
             guard count != seen else { return }
             let revoked = try store.revokedTokens(at: now)
             let notBefores = try store.notBefores()
+            let families = try store.revokedFamilies(at: now)
             var tokens: [String: [String: Date]] = [:]
             for token in revoked { tokens[token.tokenID, default: [:]][token.issuer] = token.until }
             var notBefore: [String: Date] = [:]
             for entry in notBefores { notBefore[Self.subjectKey(entry.kind, entry.subject)] = entry.notBefore }
-            let fresh = Table(tokens: tokens, notBefore: notBefore)
+            let fresh = Table(
+                tokens: tokens, notBefore: notBefore, families: Dictionary(families.map { ($0.id, $0.until) }, uniquingKeysWith: max))
             table.update { _ in fresh }
             inForce.store(!fresh.isEmpty, ordering: .releasing)
             seen = count
@@ -90,12 +104,20 @@ public final class Revocations: Sendable {
         guard inForce.load(ordering: .acquiring) else { return nil }
         let current = table.read()
         if let id = token.tokenID, let until = current.tokens[id]?[token.issuer ?? ""], until > now { return "the token was revoked" }
+        if let family = token.sessionID, current.families[family] != nil { return "the token's login was revoked" }
         if let notBefore = current.notBefore[Self.subjectKey(kind.rawValue, token.subject)],
             (token.issuedAt ?? .distantPast) < notBefore
         {
             return "the \(kind)'s tokens issued before \(KeySchedule.formatTimestamp(notBefore)) were revoked"
         }
         return nil
+    }
+
+    /// Whether a login of `subject` (of `kind`) at `loginTime` was revoked by a "not before" set since:
+    /// then its refresh tokens are no longer redeemed.
+    func revokedLogin(kind: PrincipalKind, subject: String, at loginTime: Date) -> Bool {
+        guard inForce.load(ordering: .acquiring), let notBefore = table.read().notBefore[Self.subjectKey(kind.rawValue, subject)] else { return false }
+        return loginTime < notBefore
     }
 
     /// Revokes the access token `id` of `issuer` until `until`: in the store, then in this copy at once.
@@ -108,9 +130,22 @@ public final class Revocations: Sendable {
             table.update { current in
                 var tokens = current.tokens
                 tokens[id, default: [:]][issuer] = max(until, tokens[id]?[issuer] ?? until)
-                return Table(tokens: tokens, notBefore: current.notBefore)
+                return Table(tokens: tokens, notBefore: current.notBefore, families: current.families)
             }
             inForce.store(true, ordering: .releasing)
         }
+    }
+}
+
+extension Revocations {
+    /// Revokes the refresh-token family `id` (its refresh tokens and, through their `sid`, its access
+    /// tokens): in the store, then in this copy at once. False when the store knows no such family. May
+    /// block: call it from a worker thread.
+    @discardableResult
+    func revokeFamily(id: String, now: Date) throws(StoreError) -> Bool {
+        guard let store else { return false }
+        let known = try store.revokeRefreshFamily(id: id, at: now)
+        try refresh(now: now)
+        return known
     }
 }

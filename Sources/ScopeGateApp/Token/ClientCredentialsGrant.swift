@@ -19,7 +19,7 @@ struct ClientCredentialsGrant: GrantType {
         let requested = (form["scope"] ?? "").split(separator: " ").map(String.init)
         let audience = form["audience"]
         return .success(
-            GrantJob(regulatedName: nil, mayBlock: false) { context in
+            GrantJob(regulatedName: nil, cost: .nothing) { context in
                 Self.grant(requested: requested, audience: audience, context: context)
             })
     }

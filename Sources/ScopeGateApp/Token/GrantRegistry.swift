@@ -13,5 +13,5 @@ struct GrantRegistry: Sendable {
     }
 
     /// The grants ScopeGate offers.
-    static let standard = GrantRegistry([PasswordGrant(), ClientCredentialsGrant(), TokenExchangeGrant()], defaultGrant: PasswordGrant())
+    static let standard = GrantRegistry([PasswordGrant(), RefreshTokenGrant(), ClientCredentialsGrant(), TokenExchangeGrant()], defaultGrant: PasswordGrant())
 }

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Logging
 import ScopeGateCore
 import ScopeGateHTTP
+import ScopeGateStore
 
 /// One OAuth2 grant type `POST /token` accepts (RFC 6749 §4). The token endpoint does the steps every
 /// grant shares (form parsing and duplicate refusal, client authentication, login regulation, deferral to
@@ -30,18 +31,27 @@ struct GrantJob: Sendable {
     /// The name login regulation counts failures under (the user name for the password grant); nil: not
     /// regulated.
     let regulatedName: String?
-    /// Whether the job may block (a password hash): then it always runs on a worker. A job that does not
-    /// runs on the polling thread when the client's credentials need no hash either (none, or a pair
-    /// recently verified).
-    let mayBlock: Bool
+    /// What the job spends its time on, which decides where it runs.
+    let cost: GrantCost
     /// Runs with the state taken when the request arrived.
     let run: @Sendable (GrantContext) -> GrantOutcome
 
-    init(regulatedName: String?, mayBlock: Bool = true, run: @escaping @Sendable (GrantContext) -> GrantOutcome) {
+    init(regulatedName: String?, cost: GrantCost = .hashing, run: @escaping @Sendable (GrantContext) -> GrantOutcome) {
         self.regulatedName = regulatedName
-        self.mayBlock = mayBlock
+        self.cost = cost
         self.run = run
     }
+}
+
+/// Where a grant's job runs. A job that needs no hash runs without the hashing workers when the client's
+/// credentials need none either (none, or a pair recently verified); else it waits its turn with them.
+enum GrantCost: Sendable {
+    /// A password hash: always on the hashing workers (queued, regulated, answered 503 when full).
+    case hashing
+    /// A store's disk or network: on the waiting workers, never behind a hash.
+    case store
+    /// Nothing that blocks (signing): on the polling thread.
+    case nothing
 }
 
 /// What a grant's job may use.
@@ -75,6 +85,18 @@ struct IssueDetails: Sendable {
     var actor: JSONValue?
     /// `issued_token_type` in the response (RFC 8693 §2.2.1), for the exchange.
     var issuedTokenType: String?
+    /// What happens with refresh tokens.
+    var refresh: RefreshIssue = .none
+}
+
+/// Whether a token response carries a refresh token.
+enum RefreshIssue: Sendable {
+    /// None (client_credentials, token exchange, logins without refresh tokens).
+    case none
+    /// A login: starts a family when refresh tokens are on for its client (or for logins without one).
+    case startFamily
+    /// A redemption: the family's successor token, and the family (`sid`).
+    case successor(token: String, family: RefreshFamily)
 }
 
 /// A grant's refusal: the answer to send.

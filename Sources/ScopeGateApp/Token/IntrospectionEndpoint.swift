@@ -2,6 +2,7 @@ import FoundationEssentials
 import Logging
 import ScopeGateCore
 import ScopeGateHTTP
+import ScopeGateStore
 
 extension ScopeGateService {
     private static let introspectionParameters: Set<String> = ["token", "token_type_hint", "client_id", "client_secret"]
@@ -40,6 +41,7 @@ extension ScopeGateService {
     }
 
     private func introspection(of token: [UInt8], state: ServiceState) -> HTTPResponse {
+        if !token.contains(UInt8(ascii: ".")) { return refreshIntrospection(of: String(decoding: token, as: UTF8.self), state: state) }
         guard let (entry, principal) = try? state.liveToken(token[...], now: clock()) else { return Self.inactive }
         let verified = entry.token
         var writer = JSONWriter()
@@ -61,6 +63,32 @@ extension ScopeGateService {
         writer.raw(","); writer.key("sub"); writer.string(verified.subject)
         if let issuer = verified.issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
         if let tokenID = verified.tokenID { writer.raw(","); writer.key("jti"); writer.string(tokenID) }
+        writer.raw("}")
+        return .json(200, writer.bytes, headers: FastAPIResponses.noStore)
+    }
+
+    /// A refresh token: active while it would be redeemed (unspent, unexpired, its family not revoked, its
+    /// user present, enabled and not revoked since the login).
+    private func refreshIntrospection(of token: String, state: ServiceState) -> HTTPResponse {
+        let configuration = state.configuration
+        let now = clock()
+        guard RefreshToken.isWellFormed(token), let store = configuration.revocations.store,
+            let found = try? store.refreshToken(hash: RefreshToken.hash(token)), found.isLive(at: now),
+            found.family.kind == PrincipalKind.user.rawValue, let user = configuration.users[found.family.subject], !user.isDisabled,
+            !configuration.revocations.revokedLogin(kind: .user, subject: user.username, at: found.family.createdAt)
+        else { return Self.inactive }
+        let family = found.family
+        var writer = JSONWriter()
+        writer.raw(#"{"active":true"#)
+        writer.raw(","); writer.key("scope"); writer.string(family.scopes.filter(user.allows(scope:)).joined(separator: " "))
+        if let clientID = family.clientID { writer.raw(","); writer.key("client_id"); writer.string(clientID) }
+        writer.raw(","); writer.key("username"); writer.string(user.username)
+        writer.raw(","); writer.key("token_type"); writer.string("refresh_token")
+        writer.raw(","); writer.key("exp"); writer.integer(Int64(found.expiresAt.timeIntervalSince1970.rounded(.down)))
+        writer.raw(","); writer.key("iat"); writer.integer(Int64(found.issuedAt.timeIntervalSince1970.rounded(.down)))
+        writer.raw(","); writer.key("sub"); writer.string(user.username)
+        if let issuer = configuration.issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
+        writer.raw(","); writer.key("sid"); writer.string(family.id)
         writer.raw("}")
         return .json(200, writer.bytes, headers: FastAPIResponses.noStore)
     }

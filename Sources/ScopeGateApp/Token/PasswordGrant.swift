@@ -52,7 +52,7 @@ struct PasswordGrant: GrantType {
         for scope in requested where user.allows(scope: scope) && context.client?.allows(scope: scope) != false && !granted.contains(scope) {
             granted.append(scope)
         }
-        return .granted(principal: user, scopes: granted)
+        return .granted(principal: user, scopes: granted, details: IssueDetails(refresh: .startFamily))
     }
 
     private static let incorrect = GrantRefusal(response: FastAPIResponses.detail(400, "Incorrect username or password", headers: FastAPIResponses.noStore))

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Logging
 import ScopeGateCore
 import ScopeGateHTTP
+import ScopeGateStore
 
 extension ScopeGateService {
     /// The form parameters `/revoke` reads.
@@ -36,6 +37,9 @@ extension ScopeGateService {
         case .failure(let refusal): return refusal.response
         }
         let now = clock()
+        if !token.contains(UInt8(ascii: ".")) {
+            return revokeRefreshToken(String(decoding: token, as: UTF8.self), client: client, state: state, now: now)
+        }
         // RFC 7009 §2.2: an invalid token is answered as a revoked one; there is nothing to revoke.
         guard let verified = try? state.verifier.verify(bytes: token, now: now) else { return Self.revoked }
         if let owner = verified.clientID, state.configuration.clients[owner] != nil, client?.id != owner {
@@ -57,8 +61,29 @@ extension ScopeGateService {
         return Self.revoked
     }
 
-    /// `POST /logout` with the bearer token: revokes it; 204, or 401 with a challenge when there is no
-    /// valid token to revoke.
+    /// A refresh token: its whole family (the login) is revoked, its access tokens with it. A family issued
+    /// to a client is revoked only by that client, authenticated.
+    private func revokeRefreshToken(_ token: String, client: ClientRecord?, state: ServiceState, now: Date) -> HTTPResponse {
+        guard RefreshToken.isWellFormed(token), let store = state.configuration.revocations.store else { return Self.revoked }
+        do {
+            guard let found = try store.refreshToken(hash: RefreshToken.hash(token)) else { return Self.revoked }
+            let family = found.family
+            if let owner = family.clientID, client?.id != owner {
+                return client == nil
+                    ? ClientAuthentication.invalidClient("this token was issued to a client, which must authenticate to revoke it", basic: false).response
+                    : FastAPIResponses.oauthError("unauthorized_client", description: "this token was issued to another client")
+            }
+            try state.configuration.revocations.revokeFamily(id: family.id, now: now)
+            logger.notice("refresh token revoked; its login ends", metadata: ["auth.subject": "\(family.subject)", "auth.sid": "\(family.id)"])
+        } catch {
+            logger.error("cannot record a revocation", metadata: ["error": "\(error)"])
+            return Self.revocationOverloaded
+        }
+        return Self.revoked
+    }
+
+    /// `POST /logout` with the bearer token: revokes it and, when it came with refresh tokens, its whole
+    /// login (`sid`); 204, or 401 with a challenge when there is no valid token to revoke.
     func logOut(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
         let values = request.headers.rawValues("Authorization")
@@ -71,11 +96,13 @@ extension ScopeGateService {
         return .deferred(overloaded: { _ in Self.revocationOverloaded }) { [self] in
             do {
                 try state.configuration.revocations.revoke(id: tokenID, issuer: verified.issuer ?? "", until: verified.expiresAt, now: clock())
+                if let family = verified.sessionID { try state.configuration.revocations.revokeFamily(id: family, now: clock()) }
             } catch {
                 logger.error("cannot record a revocation", metadata: ["error": "\(error)"])
                 return Self.revocationOverloaded
             }
-            logger.notice("logged out", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)"])
+            logger.notice(
+                "logged out", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)", "auth.sid": "\(verified.sessionID ?? "-")"])
             return HTTPResponse(status: 204, headers: FastAPIResponses.noStore)
         }
     }

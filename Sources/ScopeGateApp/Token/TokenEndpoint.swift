@@ -2,6 +2,7 @@ import FoundationEssentials
 import Logging
 import ScopeGateCore
 import ScopeGateHTTP
+import ScopeGateStore
 
 extension ScopeGateService {
     /// `POST /token`: the steps every grant shares, around the grant the form names (``GrantRegistry``).
@@ -31,12 +32,20 @@ extension ScopeGateService {
         }
         // Signing blocks nothing: a grant that needs no hash, for a client that needs none either, is
         // answered here without the trip to a worker.
-        if !job.mayBlock {
+        // A redemption only waits on the store: on the waiting workers, never queued behind a hash.
+        if job.cost != .hashing {
             let remembered = credentials.flatMap {
                 clientAuthentication.rememberedClient($0, clients: state.configuration.clients, memory: clientSecrets, now: clock())
             }
             if credentials == nil || remembered != nil {
-                return .respond(run(job, credentials: credentials, remembered: remembered, state: state, address: form.clientAddress))
+                let address = form.clientAddress
+                if job.cost == .nothing { return .respond(run(job, credentials: credentials, remembered: remembered, state: state, address: address)) }
+                return .waiting(overloaded: { [metrics] reason in
+                    metrics.recordLoginOverloaded(reason)
+                    return Self.loginsOverloaded
+                }) { [self] in
+                    run(job, credentials: credentials, remembered: remembered, state: state, address: address)
+                }
             }
         }
         return .deferred(overloaded: { [metrics] reason in
@@ -160,13 +169,22 @@ extension ScopeGateService {
         if let notAfter = details.notAfter { lifetime = min(lifetime, notAfter.timeIntervalSince(now).rounded(.down)) }
         let claims: AccessTokenClaims
         let token: String
+        let refresh: (token: String, family: String)?
+        do {
+            refresh = try refreshToken(details.refresh, for: principal, scopes: scopes, client: client, accessUntil: now + lifetime, now: now)
+        } catch {
+            logger.error("cannot start a refresh-token family", metadata: ["error": "\(error)"])
+            return FastAPIResponses.oauthError(
+                "temporarily_unavailable", description: "cannot issue a token right now; retry", status: 503,
+                headers: [("Retry-After", "1")])
+        }
         do {
             let tokenID = Base64URL.encode(try SecureRandom.bytes(16))
             claims = AccessTokenClaims(
                 subject: principal.subject, scopes: scopes, issuedAt: now,
                 expiresAt: now + lifetime, tokenID: tokenID,
                 issuer: configuration.issuer, audience: details.audience ?? configuration.audience, clientID: details.clientID ?? client?.id,
-                actor: details.actor)
+                actor: details.actor, sessionID: refresh?.family)
             token = try state.signer.sign(claims)
         } catch {
             logger.error("cannot sign a token", metadata: ["error": "\(error)"])
@@ -177,7 +195,7 @@ extension ScopeGateService {
             "token issued",
             metadata: [
                 "auth.subject": "\(principal.subject)", "auth.principal": "\(principal.kind)", "auth.scopes": "\(scopes.joined(separator: " "))",
-                "auth.jti": "\(claims.tokenID)",
+                "auth.jti": "\(claims.tokenID)", "auth.sid": "\(refresh?.family ?? "-")",
             ])
         var writer = JSONWriter()
         writer.raw("{")
@@ -187,9 +205,35 @@ extension ScopeGateService {
         }
         writer.raw(","); writer.key("token_type"); writer.string("bearer")
         writer.raw(","); writer.key("expires_in"); writer.integer(Int64(lifetime.rounded(.down)))
+        if let refresh { writer.raw(","); writer.key("refresh_token"); writer.string(refresh.token) }
         writer.raw(","); writer.key("scope"); writer.string(scopes.joined(separator: " "))
         writer.raw("}")
         return .json(200, writer.bytes, headers: FastAPIResponses.noStore)
+    }
+
+    /// The refresh token a response carries and its family's id, or nil: a login's new family when refresh
+    /// tokens are on for its client (the family row written before the access token is signed, so `sid`
+    /// never names a family the store lacks), or a redemption's successor.
+    private func refreshToken(
+        _ issue: RefreshIssue, for principal: any Principal, scopes: [String], client: ClientRecord?, accessUntil: Date, now: Date
+    ) throws -> (token: String, family: String)? {
+        switch issue {
+        case .none:
+            return nil
+        case .successor(let token, let family):
+            return (token, family.id)
+        case .startFamily:
+            let configuration = current.configuration
+            guard principal.kind == .user, let store = configuration.revocations.store,
+                let lifetime = configuration.refreshTokens.familyLifetime(for: client)
+            else { return nil }
+            let token = try RefreshToken.generate()
+            let family = RefreshFamily(
+                id: Base64URL.encode(try SecureRandom.bytes(16)), kind: principal.kind.rawValue, subject: principal.subject, clientID: client?.id,
+                scopes: scopes, createdAt: now, endsAt: now + lifetime, idleLimit: min(configuration.refreshTokens.idle ?? lifetime, lifetime))
+            try store.createRefreshFamily(family, tokenHash: RefreshToken.hash(token), accessUntil: accessUntil)
+            return (token, family.id)
+        }
     }
 
     private static let loginsOverloaded = FastAPIResponses.detail(

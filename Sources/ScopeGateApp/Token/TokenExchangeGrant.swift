@@ -40,7 +40,7 @@ struct TokenExchangeGrant: GrantType {
         let requested = form["scope"].map { $0.split(separator: " ").map(String.init) }
         let audience = form["audience"]
         return .success(
-            GrantJob(regulatedName: nil, mayBlock: false) { context in
+            GrantJob(regulatedName: nil, cost: .nothing) { context in
                 Self.exchange(Array(subjectToken.utf8), requested: requested, audience: audience, context: context)
             })
     }

@@ -37,7 +37,7 @@ public struct ClientDirectory: PrincipalDirectory {
     ///   billing-worker:
     ///     secret_hashes:                       # one or two (two while a secret is being rotated)
     ///       - "$pbkdf2-sha256$600000$<salt>$<hash>"
-    ///     grant_types: [client_credentials]    # client_credentials, password, token_exchange
+    ///     grant_types: [client_credentials]    # client_credentials, password, refresh_token, token_exchange
     ///     scopes: [items, invoices:read]       # the most this client may be granted
     ///     default_scopes: [items]              # granted when a request names none (default: none)
     ///     audiences: [billing]                 # optional: aud values it may ask for
@@ -97,6 +97,9 @@ public struct ClientDirectory: PrincipalDirectory {
                     }
                 }
                 if list.isEmpty { document.error(at: node, "\(label): \"grant_types\" must name at least one grant type") }
+                if grantTypes.contains(.refreshToken) && !grantTypes.contains(.password) {
+                    document.error(at: node, "\(label): \"refresh_token\" needs \"password\" too (refresh tokens come with users' logins)")
+                }
             }
         } else {
             document.error(at: value, "\(label): needs \"grant_types\" (such as [client_credentials])")

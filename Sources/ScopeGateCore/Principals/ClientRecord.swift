@@ -58,6 +58,8 @@ public enum ClientGrantType: String, Sendable, CaseIterable, Hashable {
     case password
     /// RFC 8693: a ScopeGate access token exchanged for a narrower one for the same subject.
     case tokenExchange = "token_exchange"
+    /// RFC 6749 §6: refresh tokens with the password grant's logins through this client, redeemed by it.
+    case refreshToken = "refresh_token"
 }
 
 extension PrincipalKind {

@@ -20,6 +20,7 @@ public final class ServiceMetrics: Sendable {
     /// Decision counts and durations: recorded on every request, so kept in per-thread shards.
     private let decisions = DecisionStatistics()
     private let tokensIssued: CoreMetrics.Counter
+    private let refreshReuses: CoreMetrics.Counter
     private let loginsUnknownUser: CoreMetrics.Counter
     private let loginsWrongPassword: CoreMetrics.Counter
     private let loginsThrottled: CoreMetrics.Counter
@@ -37,6 +38,7 @@ public final class ServiceMetrics: Sendable {
         registry = PrometheusCollectorRegistry()
         let factory = PrometheusMetricsFactory(registry: registry)
         tokensIssued = CoreMetrics.Counter(label: "scopegate_tokens_issued_total", factory: factory)
+        refreshReuses = CoreMetrics.Counter(label: "scopegate_refresh_token_reuse_total", factory: factory)
         loginsUnknownUser = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "unknown_user")], factory: factory)
         loginsWrongPassword = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "wrong_password")], factory: factory)
         loginsThrottled = CoreMetrics.Counter(label: "scopegate_login_throttled_total", factory: factory)
@@ -69,6 +71,9 @@ public final class ServiceMetrics: Sendable {
 
     /// Counts an issued token.
     func recordTokenIssued() { tokensIssued.increment() }
+
+    /// A spent refresh token was presented again (its family is revoked).
+    func recordRefreshReuse() { refreshReuses.increment() }
 
     /// Counts a failed login.
     func recordLoginFailure(unknownUser: Bool) { (unknownUser ? loginsUnknownUser : loginsWrongPassword).increment() }
