@@ -58,7 +58,8 @@ struct Serve: ParsableCommand {
 
     @Option(
         name: .customLong("refresh-token-lifetime"),
-        help: "Seconds a login's refresh tokens last (rotated on each use); 0: none for logins without a client. Clients with the refresh_token grant always get them."
+        help:
+            "Seconds a login's refresh tokens last (rotated on each use); 0: none for logins without a client. Clients with the refresh_token grant always get them."
     )
     var refreshTokenLifetime = 0
 
@@ -67,7 +68,8 @@ struct Serve: ParsableCommand {
 
     @Option(
         name: .customLong("refresh-reuse-grace"),
-        help: "Seconds (0 to 5) in which the client that redeemed a refresh token may present it again and get the same successor; 0: a spent token again revokes its login."
+        help:
+            "Seconds (0 to 5) in which the client that redeemed a refresh token may present it again and get the same successor; 0: a spent token again revokes its login."
     )
     var refreshReuseGrace = 0
 

@@ -64,7 +64,7 @@ import Testing
             "clients.yaml:14:5: error: client \"w\": unknown key \"colour\"",
             "clients.yaml:7:21: error: client \"w\": secret hash is not a valid PBKDF2-SHA256 hash",
             "clients.yaml:7:20: error: client \"w\": \"secret_hashes\" holds one hash, or two while a secret is being rotated",
-            "clients.yaml:8:19: error: client \"w\": grant type \"implicit\" is not one ScopeGate offers clients (client_credentials, password, token_exchange)",
+            "clients.yaml:8:19: error: client \"w\": grant type \"implicit\" is not one ScopeGate offers clients (client_credentials, password, token_exchange, refresh_token)",
             "clients.yaml:9:14: error: client \"w\": \"a b\" is not a valid scope",
             "clients.yaml:10:21: error: client \"w\": default scope \"c\" is not in its \"scopes\"",
             "clients.yaml:11:17: error: client \"w\": an audience is 1 to 256 characters with no control characters",
