@@ -237,7 +237,9 @@ struct Serve: ParsableCommand {
         // --demo keeps its store in a folder of its own, removed at exit: every demo starts afresh.
         let demoFolder = demo && store == nil && stateDir == nil ? try Self.temporaryFolder() : nil
         defer { if let demoFolder { try? FileManager.default.removeItem(atPath: demoFolder) } }
-        let configuration = try makeConfiguration(loaded, stateFolder: demoFolder ?? Self.stateFolder(stateDir))
+        let storeURL = store ?? "sqlite:\(demoFolder ?? Self.stateFolder(stateDir))/scopegate.db"
+        let configuration = try makeConfiguration(loaded, storeURL: storeURL)
+        logger.info("store opened", metadata: ["store": "\(storeURL)"])
         if demo {
             sink?.flush()
             writeToStandardError(
@@ -315,7 +317,7 @@ struct Serve: ParsableCommand {
         return (logger, sink)
     }
 
-    private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded, stateFolder: String) throws -> ServiceConfiguration {
+    private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded, storeURL: String) throws -> ServiceConfiguration {
         let hasher: PasswordHasher
         do {
             hasher = try PasswordHasher(cost: bcryptCost)
@@ -331,7 +333,7 @@ struct Serve: ParsableCommand {
         configuration.keySchedule = loaded.keySchedule
         configuration.clients = loaded.clients
         do {
-            configuration.revocations = try Revocations(store: try Self.openStore(store ?? "sqlite:\(stateFolder)/scopegate.db"))
+            configuration.revocations = try Revocations(store: try Self.openStore(storeURL))
         } catch {
             throw StartupError(description: "--store: \(error)")
         }

@@ -36,7 +36,8 @@ import Testing
         #expect(try auth(server.port, next) == 200)
         let payload = try #require(base64URLDecoded(next.split(separator: ".")[1]))
         let jti = try #require((try JSONSerialization.jsonObject(with: payload) as? [String: Any])?["jti"] as? String)
-        #expect(try run(["revoke", "--store", store, "--jti", jti]).status == 0)
+        let byID = try run(["revoke", "--store", store, "--jti", jti])
+        #expect(byID.status == 0, "\(byID.errors)")
         #expect(waitUntil(timeout: 3) { (try? auth(server.port, next)) == 401 })
         #expect(server.stop() == 0)
         // Refused: no target, two targets, a store that is not one.
@@ -63,6 +64,75 @@ import Testing
         #expect(try auth(restarted.port, token) == 401)
         #expect(try auth(restarted.port, try login(restarted.port)) == 200)
         #expect(restarted.stop() == 0)
+    }
+}
+
+/// Refresh tokens in the store `serve` keeps: what a redemption answered survives `kill -9`, and
+/// `scopegate revoke --family` ends a login while the server runs.
+@Suite struct RefreshStoreCommandTests {
+    let users = try! temporaryFile(
+        "users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
+    let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
+    let policy = try! temporaryFile("policy.yaml", "rules:\n  - path: /me\n    scopes: [me]\n")
+
+    func token(_ port: UInt16, _ fields: [(String, String)]) throws -> TestHTTPResponse {
+        try sendRequest(
+            port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
+    }
+
+    func tokens(_ response: TestHTTPResponse) throws -> (access: String, refresh: String) {
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], "\(response.text)")
+        return (try #require(body["access_token"] as? String), try #require(body["refresh_token"] as? String))
+    }
+
+    func redeem(_ port: UInt16, _ refresh: String) throws -> TestHTTPResponse {
+        try token(port, [("grant_type", "refresh_token"), ("refresh_token", refresh)])
+    }
+
+    func auth(_ port: UInt16, _ token: String) throws -> Int {
+        try sendRequest(port: port, target: "/auth", headers: [("X-Original-URI", "/me"), ("X-Original-Method", "GET"), ("Authorization", "Bearer \(token)")])
+            .status
+    }
+
+    @Test func aRedemptionSurvivesKill9AndALoginEndsFromTheCommandLine() throws {
+        let folder = URL(fileURLWithPath: policy).deletingLastPathComponent().appendingPathComponent("state-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let arguments = ["--policy", policy, "--users", users, "--secret-file", secret, "--state-dir", folder, "--refresh-token-lifetime", "3600"]
+        let server = try ServingProcess(arguments)
+        #expect(server.log.contains("\(folder)/scopegate.db"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/scopegate.db"))
+        let login = try tokens(try token(server.port, [("username", "bob"), ("password", "secret"), ("scope", "me")]))
+        let successor = try tokens(try redeem(server.port, login.refresh))
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+        var restarted = try ServingProcess(arguments)
+        // The answered redemption is on disk: the spent token is spent, its successor redeems.
+        let next = try tokens(try redeem(restarted.port, successor.refresh))
+        #expect(try auth(restarted.port, next.access) == 200)
+        let payload = try #require(base64URLDecoded(next.access.split(separator: ".")[1]))
+        let family = try #require((try JSONSerialization.jsonObject(with: payload) as? [String: Any])?["sid"] as? String)
+        // revoke --family finds the store in --state-dir as serve does.
+        let revoked = try run(["revoke", "--state-dir", folder, "--family", family])
+        #expect(revoked.status == 0, "\(revoked.errors)")
+        #expect(revoked.output.contains("revoked login \(family)"))
+        #expect(try redeem(restarted.port, next.refresh).status == 400)
+        #expect(waitUntil(timeout: 3) { (try? auth(restarted.port, next.access)) == 401 })
+        let unknown = try run(["revoke", "--state-dir", folder, "--family", "no-such-login"])
+        #expect(unknown.status != 0 && unknown.errors.contains("no login no-such-login"))
+        #expect(restarted.stop() == 0)
+    }
+
+    /// --demo keeps its store in a temporary folder of its own, gone when it stops; its login answers
+    /// stay the tutorial's (no refresh token).
+    @Test func theDemoStoreIsTemporary() throws {
+        var server = try ServingProcess(["--demo"])
+        let found = server.waitForLog(#"/[^ "]*scopegate-demo-[A-Za-z0-9]+/"#)
+        let folder = String(try #require(found).dropLast())
+        #expect(FileManager.default.fileExists(atPath: folder + "/scopegate.db"))
+        let answer = try JSONSerialization.jsonObject(with: Data(try token(server.port, [("username", "johndoe"), ("password", "secret")]).body))
+        #expect((answer as? [String: Any])?.keys.sorted() == ["access_token", "expires_in", "scope", "token_type"])
+        #expect(server.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: folder))
     }
 }
 
