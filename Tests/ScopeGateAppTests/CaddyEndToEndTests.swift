@@ -41,6 +41,7 @@ func startCaddy(scopegate: UInt16, app: UInt16, identityHeader: String = "") thr
         let proxy = try startCaddy(scopegate: daemon.port, app: app.port)
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectClientCredentialsThroughTheProxy()
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectRevocationThroughTheProxy()
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectRefreshThroughTheProxy()
     }
 
     @Test func protectsTheApplication() throws {

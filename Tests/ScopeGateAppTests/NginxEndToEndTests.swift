@@ -76,6 +76,7 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         let proxy = try startNginx(scopegate: daemon.port, app: app.port)
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectClientCredentialsThroughTheProxy()
         try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectRevocationThroughTheProxy()
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectRefreshThroughTheProxy()
     }
 
     @Test func protectsTheApplication() throws {

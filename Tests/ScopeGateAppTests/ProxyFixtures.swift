@@ -3,6 +3,7 @@ import Testing
 import ScopeGateApp
 import ScopeGateCore
 import ScopeGateHTTP
+import ScopeGateStore
 import ScopeGateTesting
 
 /// A reverse proxy from Debian's packages, run in a scratch folder until the test ends.
@@ -210,9 +211,59 @@ struct ProxiedDemo {
         return try TestDaemon(configure: { configuration in
             configuration.clients = ClientDirectory([
                 ClientRecord(id: "billing-worker", secretHashes: [hash], grantTypes: [.clientCredentials], scopes: ["me", "items"]),
-                ClientRecord(id: "web-app", secretHashes: [hash], grantTypes: [.password], scopes: ["me", "items"], introspect: true),
+                ClientRecord(id: "web-app", secretHashes: [hash], grantTypes: [.password, .refreshToken], scopes: ["me", "items"], introspect: true),
             ])
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-proxied-\(UUID().uuidString)")
+            try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            configuration.revocations = try! Revocations(store: SQLiteStore(path: folder.appendingPathComponent("scopegate.db").path))
         })
+    }
+
+    /// Authlib logs a user in through the proxy with a client that gets refresh tokens, refreshes twice
+    /// (each answer rotating the refresh token), revokes the refresh token and finds the login over; then a
+    /// second login whose spent refresh token is presented again: the login is revoked, and its newest
+    /// access token is refused by the proxy.
+    func expectRefreshThroughTheProxy() throws {
+        let output = try runPython(
+            """
+            import sys
+            from authlib.integrations.requests_client import OAuth2Session
+            from authlib.integrations.base_client.errors import OAuthError
+            base, secret = sys.argv[1], sys.argv[2]
+            def session():
+                return OAuth2Session("web-app", secret, token_endpoint_auth_method="client_secret_basic",
+                                     revocation_endpoint_auth_method="client_secret_basic", scope="me items")
+            def attempt(call):
+                try:
+                    call()
+                    return "accepted"
+                except OAuthError as error:
+                    return error.error
+            web = session()
+            first = dict(web.fetch_token(base + "/token", username="johndoe", password="secret"))
+            seen = [first["refresh_token"]]
+            for _ in range(2):
+                web.refresh_token(base + "/token")
+                seen.append(web.token["refresh_token"])
+                print(web.get(base + "/users/me/items/").status_code)
+            print(len(set(seen)))
+            print(web.introspect_token(base + "/introspect", token=web.token["refresh_token"]).json()["token_type"])
+            print(web.revoke_token(base + "/revoke", token=web.token["refresh_token"], token_type_hint="refresh_token").status_code)
+            print(attempt(lambda: web.refresh_token(base + "/token")))
+            print(web.get(base + "/users/me/items/").status_code)
+            print(web.introspect_token(base + "/introspect", token=web.token["refresh_token"]).json())
+            second = session()
+            spent = second.fetch_token(base + "/token", username="johndoe", password="secret")["refresh_token"]
+            second.refresh_token(base + "/token")
+            print(second.get(base + "/users/me/items/").status_code)
+            print(attempt(lambda: session().refresh_token(base + "/token", refresh_token=spent)))
+            print(second.get(base + "/users/me/items/").status_code)
+            print(attempt(lambda: second.refresh_token(base + "/token")))
+            """, arguments: ["http://127.0.0.1:\(proxy)", Self.clientSecret])
+        #expect(
+            output.split(separator: "\n").map(String.init)
+                == ["200", "200", "3", "refresh_token", "200", "invalid_grant", "401", "{'active': False}", "200", "invalid_grant", "401", "invalid_grant"],
+            "\(output)")
     }
 
     /// Authlib logs a user in through the proxy with its client, uses the token, introspects it, revokes it
