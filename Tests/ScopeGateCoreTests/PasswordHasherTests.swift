@@ -71,8 +71,14 @@ import Testing
     }
 
     @Test(arguments: [
-        ("$1$salt$hash", "unsupported password hash scheme \"$1$\"; expected one of $2b$, $2a$, $2y$ (bcrypt), $y$ (yescrypt), $6$ (sha512crypt)"),
-        ("plaintext", "unsupported password hash scheme \"\"; expected one of $2b$, $2a$, $2y$ (bcrypt), $y$ (yescrypt), $6$ (sha512crypt)"),
+        (
+            "$1$salt$hash",
+            "unsupported password hash scheme \"$1$\"; expected one of $2b$, $2a$, $2y$ (bcrypt), $y$ (yescrypt), $6$ (sha512crypt), pbkdf2_sha256$ (Django), pbkdf2:sha256: (Werkzeug)"
+        ),
+        (
+            "plaintext",
+            "unsupported password hash scheme \"\"; expected one of $2b$, $2a$, $2y$ (bcrypt), $y$ (yescrypt), $6$ (sha512crypt), pbkdf2_sha256$ (Django), pbkdf2:sha256: (Werkzeug)"
+        ),
         ("$2b$12$short", "malformed password hash: a bcrypt hash is $2b$, a two-digit cost, $ and 53 characters"),
         ("$2b$03$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW", "bcrypt cost 3 is out of range; expected 4 to 31"),
         ("$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31l!", "malformed password hash: unexpected characters or length"),

@@ -49,7 +49,7 @@ import Testing
                 users.yaml:2:3: error: user "evil??X-Auth-User: root": a user name is 1 to 128 characters with no white space or control characters
                 users.yaml:8:5: error: user "bob": unknown key "admin"; expected one of "full_name", "email", "password_hash", "disabled", "scopes"
                 users.yaml:5:16: error: user "bob": "full_name" must be at most 256 characters with no control characters or line breaks
-                users.yaml:6:20: error: user "bob": unsupported password hash scheme "$1$"; expected one of $2b$, $2a$, $2y$ (bcrypt), $y$ (yescrypt), $6$ (sha512crypt)
+                users.yaml:6:20: error: user "bob": unsupported password hash scheme "$1$"; expected one of $2b$, $2a$, $2y$ (bcrypt), $y$ (yescrypt), $6$ (sha512crypt), pbkdf2_sha256$ (Django), pbkdf2:sha256: (Werkzeug)
                 users.yaml:7:18: error: user "bob": "a b" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, " and \\)
                 users.yaml:10:5: error: user "carol": needs a "password_hash" (make one with: scopegate hash-password)
                 """)

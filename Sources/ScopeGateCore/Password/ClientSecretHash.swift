@@ -86,7 +86,7 @@ public struct ClientSecretHash: Sendable, Equatable {
         return ClientSecretHash("$pbkdf2-sha256$\(defaultRounds)$\(adaptedBase64Encode(salt))$\(adaptedBase64Encode(hash))")!
     }
 
-    private static func pbkdf2(_ secret: [UInt8], salt: [UInt8], rounds: Int) throws(CryptoError) -> [UInt8] {
+    static func pbkdf2(_ secret: [UInt8], salt: [UInt8], rounds: Int) throws(CryptoError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         let status = unsafe secret.withUnsafeBufferPointer { password in
             unsafe salt.withUnsafeBufferPointer { saltBytes in

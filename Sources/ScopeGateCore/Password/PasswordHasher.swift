@@ -1,13 +1,18 @@
 internal import CCrypt
 import Glibc
 
-/// The password hash schemes ScopeGate verifies (all through libcrypt).
+/// The password hash schemes ScopeGate verifies: libcrypt's, and the PBKDF2-SHA256 formats of Django and
+/// Werkzeug (Flask), so that users imported from those applications keep their passwords.
 public enum PasswordScheme: String, Sendable, CaseIterable {
     case bcrypt = "$2b$"
     case bcryptA = "$2a$"
     case bcryptY = "$2y$"
     case yescrypt = "$y$"
     case sha512crypt = "$6$"
+    /// Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`.
+    case djangoPBKDF2SHA256 = "pbkdf2_sha256$"
+    /// Werkzeug's `pbkdf2:sha256:<iterations>$<salt>$<hex hash>`.
+    case werkzeugPBKDF2SHA256 = "pbkdf2:sha256:"
 
     /// Whether the scheme is one of bcrypt's spellings, which read only the first 72 bytes of a password.
     public var isBcrypt: Bool { self == .bcrypt || self == .bcryptA || self == .bcryptY }
@@ -17,13 +22,106 @@ public enum PasswordScheme: String, Sendable, CaseIterable {
         guard let scheme = Self.allCases.first(where: { hash.hasPrefix($0.rawValue) }) else { return nil }
         self = scheme
     }
+
+    /// Whether libcrypt computes it.
+    var isCrypt: Bool { rawValue.hasPrefix("$") }
+
+    /// The scheme and cost of a stored hash as `scopegate users list` prints them (`bcrypt-12`,
+    /// `sha512crypt`, `django-pbkdf2-sha256-260000`), never the hash; `unknown` for anything else.
+    public static func label(of hash: String) -> String {
+        switch PasswordScheme(hash: hash) {
+        case .bcrypt?, .bcryptA?, .bcryptY?:
+            let name = String(hash.prefix(4).dropFirst().dropLast()) == "2b" ? "bcrypt" : "bcrypt-" + String(hash.prefix(3).dropFirst())
+            return PasswordHasher.bcryptCost(of: hash).map { "\(name)-\($0)" } ?? name
+        case .yescrypt?: return "yescrypt"
+        case .sha512crypt?: return "sha512crypt"
+        case .djangoPBKDF2SHA256?: return "django-pbkdf2-sha256" + (ForeignPBKDF2(hash).map { "-\($0.iterations)" } ?? "")
+        case .werkzeugPBKDF2SHA256?: return "werkzeug-pbkdf2-sha256" + (ForeignPBKDF2(hash).map { "-\($0.iterations)" } ?? "")
+        case nil: return "unknown"
+        }
+    }
+}
+
+/// A PBKDF2-HMAC-SHA256 hash in Django's or Werkzeug's format: the salt is used as its text's bytes, the
+/// 32-byte hash is base64 (Django) or hex (Werkzeug).
+struct ForeignPBKDF2 {
+    let iterations: Int
+    let salt: [UInt8]
+    let hash: [UInt8]
+
+    /// At most this many iterations (Django 5 writes 870,000 to 1,000,000), so one hostile record cannot
+    /// make a login cost minutes.
+    static let maximumIterations = 10_000_000
+
+    init?(_ encoded: String) {
+        let fields: [Substring]
+        let hexHash: Bool
+        if encoded.hasPrefix(PasswordScheme.djangoPBKDF2SHA256.rawValue) {
+            fields = encoded.split(separator: "$", omittingEmptySubsequences: false)
+            hexHash = false
+        } else if encoded.hasPrefix(PasswordScheme.werkzeugPBKDF2SHA256.rawValue) {
+            fields = encoded.dropFirst(PasswordScheme.werkzeugPBKDF2SHA256.rawValue.count - 1).split(separator: "$", omittingEmptySubsequences: false)
+                .enumerated().map { $0.offset == 0 ? $0.element.dropFirst() : $0.element }
+            hexHash = true
+        } else {
+            return nil
+        }
+        // Django: [pbkdf2_sha256, iterations, salt, hash]; Werkzeug after its "pbkdf2:sha256:": [iterations, salt, hash].
+        let parts = hexHash ? Array(fields) : Array(fields.dropFirst())
+        guard parts.count == 3, parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) }), parts[0].first != "0",
+            let iterations = Int(parts[0]), (1...Self.maximumIterations).contains(iterations),
+            !parts[1].isEmpty, parts[1].utf8.count <= 128, parts[1].utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") })
+        else { return nil }
+        let decoded: [UInt8]?
+        if hexHash {
+            decoded = Self.hex(parts[2])
+        } else {
+            decoded = Self.base64(parts[2])
+        }
+        guard let hash = decoded, hash.count == 32 else { return nil }
+        self.iterations = iterations
+        self.salt = Array(parts[1].utf8)
+        self.hash = hash
+    }
+
+    func verify(_ password: String) -> Bool {
+        guard let derived = try? ClientSecretHash.pbkdf2(Array(password.utf8), salt: salt, rounds: iterations) else { return false }
+        return constantTimeEquals(derived, hash)
+    }
+
+    private static func hex(_ text: Substring) -> [UInt8]? {
+        let bytes = Array(text.utf8)
+        guard bytes.count % 2 == 0 else { return nil }
+        var result: [UInt8] = []
+        for index in stride(from: 0, to: bytes.count, by: 2) {
+            guard let high = hexValue(bytes[index]), let low = hexValue(bytes[index + 1]) else { return nil }
+            result.append(high << 4 | low)
+        }
+        return result
+    }
+
+    /// Standard base64 with padding, as Django writes it.
+    private static func base64(_ text: Substring) -> [UInt8]? {
+        guard text.utf8.count % 4 == 0, text.utf8.allSatisfy({ $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "_") }) else { return nil }
+        let unpadded = text.utf8.reversed().drop(while: { $0 == UInt8(ascii: "=") }).reversed()
+        guard text.utf8.count - unpadded.count <= 2 else { return nil }
+        return Base64URL.decode(
+            unpadded.map { byte -> UInt8 in
+                switch byte {
+                case UInt8(ascii: "+"): UInt8(ascii: "-")
+                case UInt8(ascii: "/"): UInt8(ascii: "_")
+                default: byte
+                }
+            })
+    }
 }
 
 /// Creates and verifies password hashes with libcrypt (`crypt_rn`, one `struct crypt_data` per call, so it
 /// is safe on any number of threads at once).
 ///
-/// New hashes are `$2b$` bcrypt at ``cost``; `$2a$`, `$2y$`, yescrypt and sha512crypt still verify and are
-/// reported by ``needsRehash(_:)``, the way passlib's `CryptContext(deprecated="auto")` does.
+/// New hashes are `$2b$` bcrypt at ``cost``; `$2a$`, `$2y$`, yescrypt, sha512crypt and Django's and
+/// Werkzeug's PBKDF2-SHA256 still verify and are reported by ``needsRehash(_:)``, the way passlib's
+/// `CryptContext(deprecated="auto")` does.
 ///
 /// ```swift
 /// let hasher = try PasswordHasher(cost: 12)
@@ -86,6 +184,7 @@ public struct PasswordHasher: Sendable {
     public static func verifyHash(_ password: String, against hash: String) -> Bool {
         guard let scheme = PasswordScheme(hash: hash), !password.utf8.contains(0) else { return false }
         if scheme.isBcrypt, password.utf8.count > bcryptPasswordLimit { return false }
+        guard scheme.isCrypt else { return ForeignPBKDF2(hash)?.verify(password) ?? false }
         guard let computed = crypt(password, setting: hash) else { return false }
         return constantTimeEquals(Array(computed.utf8), Array(hash.utf8))
     }
@@ -109,6 +208,15 @@ public struct PasswordHasher: Sendable {
             // Only the scheme marker is quoted: the rest of a hash is not for logs.
             throw .unsupportedHash(scheme: String(hash.prefix(hash.hasPrefix("$") ? 3 : 0)))
         }
+        guard scheme.isCrypt else {
+            guard ForeignPBKDF2(hash) != nil else {
+                throw .malformedHash(
+                    reason: scheme == .djangoPBKDF2SHA256
+                        ? "a Django hash is pbkdf2_sha256$<iterations>$<salt>$<base64 of 32 bytes>"
+                        : "a Werkzeug hash is pbkdf2:sha256:<iterations>$<salt>$<64 hex digits>")
+            }
+            return
+        }
         let alphabet: (UInt8) -> Bool = { byte in
             byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "$") || byte == UInt8(ascii: "=")
                 || byte == UInt8(ascii: ",") || (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
@@ -117,6 +225,8 @@ public struct PasswordHasher: Sendable {
             throw .malformedHash(reason: "unexpected characters or length")
         }
         switch scheme {
+        case .djangoPBKDF2SHA256, .werkzeugPBKDF2SHA256:
+            return
         case .bcrypt, .bcryptA, .bcryptY:
             guard hash.utf8.count == 60, let cost = bcryptCost(of: hash) else {
                 throw .malformedHash(reason: "a bcrypt hash is $2b$, a two-digit cost, $ and 53 characters")
@@ -129,7 +239,7 @@ public struct PasswordHasher: Sendable {
         }
     }
 
-    private static func bcryptCost(of hash: String) -> Int? {
+    static func bcryptCost(of hash: String) -> Int? {
         let bytes = Array(hash.utf8)
         guard bytes.count >= 7, bytes[6] == UInt8(ascii: "$"),
             let tens = hexValue(bytes[4]), let ones = hexValue(bytes[5]), tens < 10, ones < 10
