@@ -49,6 +49,28 @@ public protocol StateStore: Sendable {
     @discardableResult
     func purge(before date: Date) throws(StoreError) -> Int
 
+    /// Adds `user`; false when a user of that name exists (nothing changes then).
+    func addUser(_ user: StoredUser) throws(StoreError) -> Bool
+
+    /// Applies `change` to the user `name`: the user after it, or nil when there is no such user.
+    @discardableResult
+    func changeUser(_ name: String, _ change: UserChange) throws(StoreError) -> StoredUser?
+
+    /// Replaces the user's password hash only if it is still `expected` (compare and swap, for upgrading
+    /// a hash at login while a `scopegate users passwd` may run); whether it was replaced.
+    func replacePasswordHash(of name: String, expected: String, with new: String) throws(StoreError) -> Bool
+
+    /// Adds the users, replacing those of the same name, in one transaction: how many were added and how
+    /// many replaced.
+    func importUsers(_ users: [StoredUser]) throws(StoreError) -> (added: Int, replaced: Int)
+
+    /// The user `name`, or nil.
+    func user(named name: String) throws(StoreError) -> StoredUser?
+
+    /// The users added or changed after `revision` (0: every user), in name order, and the revision that
+    /// reading brings the caller to.
+    func users(changedAfter revision: Int64) throws(StoreError) -> UserChanges
+
     /// A number that grows with every change, from any process sharing the store: polling it is how a
     /// running service learns that the CLI changed something.
     func changeCount() throws(StoreError) -> Int64
@@ -87,5 +109,46 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
+    }
+}
+
+/// A user kept in the store (`serve --users store`), as `scopegate users` manages them.
+public struct StoredUser: Hashable, Sendable {
+    public var username: String
+    public var passwordHash: String
+    /// The scopes the user may be granted, in their order.
+    public var scopes: [String]
+    public var email: String?
+    public var fullName: String?
+    public var disabled: Bool
+
+    public init(username: String, passwordHash: String, scopes: [String], email: String? = nil, fullName: String? = nil, disabled: Bool = false) {
+        self.username = username
+        self.passwordHash = passwordHash
+        self.scopes = scopes
+        self.email = email
+        self.fullName = fullName
+        self.disabled = disabled
+    }
+}
+
+/// One change to a stored user.
+public enum UserChange: Sendable, Equatable {
+    case passwordHash(String)
+    case disabled(Bool)
+    /// Adds these scopes (those it has already are kept where they are).
+    case grant([String])
+    /// Removes these scopes.
+    case ungrant([String])
+}
+
+/// The users changed since a revision, and the revision they bring the reader to.
+public struct UserChanges: Sendable, Equatable {
+    public let users: [StoredUser]
+    public let revision: Int64
+
+    public init(users: [StoredUser], revision: Int64) {
+        self.users = users
+        self.revision = revision
     }
 }

@@ -28,6 +28,9 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case revokedFamiliesAreListedUntilTheirAccessTokensExpire
     case concurrentRedemptionsOfOneTokenRotateItOnce
     case purgeDropsEndedFamilies
+    case usersAreAddedChangedAndReadByRevision
+    case aHashIsReplacedOnlyIfUnchanged
+    case importAddsAndReplacesAtOnce
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -228,6 +231,51 @@ enum StoreCheck: String, CaseIterable, Sendable {
             #expect(try store.purge(before: now + 86_400) == 1)
             #expect(try store.refreshToken(hash: "g1") == nil)
             #expect(try store.refreshToken(hash: "k1")?.family.scopes == [])
+        case .usersAreAddedChangedAndReadByRevision:
+            let alice = StoredUser(username: "alice", passwordHash: "$2b$04$hash", scopes: ["me"], email: "a@example.com", fullName: "Älice 😀 'x'")
+            #expect(try store.users(changedAfter: 0) == UserChanges(users: [], revision: 0))
+            #expect(try store.addUser(alice))
+            #expect(try !store.addUser(StoredUser(username: "alice", passwordHash: "other", scopes: [])))
+            #expect(try store.addUser(StoredUser(username: "bob", passwordHash: "h", scopes: [])))
+            let all = try store.users(changedAfter: 0)
+            #expect(all.users.map(\.username) == ["alice", "bob"] && all.users.first == alice)
+            #expect(try store.users(changedAfter: all.revision).users.isEmpty)
+            let before = try store.changeCount()
+            #expect(try store.changeUser("alice", .grant(["items", "me"]))?.scopes == ["me", "items"])
+            #expect(try store.changeCount() > before)
+            #expect(try store.changeUser("alice", .ungrant(["me"]))?.scopes == ["items"])
+            #expect(try store.changeUser("alice", .disabled(true))?.disabled == true)
+            #expect(try store.changeUser("alice", .passwordHash("new"))?.passwordHash == "new")
+            #expect(try store.changeUser("nobody", .disabled(true)) == nil)
+            let changed = try store.users(changedAfter: all.revision)
+            #expect(changed.users.map(\.username) == ["alice"] && changed.revision > all.revision)
+            #expect(
+                try store.user(named: "alice")
+                    == StoredUser(
+                        username: "alice", passwordHash: "new", scopes: ["items"], email: "a@example.com", fullName: "Älice 😀 'x'", disabled: true))
+            #expect(try store.user(named: "nobody") == nil)
+            #expect(try fixture.open().user(named: "bob")?.passwordHash == "h")
+        case .aHashIsReplacedOnlyIfUnchanged:
+            _ = try store.addUser(StoredUser(username: "carol", passwordHash: "old", scopes: []))
+            #expect(try !store.replacePasswordHash(of: "carol", expected: "wrong", with: "x"))
+            #expect(try !store.replacePasswordHash(of: "nobody", expected: "old", with: "x"))
+            let won = Mutex(0)
+            DispatchQueue.concurrentPerform(iterations: 8) { index in
+                if (try? store.replacePasswordHash(of: "carol", expected: "old", with: "new-\(index)")) == true { won.withLock { $0 += 1 } }
+            }
+            #expect(won.withLock { $0 } == 1)
+            #expect(try store.user(named: "carol")?.passwordHash.hasPrefix("new-") == true)
+        case .importAddsAndReplacesAtOnce:
+            _ = try store.addUser(StoredUser(username: "dave", passwordHash: "old", scopes: ["me"]))
+            let revision = try store.users(changedAfter: 0).revision
+            let imported =
+                (0..<500).map { StoredUser(username: "user\($0)", passwordHash: "h\($0)", scopes: ["me"]) }
+                + [StoredUser(username: "dave", passwordHash: "new", scopes: [], disabled: true)]
+            let counts = try store.importUsers(imported)
+            #expect(counts.added == 500 && counts.replaced == 1)
+            let changed = try store.users(changedAfter: revision)
+            #expect(changed.users.count == 501)
+            #expect(try store.user(named: "dave") == StoredUser(username: "dave", passwordHash: "new", scopes: [], disabled: true))
         }
     }
 }

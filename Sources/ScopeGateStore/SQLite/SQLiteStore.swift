@@ -55,6 +55,18 @@ public final class SQLiteStore: StateStore {
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
         """,
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            email TEXT,
+            full_name TEXT,
+            disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+            revision INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX users_revision ON users (revision);
+        """,
     ]
 
     /// The file.
@@ -195,6 +207,103 @@ public final class SQLiteStore: StateStore {
             removed += Int(try connection.query("SELECT changes()").first?.first?.integer ?? 0)
         }
         return removed
+    }
+
+    // MARK: Users
+
+    /// Counts a change and returns the count: the revision of the rows the change writes.
+    private static func revision(_ connection: SQLiteConnection) throws(SQLiteError) -> Int64 {
+        try count(connection)
+        return try connection.query("SELECT count FROM change_count WHERE id = 1").first?.first?.integer ?? 0
+    }
+
+    private static let userColumns = "name, password_hash, scopes, email, full_name, disabled"
+
+    private static func storedUser(_ row: [SQLiteValue]) -> StoredUser? {
+        guard row.count >= 6, let name = row[0].text, let hash = row[1].text, let scopes = row[2].text, let disabled = row[5].integer else { return nil }
+        return StoredUser(
+            username: name, passwordHash: hash, scopes: scopes.split(separator: " ").map(String.init), email: row[3].text, fullName: row[4].text,
+            disabled: disabled != 0)
+    }
+
+    private static func write(_ user: StoredUser, revision: Int64, in connection: SQLiteConnection) throws(SQLiteError) {
+        try connection.query(
+            """
+            INSERT INTO users (name, password_hash, scopes, email, full_name, disabled, revision) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, scopes = excluded.scopes, email = excluded.email,
+                full_name = excluded.full_name, disabled = excluded.disabled, revision = excluded.revision
+            """,
+            [
+                .text(user.username), .text(user.passwordHash), .text(user.scopes.joined(separator: " ")), user.email.map(SQLiteValue.text) ?? .null,
+                user.fullName.map(SQLiteValue.text) ?? .null, .integer(user.disabled ? 1 : 0), .integer(revision),
+            ])
+    }
+
+    private static func user(named name: String, in connection: SQLiteConnection) throws(SQLiteError) -> StoredUser? {
+        try connection.query("SELECT \(userColumns) FROM users WHERE name = ?", [.text(name)]).first.flatMap(storedUser)
+    }
+
+    public func addUser(_ user: StoredUser) throws(StoreError) -> Bool {
+        try write { connection throws(SQLiteError) -> Bool in
+            guard try Self.user(named: user.username, in: connection) == nil else { return false }
+            try Self.write(user, revision: try Self.revision(connection), in: connection)
+            return true
+        }
+    }
+
+    @discardableResult
+    public func changeUser(_ name: String, _ change: UserChange) throws(StoreError) -> StoredUser? {
+        try write { connection throws(SQLiteError) -> StoredUser? in
+            guard var user = try Self.user(named: name, in: connection) else { return nil }
+            switch change {
+            case .passwordHash(let hash): user.passwordHash = hash
+            case .disabled(let disabled): user.disabled = disabled
+            case .grant(let scopes): for scope in scopes where !user.scopes.contains(scope) { user.scopes.append(scope) }
+            case .ungrant(let scopes): user.scopes.removeAll(where: scopes.contains)
+            }
+            try Self.write(user, revision: try Self.revision(connection), in: connection)
+            return user
+        }
+    }
+
+    public func replacePasswordHash(of name: String, expected: String, with new: String) throws(StoreError) -> Bool {
+        try write { connection throws(SQLiteError) -> Bool in
+            guard var user = try Self.user(named: name, in: connection), user.passwordHash == expected else { return false }
+            user.passwordHash = new
+            try Self.write(user, revision: try Self.revision(connection), in: connection)
+            return true
+        }
+    }
+
+    public func importUsers(_ users: [StoredUser]) throws(StoreError) -> (added: Int, replaced: Int) {
+        try write { connection throws(SQLiteError) -> (added: Int, replaced: Int) in
+            let revision = try Self.revision(connection)
+            var replaced = 0
+            for user in users {
+                if try !connection.query("SELECT 1 FROM users WHERE name = ?", [.text(user.username)]).isEmpty { replaced += 1 }
+                try Self.write(user, revision: revision, in: connection)
+            }
+            return (users.count - replaced, replaced)
+        }
+    }
+
+    public func user(named name: String) throws(StoreError) -> StoredUser? {
+        try withConnection { connection throws(SQLiteError) in try Self.user(named: name, in: connection) }
+    }
+
+    public func users(changedAfter revision: Int64) throws(StoreError) -> UserChanges {
+        let rows = try withConnection { connection throws(SQLiteError) in
+            try connection.query("SELECT \(Self.userColumns), revision FROM users WHERE revision > ? ORDER BY name", [.integer(revision)])
+        }
+        var latest = revision
+        var users: [StoredUser] = []
+        users.reserveCapacity(rows.count)
+        for row in rows {
+            guard let user = Self.storedUser(row), let rowRevision = row[6].integer else { continue }
+            users.append(user)
+            latest = max(latest, rowRevision)
+        }
+        return UserChanges(users: users, revision: latest)
     }
 
     // MARK: Refresh tokens
