@@ -13,15 +13,26 @@ struct HashPassword: ParsableCommand {
     var cost = 12
 
     func run() throws {
+        print(try PasswordHasher(cost: cost).hash(try Self.readPassword()))
+    }
+
+    /// A password read without echo from a terminal (asked for twice), or as one line from standard input.
+    static func readPassword(confirm: Bool = false) throws -> String {
         let interactive = isatty(STDIN_FILENO) == 1
         if interactive { writeToStandardError("Password: ") }
         let password = interactive ? readWithoutEcho() : readLine(strippingNewline: true)
         if interactive { writeToStandardError("\n") }
         guard let password, !password.isEmpty else { throw StartupError(description: "no password given") }
-        print(try PasswordHasher(cost: cost).hash(password))
+        if interactive && confirm {
+            writeToStandardError("Again: ")
+            let again = readWithoutEcho()
+            writeToStandardError("\n")
+            guard again == password else { throw StartupError(description: "the passwords differ") }
+        }
+        return password
     }
 
-    private func readWithoutEcho() -> String? {
+    private static func readWithoutEcho() -> String? {
         var saved = termios()
         tcgetattr(STDIN_FILENO, &saved)
         var quiet = saved

@@ -33,7 +33,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Policy file (YAML): route → required scopes.")
     var policy: String?
 
-    @Option(help: "Users file (YAML): names, password hashes, grantable scopes.")
+    @Option(help: "Users file (YAML): names, password hashes, grantable scopes; or \"store\": the users scopegate users keeps in the store.")
     var users: String?
 
     @Option(name: .customLong("secret-file"), help: "File holding the HS256 signing secret (at least 32 bytes).")
@@ -224,22 +224,34 @@ struct Serve: ParsableCommand {
         let (logger, sink) = makeLogger()
         // Whatever way run ends, the lines still waiting in memory are written.
         defer { sink?.stop() }
-        let files = ConfigurationFiles(
-            policyPath: policy, usersPath: users, secretPath: secretFile, keysPath: keys, clientsPath: clients, demo: demo)
         // Before anything else, so a termination signal that arrives as soon as the server is up is never lost.
         let termination = TerminationSignal()
+        // --demo keeps its store in a folder of its own, removed at exit: every demo starts afresh.
+        let demoFolder = demo && store == nil && stateDir == nil ? try Self.temporaryFolder() : nil
+        defer { if let demoFolder { try? FileManager.default.removeItem(atPath: demoFolder) } }
+        let storeURL = store ?? "sqlite:\(demoFolder ?? Self.stateFolder(stateDir))/scopegate.db"
+        let opened: any StateStore
+        let storedUsers: StoredUsers?
+        do {
+            opened = try Self.openStore(storeURL)
+            storedUsers = usersInStore ? try StoredUsers(store: opened) : nil
+        } catch {
+            throw StartupError(description: "--store \(storeURL): \(error)")
+        }
+        logger.info("store opened", metadata: ["store": "\(storeURL)"])
+        if let storedUsers, storedUsers.count == 0 {
+            logger.warning("the store holds no users yet; add them with: scopegate users add NAME (or scopegate users import users.yaml)")
+        }
+        var files = ConfigurationFiles(
+            policyPath: policy, usersPath: usersInStore ? nil : users, secretPath: secretFile, keysPath: keys, clientsPath: clients, demo: demo)
+        files.storedUsers = storedUsers
         let loaded: ConfigurationFiles.Loaded
         do {
             loaded = try files.load(logger: logger)
         } catch {
             throw StartupError(description: error.description)
         }
-        // --demo keeps its store in a folder of its own, removed at exit: every demo starts afresh.
-        let demoFolder = demo && store == nil && stateDir == nil ? try Self.temporaryFolder() : nil
-        defer { if let demoFolder { try? FileManager.default.removeItem(atPath: demoFolder) } }
-        let storeURL = store ?? "sqlite:\(demoFolder ?? Self.stateFolder(stateDir))/scopegate.db"
-        let configuration = try makeConfiguration(loaded, storeURL: storeURL)
-        logger.info("store opened", metadata: ["store": "\(storeURL)"])
+        let configuration = try makeConfiguration(loaded, store: opened, storedUsers: storedUsers)
         if demo {
             sink?.flush()
             writeToStandardError(
@@ -317,7 +329,11 @@ struct Serve: ParsableCommand {
         return (logger, sink)
     }
 
-    private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded, storeURL: String) throws -> ServiceConfiguration {
+    /// Whether `--users store` keeps the users in the store.
+    private var usersInStore: Bool { users == "store" }
+
+    private func makeConfiguration(_ loaded: ConfigurationFiles.Loaded, store opened: any StateStore, storedUsers: StoredUsers?) throws -> ServiceConfiguration
+    {
         let hasher: PasswordHasher
         do {
             hasher = try PasswordHasher(cost: bcryptCost)
@@ -333,10 +349,11 @@ struct Serve: ParsableCommand {
         configuration.keySchedule = loaded.keySchedule
         configuration.clients = loaded.clients
         do {
-            configuration.revocations = try Revocations(store: try Self.openStore(storeURL))
+            configuration.revocations = try Revocations(store: opened)
         } catch {
             throw StartupError(description: "--store: \(error)")
         }
+        configuration.storedUsers = storedUsers
         configuration.refreshTokens.lifetime = TimeInterval(refreshTokenLifetime)
         configuration.refreshTokens.idle = refreshTokenIdle.map(TimeInterval.init)
         configuration.refreshTokens.reuseGrace = TimeInterval(refreshReuseGrace)

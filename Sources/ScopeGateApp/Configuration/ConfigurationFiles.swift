@@ -18,6 +18,8 @@ public struct ConfigurationFiles: Sendable {
     public var clientsPath: String?
     /// Demo mode: the published demo secret is accepted from a file too.
     public var demo: Bool
+    /// Users kept in the store (`--users store`) instead of a users file: loads take their current copy.
+    public var storedUsers: StoredUsers?
 
     /// Names the files.
     public init(policyPath: String?, usersPath: String?, secretPath: String?, keysPath: String? = nil, clientsPath: String? = nil, demo: Bool) {
@@ -106,7 +108,9 @@ public struct ConfigurationFiles: Sendable {
             } else {
                 policy = try Policy.load(yaml: DemoConfiguration.policyYAML, file: "policies/demo.yaml")
             }
-            if let usersPath {
+            if let storedUsers {
+                users = storedUsers.directory
+            } else if let usersPath {
                 users = try UserDirectory.load(yaml: try Self.text(contents.users, path: usersPath), file: usersPath)
             } else {
                 users = try UserDirectory.load(yaml: DemoConfiguration.usersYAML, file: "demo-users.yaml")

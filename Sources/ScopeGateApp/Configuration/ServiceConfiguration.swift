@@ -53,6 +53,10 @@ public struct ServiceConfiguration: Sendable {
     /// Refresh tokens: off unless a lifetime or a client's `refresh_token` grant turns them on (and a store
     /// keeps them).
     public var refreshTokens = RefreshTokenSettings()
+    /// Users kept in the store (`--users store`); nil: the users file (or the demo users).
+    public var storedUsers: StoredUsers?
+    /// What logins do about hashes weaker than preferred. Not replaced by a reload.
+    public var passwordUpgrades = PasswordUpgrades()
 
     /// 127.0.0.0/8 and ::1.
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]
@@ -71,7 +75,8 @@ public struct ServiceConfiguration: Sendable {
     ) -> ServiceConfiguration {
         var configuration = self
         configuration.policy = policy
-        configuration.users = users
+        // Users kept in the store: always their latest copy, whoever asks for the replacement.
+        configuration.users = storedUsers?.directory ?? users
         configuration.clients = clients
         configuration.keyring = keyring
         configuration.keySchedule = keySchedule

@@ -58,6 +58,7 @@ public final class ScopeGateDaemon: Sendable {
         let reloader = files.map { ConfigurationReloader(files: $0.0, initial: $0.1.contents, service: service, logger: logger) }
         self.reloader = reloader
         configuration.revocations.startPolling(clock: clock)
+        configuration.storedUsers?.startPolling { [service] in service.usersChanged() }
         // Still before listening: from here on SIGHUP reloads instead of ending the process.
         hangup = reloader.flatMap { reloader in options.reloadOnHangup ? SignalHandler(SIGHUP) { reloader.reload(reason: "SIGHUP") } : nil }
         if let reloader, let paths = files?.0.paths, options.watchFiles, !paths.isEmpty {
@@ -113,6 +114,7 @@ public final class ScopeGateDaemon: Sendable {
     /// Stops: no longer ready, no more reloads, listeners closed once their requests are answered.
     public func stop() {
         service.configuration.revocations.stop()
+        service.configuration.storedUsers?.stop()
         hangup?.cancel()
         service.isReady = false
         watcher?.cancel()

@@ -99,6 +99,15 @@ public final class ScopeGateService: Sendable {
         }
     }
 
+    /// Puts the latest copy of the users kept in the store in force (after a change decisions see), the
+    /// rest of the configuration as it is.
+    func usersChanged() {
+        let configuration = current.configuration
+        replace(
+            policy: configuration.policy, users: configuration.users, clients: configuration.clients, keyring: configuration.keyring,
+            keySchedule: configuration.keySchedule)
+    }
+
     /// Why the service could not mint the identity tokens `policy` asks for with these keys (and the
     /// configured issuer); nil when it can or need not.
     public func identityTokenProblem(policy: Policy, keyring: KeyRing, keySchedule: KeySchedule?) -> String? {

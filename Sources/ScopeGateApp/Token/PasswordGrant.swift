@@ -31,7 +31,21 @@ struct PasswordGrant: GrantType {
                 failedLogin: false)
         }
         let hasher = configuration.passwordHasher
-        guard let user = configuration.users[username] else {
+        let found: UserRecord?
+        if let stored = configuration.storedUsers {
+            do {
+                found = try stored.user(named: username)
+            } catch {
+                context.logger.error("cannot read a user from the store", metadata: ["error": "\(error)"])
+                return .refused(
+                    GrantRefusal(
+                        response: FastAPIResponses.detail(503, "Cannot check logins right now", headers: [("Retry-After", "1")] + FastAPIResponses.noStore)),
+                    failedLogin: false)
+            }
+        } else {
+            found = configuration.users[username]
+        }
+        guard let user = found else {
             hasher.verifyDummy(password)
             context.metrics.recordLoginFailure(unknownUser: true)
             context.logger.info("login refused", metadata: ["auth.subject": "\(username.prefix(128))", "auth.reason": "unknown user"])
@@ -42,11 +56,7 @@ struct PasswordGrant: GrantType {
             context.logger.info("login refused", metadata: ["auth.subject": "\(user.username)", "auth.reason": "wrong password"])
             return .refused(incorrect, failedLogin: true)
         }
-        if hasher.needsRehash(user.passwordHash) {
-            context.logger.notice(
-                "password hash is weaker than preferred; replace it with: scopegate hash-password",
-                metadata: ["auth.subject": "\(user.username)"])
-        }
+        configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
         var granted: [String] = []
         // Through a client, the user gets no more than the client may be granted either.
         for scope in requested where user.allows(scope: scope) && context.client?.allows(scope: scope) != false && !granted.contains(scope) {

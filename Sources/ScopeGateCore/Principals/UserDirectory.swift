@@ -13,6 +13,11 @@ public struct UserDirectory: PrincipalDirectory {
         self.users = users
     }
 
+    /// A directory of users already keyed by name.
+    public init(byName users: [String: UserRecord]) {
+        self.users = users
+    }
+
     /// The user called `username`, if there is one.
     public subscript(username: String) -> UserRecord? { users[username] }
 
@@ -48,13 +53,16 @@ public struct UserDirectory: PrincipalDirectory {
         return UserDirectory(records)
     }
 
+    /// Whether `name` may name a user: 1 to 128 characters, no white space or control characters.
+    public static func isValidUsername(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.count <= 128 && !name.unicodeScalars.contains(where: { isControl($0) || $0.properties.isWhitespace })
+    }
+
     private static func loadUser(key: YAMLNode, value: YAMLNode, document: inout YAMLDocument) -> UserRecord? {
         guard let username = document.string(key, what: "a user name") else { return nil }
         let label = "user \(quotedForMessage(username))"
         let errorsBefore = document.diagnostics.count
-        if username.isEmpty || username.unicodeScalars.count > 128
-            || username.unicodeScalars.contains(where: { isControl($0) || $0.properties.isWhitespace })
-        {
+        if !isValidUsername(username) {
             document.error(at: key, "\(label): a user name is 1 to 128 characters with no white space or control characters")
         }
         guard let members = document.members(of: value, what: label, allowed: userKeys) else { return nil }

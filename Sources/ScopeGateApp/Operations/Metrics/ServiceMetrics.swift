@@ -21,6 +21,8 @@ public final class ServiceMetrics: Sendable {
     private let decisions = DecisionStatistics()
     private let tokensIssued: CoreMetrics.Counter
     private let refreshReuses: CoreMetrics.Counter
+    private let passwordHashesOutdated: CoreMetrics.Counter
+    private let passwordHashesUpgraded: CoreMetrics.Counter
     private let loginsUnknownUser: CoreMetrics.Counter
     private let loginsWrongPassword: CoreMetrics.Counter
     private let loginsThrottled: CoreMetrics.Counter
@@ -39,6 +41,8 @@ public final class ServiceMetrics: Sendable {
         let factory = PrometheusMetricsFactory(registry: registry)
         tokensIssued = CoreMetrics.Counter(label: "scopegate_tokens_issued_total", factory: factory)
         refreshReuses = CoreMetrics.Counter(label: "scopegate_refresh_token_reuse_total", factory: factory)
+        passwordHashesOutdated = CoreMetrics.Counter(label: "scopegate_password_hashes_outdated_total", factory: factory)
+        passwordHashesUpgraded = CoreMetrics.Counter(label: "scopegate_password_hashes_upgraded_total", factory: factory)
         loginsUnknownUser = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "unknown_user")], factory: factory)
         loginsWrongPassword = CoreMetrics.Counter(label: "scopegate_login_failures_total", dimensions: [("reason", "wrong_password")], factory: factory)
         loginsThrottled = CoreMetrics.Counter(label: "scopegate_login_throttled_total", factory: factory)
@@ -74,6 +78,12 @@ public final class ServiceMetrics: Sendable {
 
     /// A spent refresh token was presented again (its family is revoked).
     func recordRefreshReuse() { refreshReuses.increment() }
+
+    /// A user of the users file logged in with a hash weaker than preferred (counted once per user).
+    func recordOutdatedPasswordHash() { passwordHashesOutdated.increment() }
+
+    /// A stored user's hash was upgraded at login.
+    func recordPasswordHashUpgraded() { passwordHashesUpgraded.increment() }
 
     /// Counts a failed login.
     func recordLoginFailure(unknownUser: Bool) { (unknownUser ? loginsUnknownUser : loginsWrongPassword).increment() }

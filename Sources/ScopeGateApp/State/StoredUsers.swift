@@ -1,0 +1,94 @@
+import Dispatch
+public import FoundationEssentials
+public import ScopeGateCore
+public import ScopeGateStore
+import Synchronization
+
+/// Users kept in the store (`serve --users store`, managed with `scopegate users`). Decisions read an
+/// in-memory directory of them, brought up to date by a poll of the store's changes every second (only the
+/// rows changed since the last read are read); logins read the user from the store itself, so a new
+/// password works at once and a hash upgraded at login is written back with compare-and-swap.
+public final class StoredUsers: Sendable {
+    let store: any StateStore
+    private struct Copy {
+        var revision: Int64
+        var users: [String: UserRecord]
+        var directory: UserDirectory
+    }
+    private let copy: Mutex<Copy>
+    private let polling = Atomic<Bool>(false)
+
+    /// Reads every user from `store`.
+    public init(store: any StateStore) throws(StoreError) {
+        self.store = store
+        let all = try store.users(changedAfter: 0)
+        var users: [String: UserRecord] = [:]
+        users.reserveCapacity(all.users.count)
+        for user in all.users { users[user.username] = Self.record(user) }
+        copy = Mutex(Copy(revision: all.revision, users: users, directory: UserDirectory(byName: users)))
+    }
+
+    /// The users as decisions see them.
+    public var directory: UserDirectory { copy.withLock { $0.directory } }
+
+    /// How many users there are.
+    public var count: Int { copy.withLock { $0.users.count } }
+
+    static func record(_ user: StoredUser) -> UserRecord {
+        UserRecord(
+            username: user.username, fullName: user.fullName, email: user.email, passwordHash: user.passwordHash, disabled: user.disabled,
+            scopes: user.scopes)
+    }
+
+    /// Reads the users changed since the last read; true when one changed in a way decisions see (its
+    /// scopes, name, email, or whether it is disabled). A changed password hash alone updates the copy
+    /// without that: logins read the store.
+    @discardableResult
+    func refresh() throws(StoreError) -> Bool {
+        try copy.withLock { (copy: inout Copy) throws(StoreError) -> Bool in
+            let changes = try store.users(changedAfter: copy.revision)
+            guard !changes.users.isEmpty else { return false }
+            var visible = false
+            for user in changes.users {
+                let record = Self.record(user)
+                if let old = copy.users[user.username] {
+                    visible =
+                        visible || old.scopes != record.scopes || old.disabled != record.disabled || old.email != record.email
+                        || old.fullName != record.fullName
+                } else {
+                    visible = true
+                }
+                copy.users[user.username] = record
+            }
+            copy.revision = changes.revision
+            copy.directory = UserDirectory(byName: copy.users)
+            return visible
+        }
+    }
+
+    /// Polls the store every `interval` seconds until ``stop()``; `changed` runs (on the poll's thread) after
+    /// a change decisions see.
+    func startPolling(every interval: Double = 1, changed: @escaping @Sendable () -> Void) {
+        guard polling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        schedulePoll(on: DispatchQueue(label: "scopegate.users"), every: interval, changed: changed)
+    }
+
+    private func schedulePoll(on queue: DispatchQueue, every interval: Double, changed: @escaping @Sendable () -> Void) {
+        queue.asyncAfter(deadline: .now() + interval) { [self] in
+            guard polling.load(ordering: .acquiring) else { return }
+            // A store that cannot be read now keeps the copy in force; the next poll tries again.
+            if (try? refresh()) == true { changed() }
+            schedulePoll(on: queue, every: interval, changed: changed)
+        }
+    }
+
+    /// Ends the poll.
+    public func stop() {
+        polling.store(false, ordering: .releasing)
+    }
+
+    /// The user `name` as the store holds it now, for a login. May block: call it from a worker.
+    func user(named name: String) throws(StoreError) -> UserRecord? {
+        try store.user(named: name).map(Self.record)
+    }
+}
