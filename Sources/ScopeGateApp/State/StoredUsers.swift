@@ -17,6 +17,8 @@ public final class StoredUsers: Sendable {
     }
     private let copy: Mutex<Copy>
     private let polling = Atomic<Bool>(false)
+    /// What runs after a change decisions see (set when polling starts: puts the new copy in force).
+    private let changed = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Reads every user from `store`.
     public init(store: any StateStore) throws(StoreError) {
@@ -40,6 +42,11 @@ public final class StoredUsers: Sendable {
             scopes: user.scopes)
     }
 
+    /// Whether two versions of a user differ in what decisions see (not the password hash).
+    private static func decisionsDiffer(_ old: UserRecord, _ new: UserRecord) -> Bool {
+        old.scopes != new.scopes || old.disabled != new.disabled || old.email != new.email || old.fullName != new.fullName
+    }
+
     /// Reads the users changed since the last read; true when one changed in a way decisions see (its
     /// scopes, name, email, or whether it is disabled). A changed password hash alone updates the copy
     /// without that: logins read the store.
@@ -51,13 +58,7 @@ public final class StoredUsers: Sendable {
             var visible = false
             for user in changes.users {
                 let record = Self.record(user)
-                if let old = copy.users[user.username] {
-                    visible =
-                        visible || old.scopes != record.scopes || old.disabled != record.disabled || old.email != record.email
-                        || old.fullName != record.fullName
-                } else {
-                    visible = true
-                }
+                visible = visible || copy.users[user.username].map { Self.decisionsDiffer($0, record) } ?? true
                 copy.users[user.username] = record
             }
             copy.revision = changes.revision
@@ -70,6 +71,7 @@ public final class StoredUsers: Sendable {
     /// a change decisions see.
     func startPolling(every interval: Double = 1, changed: @escaping @Sendable () -> Void) {
         guard polling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        self.changed.withLock { $0 = changed }
         schedulePoll(on: DispatchQueue(label: "scopegate.users"), every: interval, changed: changed)
     }
 
@@ -87,8 +89,13 @@ public final class StoredUsers: Sendable {
         polling.store(false, ordering: .releasing)
     }
 
-    /// The user `name` as the store holds it now, for a login. May block: call it from a worker.
+    /// The user `name` as the store holds it now, for a login. When the copy decisions read is behind on
+    /// this user (added, granted a scope, enabled since the last poll), it catches up first, so the token
+    /// the login issues works at `/auth` at once. May block: call it from a worker.
     func user(named name: String) throws(StoreError) -> UserRecord? {
-        try store.user(named: name).map(Self.record)
+        guard let record = try store.user(named: name).map(Self.record) else { return nil }
+        let behind = copy.withLock { $0.users[name].map { Self.decisionsDiffer($0, record) } ?? true }
+        if behind, try refresh(), let changed = changed.withLock({ $0 }) { changed() }
+        return record
     }
 }
