@@ -26,12 +26,9 @@ extension ScopeGateService {
             return .respond(FastAPIResponses.oauthError("invalid_request", description: "token is required"))
         }
         let address = form.clientAddress
-        return .deferred(overloaded: { _ in Self.introspectionOverloaded }) { [self] in
-            let client: ClientRecord
-            switch authenticatedClient(credentials, state: state, address: address) {
-            case .success(let value?): client = value
-            case .success(nil): return ClientAuthentication.invalidClient("introspection needs client authentication", basic: true).response
-            case .failure(let refusal): return refusal.response
+        return withAuthenticatedClient(credentials, state: state, address: address, overloaded: Self.introspectionOverloaded) { [self] authenticated in
+            guard let client = authenticated else {
+                return ClientAuthentication.invalidClient("introspection needs client authentication", basic: true).response
             }
             guard client.introspect else {
                 return FastAPIResponses.oauthError("access_denied", description: "this client may not introspect tokens", status: 403)

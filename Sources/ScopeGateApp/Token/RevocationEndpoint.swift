@@ -25,17 +25,12 @@ extension ScopeGateService {
         }
         let address = form.clientAddress
         // The store may block, and a client's secret may need its hash: on a worker.
-        return .deferred(overloaded: { _ in Self.revocationOverloaded }) { [self] in
-            revoke(Array(token.utf8), credentials: credentials, state: state, address: address)
+        return withAuthenticatedClient(credentials, state: state, address: address, overloaded: Self.revocationOverloaded) { [self] client in
+            revoke(Array(token.utf8), client: client, state: state)
         }
     }
 
-    private func revoke(_ token: [UInt8], credentials: ClientCredentials?, state: ServiceState, address: IPAddress?) -> HTTPResponse {
-        let client: ClientRecord?
-        switch authenticatedClient(credentials, state: state, address: address) {
-        case .success(let value): client = value
-        case .failure(let refusal): return refusal.response
-        }
+    private func revoke(_ token: [UInt8], client: ClientRecord?, state: ServiceState) -> HTTPResponse {
         let now = clock()
         if !token.contains(UInt8(ascii: ".")) {
             return revokeRefreshToken(String(decoding: token, as: UTF8.self), client: client, state: state, now: now)
@@ -93,7 +88,7 @@ extension ScopeGateService {
             return .respond(
                 FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", "Bearer")] + FastAPIResponses.noStore))
         }
-        return .deferred(overloaded: { _ in Self.revocationOverloaded }) { [self] in
+        return .waiting(overloaded: { _ in Self.revocationOverloaded }) { [self] in
             do {
                 try state.configuration.revocations.revoke(id: tokenID, issuer: verified.issuer ?? "", until: verified.expiresAt, now: clock())
                 if let family = verified.sessionID { try state.configuration.revocations.revokeFamily(id: family, now: clock()) }

@@ -72,6 +72,26 @@ extension ScopeGateService {
         }
     }
 
+    /// Runs `work` off the polling thread with the client `credentials` prove (nil for none): on the
+    /// waiting workers when they need no hash (none, or a pair verified recently), so store work never
+    /// queues behind password checks; else on the hashing workers. Failed authentication answers for it.
+    func withAuthenticatedClient(
+        _ credentials: ClientCredentials?, state: ServiceState, address: IPAddress?, overloaded: HTTPResponse,
+        _ work: @escaping @Sendable (ClientRecord?) -> HTTPResponse
+    ) -> HTTPHandlerResult {
+        let remembered = credentials.flatMap {
+            clientAuthentication.rememberedClient($0, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+        }
+        let job: @Sendable () -> HTTPResponse = { [self] in
+            switch authenticatedClient(credentials, remembered: remembered, state: state, address: address) {
+            case .success(let client): return work(client)
+            case .failure(let refusal): return refusal.response
+            }
+        }
+        if credentials == nil || remembered != nil { return .waiting(overloaded: { _ in overloaded }, work: job) }
+        return .deferred(overloaded: { _ in overloaded }, work: job)
+    }
+
     /// On a worker: the client `credentials` prove (nil for none), with failed client authentication
     /// regulated as failed logins are, under a name no user can have (user names hold no space).
     /// `remembered`: the client already found for them without a hash, not looked up again.
