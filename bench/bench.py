@@ -65,7 +65,7 @@ def wait_http(url, timeout=10):
 
 def wrk(url, headers=(), connections=64, seconds=SECONDS, pids=(), script=()):
     """`script`: a wrk Lua script and its arguments."""
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         args += ["-H", header]
     if script:
@@ -97,12 +97,16 @@ def client_credentials_script(path, authorization):
     return path
 
 
-def start_scopegate(policy, port, options=(), keys=None):
-    """ScopeGate as users run it (JSON log lines, the access log on, at level info) unless `options` say
-    otherwise; its standard error goes to a file, as nginx's access log does. With `keys`, a keys file
-    signs instead of the HS256 secret."""
+def start_scopegate(policy, port, options=(), keys=None, users=None):
+    """ScopeGate as users run it (JSON log lines, the access log on, at level info, its default store in a
+    state folder of its own) unless `options` say otherwise; its standard error goes to a file, as nginx's
+    access log does. With `keys`, a keys file signs instead of the HS256 secret."""
     signing = ["--keys", keys] if keys else ["--secret-file", f"{WORK}/secret"]
-    args = [BINARY, "serve", "--policy", policy, "--users", f"{WORK}/users.yaml", *signing,
+    state = []
+    if "--store" not in options and "--state-dir" not in options:
+        os.makedirs(f"{WORK}/state-{port}")
+        state = ["--state-dir", f"{WORK}/state-{port}"]
+    args = [BINARY, "serve", "--policy", policy, "--users", users or f"{WORK}/users.yaml", *signing, *state,
             "--port", str(port), "--threads", str(CORES), "--max-connections-per-ip", "0", *options]
     started = time.time()
     log = open(f"{WORK}/scopegate-{port}.log", "w")
@@ -146,6 +150,34 @@ function request()
 end
 """
 POOL_SIZE = 12_000
+# Refresh-token redemptions with two wrk threads: each takes its half of the tokens in the file and spends
+# one per request; every answer's successor goes back into the thread's pool (one connection, one chain).
+# wrk calls the first thread's request() once before it connects (to count pipelined requests), so that
+# thread takes one token more, which that call spends.
+REFRESH_SCRIPT = """
+local threads = 0
+function setup(thread) thread:set("half", threads); threads = threads + 1 end
+function init(args)
+  pool = {}
+  local all = {}
+  for line in io.lines(args[1]) do all[#all + 1] = line end
+  local share = math.floor((#all - 1) / 2)
+  local first, last = 1, share + 1
+  if half == 1 then first, last = share + 2, 2 * share + 1 end
+  for i = first, last do pool[#pool + 1] = all[i] end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+function request()
+  local token = table.remove(pool) or "none-left"
+  return wrk.format(nil, "/token", nil, "grant_type=refresh_token&refresh_token=" .. token)
+end
+function response(status, headers, body)
+  local token = string.match(body, '"refresh_token":"([^"]+)"')
+  if token then pool[#pool + 1] = token end
+end
+"""
+REFRESH_CLIENTS = 32
 
 
 def sign_tokens(job):
@@ -284,6 +316,49 @@ def main():
     subprocess.run([BINARY, "revoke", "--store", store, "--user", "someone-else"], check=True, capture_output=True)
     revocations_port = free_port()
     revocations_daemon, _ = start_scopegate(small, revocations_port, ["--store", store])
+    # Refresh tokens on: a user whose hash is cheap (cost 4, and --bcrypt-cost 4 so no login upgrades it)
+    # mints the chains each repeat starts from.
+    cost4 = subprocess.run([BINARY, "hash-password", "--cost", "4"], input="refreshpassword\n", capture_output=True, text=True).stdout.strip()
+    open(f"{WORK}/users-refresh.yaml", "w").write(f'users:\n  refresher:\n    password_hash: "{cost4}"\n    scopes: [me, items]\n')
+    refresh_port = free_port()
+    refresh_daemon, _ = start_scopegate(small, refresh_port, ["--refresh-token-lifetime", "86400", "--bcrypt-cost", "4"],
+                                        users=f"{WORK}/users-refresh.yaml")
+    refresh_script = f"{WORK}/refresh.lua"
+    open(refresh_script, "w").write(REFRESH_SCRIPT)
+
+    def refresh_chains():
+        path = f"{WORK}/refresh-tokens-{time.time_ns()}"
+        with open(path, "w") as f:
+            for _ in range(REFRESH_CLIENTS + 1):
+                answer = json.load(urllib.request.urlopen(f"http://127.0.0.1:{refresh_port}/token", data=urllib.parse.urlencode(
+                    {"username": "refresher", "password": "refreshpassword", "scope": "me items"}).encode()))
+                f.write(answer["refresh_token"] + "\n")
+        return path
+    # 100,000 users in the store: import, start-up, and a login's lookup (cost-4 logins against the big
+    # store and against a store of one user, the difference being the lookup).
+    big_users = f"{WORK}/users-100k.yaml"
+    with open(big_users, "w") as f:
+        f.write("users:\n")
+        for index in range(100_000):
+            f.write(f'  user{index}:\n    password_hash: "{cost4}"\n    scopes: [me]\n')
+        f.write(f'  refresher:\n    password_hash: "{cost4}"\n    scopes: [me, items]\n')
+    store_folders = {}
+    import_ms = {}
+    for name, source in (("big", big_users), ("one", f"{WORK}/users-refresh.yaml")):
+        store_folders[name] = f"{WORK}/users-{name}"
+        os.makedirs(store_folders[name])
+        started = time.perf_counter()
+        subprocess.run([BINARY, "users", "import", source, "--state-dir", store_folders[name]], check=True, capture_output=True)
+        import_ms[name] = (time.perf_counter() - started) * 1000
+    stored_daemons, stored_start_ms = {}, {}
+    for name, folder in store_folders.items():
+        port = free_port()
+        process, ready = start_scopegate(small, port, ["--state-dir", folder, "--bcrypt-cost", "4"], users="store")
+        stored_daemons[name] = (process, port)
+        stored_start_ms[name] = ready
+    stored_login = f"{WORK}/stored-login.lua"
+    open(stored_login, "w").write('wrk.method = "POST"\nwrk.body = "username=refresher&password=refreshpassword"\n'
+                                  'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
     carried = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{identity_port}/auth",
                                                             headers=dict(h.split(": ", 1) for h in identity_headers)))
     if carried.headers.get("X-Auth-Token", "").count(".") != 2:
@@ -315,7 +390,8 @@ def main():
     results = {name: [] for name in ["auth", "auth_quiet", "auth_warning", "static", "static_log", "static_same", "healthz",
                                      "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256",
                                      "miss-HS256", "miss-ES256", "miss-EdDSA", "miss-RS256", "identity", "no_identity",
-                                     "client_credentials", "client_credentials_es256", "healthz_clients", "revocations"]}
+                                     "client_credentials", "client_credentials_es256", "healthz_clients", "revocations",
+                                     "refresh", "healthz_refresh", "login_big", "login_one"]}
     openssl_rates = []
     peak_rss = 0.0
     for _ in range(REPEATS):
@@ -346,6 +422,12 @@ def main():
             wrk(f"http://127.0.0.1:{clients_es_port}/token", pids=[clients_es_daemon.pid], script=(client_script,)))
         results["healthz_clients"].append(wrk(f"http://127.0.0.1:{clients_port}/healthz", pids=[clients_daemon.pid]))
         results["revocations"].append(wrk(f"http://127.0.0.1:{revocations_port}/auth", auth_headers, pids=[revocations_daemon.pid]))
+        results["refresh"].append(wrk(f"http://127.0.0.1:{refresh_port}/token", connections=REFRESH_CLIENTS, pids=[refresh_daemon.pid],
+                                      script=(refresh_script, refresh_chains())))
+        results["healthz_refresh"].append(wrk(f"http://127.0.0.1:{refresh_port}/healthz", connections=REFRESH_CLIENTS, pids=[refresh_daemon.pid]))
+        for name in ("big", "one"):
+            process, port = stored_daemons[name]
+            results[f"login_{name}"].append(wrk(f"http://127.0.0.1:{port}/token", connections=1, pids=[process.pid], script=(stored_login,)))
 
     # One cost-12 hash, timed here, gives the machine's login limit.
     # (libxcrypt through Python's crypt module: the same library ScopeGate calls, without a process start.)
@@ -385,7 +467,8 @@ def main():
     dropped_match = re.search(r"^scopegate_access_log_dropped_total (\d+)", exposition, re.M)
     dropped = dropped_match.group(1) if dropped_match else "not counted"
     for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies, identity, no_identity,
-                    clients_daemon, clients_es_daemon, revocations_daemon, miss_daemon,
+                    clients_daemon, clients_es_daemon, revocations_daemon, miss_daemon, refresh_daemon,
+                    *(entry[0] for entry in stored_daemons.values()),
                     *(entry[0] for entry in asymmetric.values())):
         stop(process)
 
@@ -441,6 +524,15 @@ def main():
     compare("client_credentials tokens/s vs /healthz req/s", results["client_credentials"], results["healthz_clients"], "rps", 0, ">= 0.25")
     compare("  (the same, ES256-signed tokens)", results["client_credentials_es256"], results["healthz_clients"], "rps", 0)
     row("  (first call: PBKDF2-SHA256 600,000 rounds, ms)", f"{first_calls[0]:.0f}", f"{first_calls[1]:.0f} ES256", "", "")
+    compare(f"refresh redemptions/s vs /healthz, {REFRESH_CLIENTS} clients", results["refresh"], results["healthz_refresh"], "rps", 0)
+    compare("  (p99 ms, redemption vs /healthz)", results["refresh"], results["healthz_refresh"], "p99", 2)
+    compare("  (p50 ms, redemption vs /healthz)", results["refresh"], results["healthz_refresh"], "p50", 2)
+    row("  (redemptions answered non-2xx, all runs)", f"{sum(run['errors'] for run in results['refresh'])}", "", "", "0")
+    row("100,000 users: import ms / start ms", f"{import_ms['big']:.0f}/{stored_start_ms['big']:.0f}",
+        f"{import_ms['one']:.0f}/{stored_start_ms['one']:.0f} one", "", "")
+    lookup = statistics.median(big["p50"] - one["p50"] for big, one in zip(results["login_big"], results["login_one"]))
+    compare("  (login p50 ms, 100,000 users vs one)", results["login_big"], results["login_one"], "p50", 3)
+    row("  (a login's lookup in 100,000 users, ms)", f"{max(lookup, 0):.3f}", "", "", "< 1")
     compare("CPU us/decision, 10,000 rules vs 5 rules", results["auth10k"], results["auth5"], "cpu_us", 1, "<= 1.10")
     compare("/auth p99 ms during login flood vs alone", during, alone, "p99", 2, "<=5ms,<=2x")
     compare("/auth p50 ms during login flood vs alone", during, alone, "p50", 2)

@@ -148,6 +148,9 @@ public enum HTTPServerError: Error, Equatable, Sendable, CustomStringConvertible
     /// Deferred jobs waiting or running.
     public var pendingWork: Int { context.workers.depth + context.waitingWorkers.depth }
 
+    /// Deferred jobs running now (not waiting).
+    public var runningWork: Int { context.workers.runningJobs + context.waitingWorkers.runningJobs }
+
     /// Stops accepting, lets suspended work finish (up to 10 s), closes every connection and ends the
     /// threads. libmicrohttpd aborts when stopped with suspended connections, so the order matters.
     public func stop() {

@@ -71,6 +71,10 @@ public protocol StateStore: Sendable {
     /// reading brings the caller to.
     func users(changedAfter revision: Int64) throws(StoreError) -> UserChanges
 
+    /// Housekeeping the service runs about once a second, off the request threads (SQLite: a checkpoint
+    /// of its write-ahead log, so a request's commit seldom has one to do).
+    func maintain() throws(StoreError)
+
     /// A number that grows with every change, from any process sharing the store: polling it is how a
     /// running service learns that the CLI changed something.
     func changeCount() throws(StoreError) -> Int64

@@ -12,6 +12,7 @@ public final class TestDaemon {
     public var port: UInt16 { daemon.port }
     /// Logins waiting for or on a worker.
     public var pendingWork: Int { daemon.pendingWork }
+    public var runningWork: Int { daemon.runningWork }
 
     /// bob (password "builder", cost 4, scopes me items admin) and carol (cost 4, scope me).
     public static let testUsersYAML: String = {

@@ -95,7 +95,8 @@ extension [MetricSample] {
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         let running = try TestHTTPConnection(port: daemon.port)
         try running.send(request)
-        try #require(waitUntil { daemon.pendingWork >= 1 })
+        // Running, not only queued: else the next one would find the queue full.
+        try #require(waitUntil { daemon.runningWork >= 1 })
         let queued = try TestHTTPConnection(port: daemon.port)
         try queued.send(request)
         try #require(waitUntil { daemon.pendingWork >= 2 })

@@ -190,7 +190,7 @@ final class Gate: Sendable {
         defer { gate.open(4) }
         let running = try TestHTTPConnection(port: server.port)
         try running.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        try #require(waitUntil { server.pendingWork >= 1 })
+        try #require(waitUntil { server.runningWork >= 1 })
         let queued = try TestHTTPConnection(port: server.port)
         try queued.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         try #require(waitUntil { server.pendingWork >= 2 })

@@ -108,6 +108,9 @@ public final class ScopeGateDaemon: Sendable {
     public var port: UInt16 { server.port }
     /// Requests waiting for or running on a worker (logins).
     public var pendingWork: Int { server.pendingWork }
+
+    /// Deferred jobs running now.
+    public var runningWork: Int { server.runningWork }
     /// The operator listener's port, if there is one.
     public var operatorPort: UInt16? { operatorServer?.port }
 

@@ -64,6 +64,7 @@ public final class Revocations: Sendable {
             if now.timeIntervalSince(lastPurge) >= Self.purgeInterval, (try? store?.purge(before: now)) != nil { purged = now }
             // A store that cannot be read now keeps the copy in force; the next poll tries again.
             try? refresh(now: now)
+            try? store?.maintain()
             schedulePoll(on: queue, every: interval, clock: clock, lastPurge: purged)
         }
     }

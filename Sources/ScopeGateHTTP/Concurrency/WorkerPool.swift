@@ -63,6 +63,13 @@ final class WorkerPool: @unchecked Sendable {
         return jobs.count + busy
     }
 
+    /// Jobs running now.
+    var runningJobs: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return busy
+    }
+
     /// Lets the threads finish what is queued, then end.
     func shutdown() {
         condition.lock()

@@ -34,6 +34,9 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     // @unchecked: a connection is used by one caller at a time (the pool hands it out and takes it back
     // under its lock); it moves between threads, which SQLite allows for a connection opened NOMUTEX.
     private let handle: OpaquePointer
+    /// Prepared statements by their SQL, kept for the connection's life: a statement is compiled once,
+    /// not on every call (compiling was most of a refresh-token redemption's time).
+    private var statements: [String: OpaquePointer] = unsafe [:]
 
     /// Opens (creating it if needed) the database at `path`.
     init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(SQLiteError) {
@@ -51,11 +54,28 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         unsafe sqlite3_busy_timeout(database, busyTimeoutMilliseconds)
         try execute("PRAGMA journal_mode = WAL")
         try execute("PRAGMA synchronous = NORMAL")
+        // A commit checkpoints once the log holds 1,000 pages (SQLite's default, which keeps the log a few
+        // MB); SQLiteStore.maintain checkpoints once a second besides, so a commit seldom has much to copy.
+        try execute("PRAGMA wal_autocheckpoint = 1000")
         try execute("PRAGMA foreign_keys = ON")
     }
 
     deinit {
+        for unsafestatement in unsafe statements.values { unsafe sqlite3_finalize(statement) }
         unsafe sqlite3_close_v2(handle)
+    }
+
+    /// The compiled statement for `sql`, from the cache or compiled now.
+    private func statement(_ sql: String) throws(SQLiteError) -> OpaquePointer {
+        if let cached = unsafe statements[sql] { return unsafe cached }
+        var prepared: OpaquePointer?
+        guard unsafe sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK,
+            let statement = unsafe prepared
+        else {
+            throw error(String(sql.prefix(60)))
+        }
+        unsafe statements[sql] = unsafe statement
+        return unsafe statement
     }
 
     private func error(_ context: String) -> SQLiteError {
@@ -70,11 +90,11 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// Runs one statement with `values` bound to its `?` parameters and returns its rows.
     @discardableResult
     func query(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> [[SQLiteValue]] {
-        var prepared: OpaquePointer?
-        guard unsafe sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let statement = unsafe prepared else {
-            throw error(String(sql.prefix(60)))
+        let statement = try unsafe self.statement(sql)
+        defer {
+            unsafe sqlite3_reset(statement)
+            unsafe sqlite3_clear_bindings(statement)
         }
-        defer { unsafe sqlite3_finalize(statement) }
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let status: Int32 =
@@ -112,13 +132,13 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
     func transaction<Result>(_ body: () throws(SQLiteError) -> Result) throws(SQLiteError) -> Result {
-        try execute("BEGIN IMMEDIATE")
+        try query("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try query("COMMIT")
             return result
         } catch {
-            try? execute("ROLLBACK")
+            _ = try? query("ROLLBACK")
             throw error
         }
     }

@@ -74,7 +74,7 @@ public final class SQLiteStore: StateStore {
     private let idle = Mutex<[SQLiteConnection]>([])
     /// Writes from this process take turns here rather than in SQLite's busy handler, which sleeps
     /// (milliseconds at a time) between tries; other processes (the CLI) still meet the busy timeout.
-    private let writing = Mutex<Void>(())
+    private let writing = WriterLock()
     private static let idleLimit = 8
 
     /// Opens the store at `path`, creating it and bringing its schema up to date.
@@ -146,7 +146,7 @@ public final class SQLiteStore: StateStore {
 
     /// One write transaction, this process's writes one at a time.
     private func write<Result: Sendable>(_ body: (SQLiteConnection) throws(SQLiteError) -> Result) throws(StoreError) -> Result {
-        try writing.withLock { _ throws(StoreError) -> Result in
+        try writing.withLock { () throws(StoreError) -> Result in
             try withConnection { (connection: SQLiteConnection) throws(SQLiteError) -> Result in
                 try connection.transaction { () throws(SQLiteError) -> Result in try body(connection) }
             }
@@ -443,6 +443,11 @@ public final class SQLiteStore: StateStore {
             guard row.count == 2, let id = row[0].text, let until = row[1].integer else { return nil }
             return RevokedFamily(id: id, until: Self.date(until))
         }
+    }
+
+    public func maintain() throws(StoreError) {
+        // PASSIVE: copies what it can without waiting for readers or blocking writers.
+        _ = try withConnection { connection throws(SQLiteError) in try connection.query("PRAGMA wal_checkpoint(PASSIVE)") }
     }
 
     public func changeCount() throws(StoreError) -> Int64 {
