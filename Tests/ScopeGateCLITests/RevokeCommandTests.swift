@@ -1,5 +1,6 @@
 import Foundation
 import ScopeGateTesting
+import Synchronization
 import Testing
 
 /// `serve --store` and `scopegate revoke` against the same store while the server runs.
@@ -120,6 +121,50 @@ import Testing
         let unknown = try run(["revoke", "--state-dir", folder, "--family", "no-such-login"])
         #expect(unknown.status != 0 && unknown.errors.contains("no login no-such-login"))
         #expect(restarted.stop() == 0)
+    }
+
+    /// Killed with SIGKILL while eight clients redeem as fast as they can: the store is intact, and every
+    /// refresh token a client received is in it (redeemable, or spent by a redemption whose answer the
+    /// kill lost).
+    @Test func killedMidRedemptionsTheStoreKeepsEveryAnsweredToken() throws {
+        let folder = URL(fileURLWithPath: policy).deletingLastPathComponent().appendingPathComponent("state-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let arguments = ["--policy", policy, "--users", users, "--secret-file", secret, "--state-dir", folder, "--refresh-token-lifetime", "3600"]
+        let server = try ServingProcess(arguments)
+        let port = server.port
+        let logins = try (0..<8).map { _ in try tokens(try token(port, [("username", "bob"), ("password", "secret"), ("scope", "me")])).refresh }
+        let received = Mutex<[String]>(logins)
+        let group = DispatchGroup()
+        for chain in 0..<8 {
+            group.enter()
+            Thread {
+                var current = logins[chain]
+                while let answer = try? redeem(port, current), answer.status == 200, let next = try? tokens(answer).refresh {
+                    received.withLock { $0.append(next) }
+                    current = next
+                }
+                group.leave()
+            }.start()
+        }
+        Thread.sleep(forTimeInterval: 1)
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+        group.wait()
+        let answered = received.withLock { $0 }
+        #expect(answered.count > 16, "only \(answered.count) tokens")
+        let check = try runPython(
+            """
+            import base64, hashlib, sqlite3, sys
+            connection = sqlite3.connect(sys.argv[1])
+            print(connection.execute("PRAGMA integrity_check").fetchone()[0])
+            missing = 0
+            for token in sys.stdin.read().split():
+                key = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
+                if connection.execute("SELECT 1 FROM refresh_tokens WHERE hash = ?", (key,)).fetchone() is None:
+                    missing += 1
+            print(missing)
+            """, arguments: [folder + "/scopegate.db"], input: answered.joined(separator: "\n"))
+        #expect(check.split(separator: "\n").map(String.init) == ["ok", "0"], "\(check)")
     }
 
     /// --demo keeps its store in a temporary folder of its own, gone when it stops; its login answers
