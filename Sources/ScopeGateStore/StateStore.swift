@@ -71,6 +71,14 @@ public protocol StateStore: Sendable {
     /// reading brings the caller to.
     func users(changedAfter revision: Int64) throws(StoreError) -> UserChanges
 
+    /// Writes login-regulation counters (replacing those with the same key), and removes those of
+    /// `removed`, in one transaction.
+    func saveLoginFailures(_ failures: [LoginFailure], removing removed: [String]) throws(StoreError)
+
+    /// The login-regulation counters still of use at `now`: a failure within `memory` seconds, or a ban
+    /// not over.
+    func loginFailures(at now: Date, memory: TimeInterval) throws(StoreError) -> [LoginFailure]
+
     /// Housekeeping the service runs about once a second, off the request threads (SQLite: a checkpoint
     /// of its write-ahead log, so a request's commit seldom has one to do).
     func maintain() throws(StoreError)
@@ -154,5 +162,21 @@ public struct UserChanges: Sendable, Equatable {
     public init(users: [StoredUser], revision: Int64) {
         self.users = users
         self.revision = revision
+    }
+}
+
+/// One login-regulation counter: failed logins under a key (a user and address, an address, a user), and
+/// the ban they earned.
+public struct LoginFailure: Hashable, Sendable {
+    public let key: String
+    public let failures: Int
+    public let blockedUntil: Date
+    public let lastFailure: Date
+
+    public init(key: String, failures: Int, blockedUntil: Date, lastFailure: Date) {
+        self.key = key
+        self.failures = failures
+        self.blockedUntil = blockedUntil
+        self.lastFailure = lastFailure
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ScopeGateStore
 import Testing
 import ScopeGateApp
 import ScopeGateHTTP
@@ -132,5 +133,31 @@ import ScopeGateTesting
         for _ in 0..<5 { #expect(try post("203.0.113.7", "wrong").status == 400) }
         #expect(try post("203.0.113.7", "carolpw").status == 429)
         #expect(try post("198.51.100.20", "carolpw").status == 200)
+    }
+
+    /// With a store, a ban outlives the throttle: a new one over the same store (a restart) still refuses,
+    /// and a success clears the pair there too.
+    @Test func bansAreKeptInTheStore() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-throttle-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("scopegate.db").path
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let address = IPAddress("192.0.2.7")
+        let first = LoginThrottle(store: try SQLiteStore(path: path), now: now)
+        for _ in 0..<5 { first.recordFailure(username: "bob", address: address, now: now) }
+        let wait = try #require(first.retryAfter(username: "bob", address: address, now: now))
+        first.flush()
+        let restarted = LoginThrottle(store: try SQLiteStore(path: path), now: now + 0.5)
+        #expect(restarted.retryAfter(username: "bob", address: address, now: now + 0.5) == wait - 0.5)
+        #expect(restarted.retryAfter(username: "bob", address: IPAddress("192.0.2.8"), now: now + 0.5) == nil)
+        restarted.recordSuccess(username: "bob", address: address)
+        restarted.flush()
+        // The address's own count stays (a success never resets it); the pair's and the user's went.
+        let again = LoginThrottle(store: try SQLiteStore(path: path), now: now + 0.5)
+        #expect(again.retryAfter(username: "bob", address: address, now: now + 0.5) == nil)
+        for _ in 0..<16 { again.recordFailure(username: "carol", address: address, now: now + 1) }
+        again.flush()
+        let afterAddressFailures = LoginThrottle(store: try SQLiteStore(path: path), now: now + 1)
+        #expect(afterAddressFailures.retryAfter(username: "dave", address: address, now: now + 1) != nil)
     }
 }

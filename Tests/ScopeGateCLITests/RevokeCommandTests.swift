@@ -167,6 +167,27 @@ import Testing
         #expect(check.split(separator: "\n").map(String.init) == ["ok", "0"], "\(check)")
     }
 
+    /// Login regulation is kept in the store: a ban earned before a restart still holds after it.
+    @Test func aBanOutlivesARestart() throws {
+        let folder = URL(fileURLWithPath: policy).deletingLastPathComponent().appendingPathComponent("state-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let arguments = [
+            "--policy", policy, "--users", users, "--secret-file", secret, "--state-dir", folder, "--regulate-after-pair", "2",
+            "--regulation-first-ban", "60",
+        ]
+        var server = try ServingProcess(arguments)
+        let wrong = [("username", "bob"), ("password", "wrong")]
+        #expect(try token(server.port, wrong).status == 400)
+        #expect(try token(server.port, wrong).status == 400)
+        #expect(try token(server.port, wrong).status == 429)
+        #expect(server.stop() == 0)
+        var restarted = try ServingProcess(arguments)
+        let banned = try token(restarted.port, [("username", "bob"), ("password", "secret")])
+        #expect(banned.status == 429, "\(banned.text)")
+        #expect(Int(banned.header("Retry-After") ?? "") ?? 0 > 50)
+        #expect(restarted.stop() == 0)
+    }
+
     /// --demo keeps its store in a temporary folder of its own, gone when it stops; its login answers
     /// stay the tutorial's (no refresh token).
     @Test func theDemoStoreIsTemporary() throws {

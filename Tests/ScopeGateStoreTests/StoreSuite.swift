@@ -31,6 +31,7 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case usersAreAddedChangedAndReadByRevision
     case aHashIsReplacedOnlyIfUnchanged
     case importAddsAndReplacesAtOnce
+    case loginFailuresAreKeptWhileOfUse
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -276,6 +277,17 @@ enum StoreCheck: String, CaseIterable, Sendable {
             let changed = try store.users(changedAfter: revision)
             #expect(changed.users.count == 501)
             #expect(try store.user(named: "dave") == StoredUser(username: "dave", passwordHash: "new", scopes: [], disabled: true))
+        case .loginFailuresAreKeptWhileOfUse:
+            let banned = LoginFailure(key: "pair\u{0}bob\u{0}192.0.2.1", failures: 6, blockedUntil: now + 30, lastFailure: now)
+            let old = LoginFailure(key: "user\u{0}carol", failures: 2, blockedUntil: .distantPast, lastFailure: now - 1000)
+            try store.saveLoginFailures([banned, old], removing: [])
+            #expect(Set(try store.loginFailures(at: now, memory: 900)) == [banned])
+            #expect(Set(try store.loginFailures(at: now, memory: 2000)) == [banned, old])
+            let later = LoginFailure(key: banned.key, failures: 7, blockedUntil: now + 60, lastFailure: now + 1)
+            try store.saveLoginFailures([later], removing: [old.key])
+            #expect(try fixture.open().loginFailures(at: now, memory: 2000) == [later])
+            try store.saveLoginFailures([], removing: [later.key])
+            #expect(try store.loginFailures(at: now, memory: 2000).isEmpty)
         }
     }
 }

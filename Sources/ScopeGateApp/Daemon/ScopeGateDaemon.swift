@@ -118,6 +118,8 @@ public final class ScopeGateDaemon: Sendable {
     public func stop() {
         service.configuration.revocations.stop()
         service.configuration.storedUsers?.stop()
+        // Regulation counters still on their way to the store get there before the process ends.
+        (service.loginAttempts as? LoginThrottle)?.flush()
         hangup?.cancel()
         service.isReady = false
         watcher?.cancel()

@@ -58,7 +58,7 @@ public final class ScopeGateService: Sendable {
         self.state = Snapshot(ServiceState(configuration, now: clock(), grants: grants))
         self.logger = logger
         self.clock = clock
-        self.loginAttempts = LoginThrottle(limits: configuration.loginLimits)
+        self.loginAttempts = LoginThrottle(limits: configuration.loginLimits, store: configuration.revocations.store, now: clock())
         self.grants = grants
         self.decider = ForwardAuthDecider(stages: stages)
         self.metrics = ServiceMetrics()

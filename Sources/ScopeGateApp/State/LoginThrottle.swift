@@ -1,5 +1,7 @@
+import Dispatch
 public import FoundationEssentials
 public import ScopeGateHTTP
+public import ScopeGateStore
 import Synchronization
 
 /// Slows password guessing on `/token`: failed logins are counted per (user, address) pair, per address and
@@ -11,6 +13,9 @@ import Synchronization
 /// minute, while the pair and address limits, which only hurt the guesser, start early and grow to 15
 /// minutes. A refused attempt costs no bcrypt time and is not counted. A success clears the pair and the
 /// user name; an address's count fades only with time, so logging into one's own account cannot reset it.
+///
+/// With a store, the counters are also written there (from a queue of their own: no caller waits on the
+/// store) and read back at start, so a restart lifts no ban and forgets no failure.
 public final class LoginThrottle: LoginAttemptStore {
     /// When a key starts waiting and how long it may wait at most.
     public struct Limits: Sendable {
@@ -39,6 +44,34 @@ public final class LoginThrottle: LoginAttemptStore {
         case pair(String, IPAddress?)
         case address(IPAddress)
         case user(String)
+
+        /// The key as the store keeps it.
+        var stored: String {
+            switch self {
+            case .pair(let user, let address): "pair\u{0}\(user)\u{0}\(address?.description ?? "")"
+            case .address(let address): "address\u{0}\(address)"
+            case .user(let user): "user\u{0}\(user)"
+            }
+        }
+
+        init?(stored: String) {
+            let parts = stored.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+            switch (parts.first, parts.count) {
+            case ("pair", 3):
+                if parts[2].isEmpty {
+                    self = .pair(parts[1], nil)
+                } else if let address = IPAddress(parts[2]) {
+                    self = .pair(parts[1], address)
+                } else {
+                    return nil
+                }
+            case ("address", 2):
+                guard let address = IPAddress(parts[1]) else { return nil }
+                self = .address(address)
+            case ("user", 2): self = .user(parts[1])
+            default: return nil
+            }
+        }
     }
 
     private struct Entry {
@@ -49,10 +82,36 @@ public final class LoginThrottle: LoginAttemptStore {
 
     private let limits: Limits
     private let entries = Mutex<[Key: Entry]>([:])
+    private let store: (any StateStore)?
+    private let writes = DispatchQueue(label: "scopegate.login-failures")
 
-    /// Creates a throttle.
-    public init(limits: Limits = Limits()) {
+    /// Creates a throttle; with `store`, its counters still of use at `now` are read back first.
+    public init(limits: Limits = Limits(), store: (any StateStore)? = nil, now: Date = Date()) {
         self.limits = limits
+        self.store = store
+        if let saved = try? store?.loginFailures(at: now, memory: limits.memory) {
+            entries.withLock { entries in
+                for failure in saved {
+                    guard let key = Key(stored: failure.key) else { continue }
+                    entries[key] = Entry(failures: failure.failures, blockedUntil: failure.blockedUntil, lastFailure: failure.lastFailure)
+                }
+            }
+        }
+    }
+
+    /// Writes changed counters to the store, in the order they changed, off the caller's thread.
+    private func persist(_ changed: [(Key, Entry)], removed: [Key]) {
+        guard let store else { return }
+        let failures = changed.map {
+            LoginFailure(key: $0.0.stored, failures: $0.1.failures, blockedUntil: $0.1.blockedUntil, lastFailure: $0.1.lastFailure)
+        }
+        let keys = removed.map(\.stored)
+        writes.async { try? store.saveLoginFailures(failures, removing: keys) }
+    }
+
+    /// Waits until every counter written so far is in the store (for tests and for stopping).
+    public func flush() {
+        writes.sync {}
     }
 
     /// Seconds to wait before `username` may try again from `address`, or `nil` when it may try now.
@@ -67,8 +126,9 @@ public final class LoginThrottle: LoginAttemptStore {
     /// Counts a failed login.
     public func recordFailure(username: String, address: IPAddress?, now: Date) {
         let keys = Self.keys(username: username, address: address)
-        entries.withLock { entries in
+        let changed = entries.withLock { entries -> [(Key, Entry)] in
             if entries.count >= limits.capacity { prune(&entries, now: now) }
+            var changed: [(Key, Entry)] = []
             for key in keys {
                 var entry = entries[key] ?? Entry()
                 if now.timeIntervalSince(entry.lastFailure) > limits.memory { entry = Entry() }
@@ -85,16 +145,19 @@ public final class LoginThrottle: LoginAttemptStore {
                     entry.blockedUntil = now + min(cap, limits.firstBan * Double(1 << exponent))
                 }
                 entries[key] = entry
+                changed.append((key, entry))
             }
+            return changed
         }
+        persist(changed, removed: [])
     }
 
     /// Clears the pair and the user name after a successful login.
     public func recordSuccess(username: String, address: IPAddress?) {
-        entries.withLock { entries in
-            _ = entries.removeValue(forKey: .pair(username, address))
-            _ = entries.removeValue(forKey: .user(username))
+        let removed = entries.withLock { entries -> [Key] in
+            [Key.pair(username, address), .user(username)].filter { entries.removeValue(forKey: $0) != nil }
         }
+        if !removed.isEmpty { persist([], removed: removed) }
     }
 
     private static func keys(username: String, address: IPAddress?) -> [Key] {

@@ -67,6 +67,14 @@ public final class SQLiteStore: StateStore {
         ) STRICT;
         CREATE INDEX users_revision ON users (revision);
         """,
+        """
+        CREATE TABLE login_failures (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            blocked_until_ms INTEGER NOT NULL,
+            last_failure_ms INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        """,
     ]
 
     /// The file.
@@ -205,8 +213,45 @@ public final class SQLiteStore: StateStore {
             try connection.query(
                 "DELETE FROM refresh_families WHERE ends_ms <= ?1 AND access_until_ms <= ?1", [.integer(Self.milliseconds(date))])
             removed += Int(try connection.query("SELECT changes()").first?.first?.integer ?? 0)
+            // Regulation counters a day past their last failure and their ban are of no use to anyone.
+            try connection.query(
+                "DELETE FROM login_failures WHERE last_failure_ms <= ?1 AND blocked_until_ms <= ?1",
+                [.integer(Self.milliseconds(date - 86_400))])
         }
         return removed
+    }
+
+    // MARK: Login regulation
+
+    public func saveLoginFailures(_ failures: [LoginFailure], removing removed: [String]) throws(StoreError) {
+        try write { connection throws(SQLiteError) in
+            for failure in failures {
+                try connection.query(
+                    """
+                    INSERT INTO login_failures (key, failures, blocked_until_ms, last_failure_ms) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, blocked_until_ms = excluded.blocked_until_ms,
+                        last_failure_ms = excluded.last_failure_ms
+                    """,
+                    [
+                        .text(failure.key), .integer(Int64(failure.failures)), .integer(Self.milliseconds(failure.blockedUntil)),
+                        .integer(Self.milliseconds(failure.lastFailure)),
+                    ])
+            }
+            for key in removed { try connection.query("DELETE FROM login_failures WHERE key = ?", [.text(key)]) }
+        }
+    }
+
+    public func loginFailures(at now: Date, memory: TimeInterval) throws(StoreError) -> [LoginFailure] {
+        let rows = try withConnection { connection throws(SQLiteError) in
+            try connection.query(
+                "SELECT key, failures, blocked_until_ms, last_failure_ms FROM login_failures WHERE last_failure_ms > ? OR blocked_until_ms > ?",
+                [.integer(Self.milliseconds(now - memory)), .integer(Self.milliseconds(now))])
+        }
+        return rows.compactMap { row in
+            guard row.count == 4, let key = row[0].text, let failures = row[1].integer, let blocked = row[2].integer, let last = row[3].integer
+            else { return nil }
+            return LoginFailure(key: key, failures: Int(failures), blockedUntil: Self.date(blocked), lastFailure: Self.date(last))
+        }
     }
 
     // MARK: Users
