@@ -44,6 +44,14 @@ struct Users: ParsableCommand {
 
     static func missing(_ name: String) -> StartupError { StartupError(description: "no user \(quotedForMessage(name)) in the store") }
 
+    /// Applies `change` to the user `name` in the store: the user after it, or the command's error when
+    /// there is no such user.
+    @discardableResult
+    static func change(_ name: String, _ change: UserChange, in location: StoreOptions) throws -> StoredUser {
+        guard let user = try withStore(location, { store throws(StoreError) in try store.changeUser(name, change) }) else { throw missing(name) }
+        return user
+    }
+
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a user; the password is read without echo from a terminal, or as one line from standard input.")
@@ -82,7 +90,7 @@ struct Users: ParsableCommand {
         func run() throws {
             guard try withStore(location, { store throws(StoreError) in try store.user(named: name) }) != nil else { throw missing(name) }
             let hash = try PasswordHasher(cost: bcryptCost).hash(try HashPassword.readPassword(confirm: true))
-            guard try withStore(location, { store throws(StoreError) in try store.changeUser(name, .passwordHash(hash)) }) != nil else { throw missing(name) }
+            try change(name, .passwordHash(hash), in: location)
             print("changed the password of user \(name)")
         }
     }
@@ -93,7 +101,7 @@ struct Users: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            guard try withStore(location, { store throws(StoreError) in try store.changeUser(name, .disabled(true)) }) != nil else { throw missing(name) }
+            try change(name, .disabled(true), in: location)
             print("disabled user \(name)")
         }
     }
@@ -104,7 +112,7 @@ struct Users: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            guard try withStore(location, { store throws(StoreError) in try store.changeUser(name, .disabled(false)) }) != nil else { throw missing(name) }
+            try change(name, .disabled(false), in: location)
             print("enabled user \(name)")
         }
     }
@@ -121,7 +129,7 @@ struct Users: ParsableCommand {
         }
 
         func run() throws {
-            guard let user = try withStore(location, { store throws(StoreError) in try store.changeUser(name, .grant(scopes)) }) else { throw missing(name) }
+            let user = try change(name, .grant(scopes), in: location)
             print("user \(name) may be granted: \(user.scopes.joined(separator: " "))")
         }
     }
@@ -137,7 +145,7 @@ struct Users: ParsableCommand {
         }
 
         func run() throws {
-            guard let user = try withStore(location, { store throws(StoreError) in try store.changeUser(name, .ungrant(scopes)) }) else { throw missing(name) }
+            let user = try change(name, .ungrant(scopes), in: location)
             print("user \(name) may be granted: \(user.scopes.isEmpty ? "(none)" : user.scopes.joined(separator: " "))")
         }
     }

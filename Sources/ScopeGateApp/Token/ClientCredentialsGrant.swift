@@ -25,20 +25,13 @@ struct ClientCredentialsGrant: GrantType {
     }
 
     private static func grant(requested: [String], audience: String?, context: GrantContext) -> GrantOutcome {
-        guard let client = context.client else {
-            return .refused(ClientAuthentication.invalidClient("the client_credentials grant needs client authentication", basic: false), failedLogin: false)
-        }
-        guard client.grantTypes.contains(.clientCredentials) else {
-            return .refused(
-                GrantRefusal(response: FastAPIResponses.oauthError("unauthorized_client", description: "this client may not use the client_credentials grant")),
-                failedLogin: false)
+        let client: ClientRecord
+        switch context.client(allowedTo: .clientCredentials, "the client_credentials grant") {
+        case .success(let allowed): client = allowed
+        case .failure(let refusal): return .refused(refusal, failedLogin: false)
         }
         if let audience, !client.audiences.contains(audience) {
-            return .refused(
-                GrantRefusal(
-                    response: FastAPIResponses.oauthError(
-                        "invalid_scope", description: "audience \(quotedForMessage(audience)) is not one this client may ask for")),
-                failedLogin: false)
+            return .oauthError("invalid_scope", "audience \(quotedForMessage(audience)) is not one this client may ask for")
         }
         var granted: [String] = []
         for scope in requested.isEmpty ? client.defaultScopes : requested where client.allows(scope: scope) && !granted.contains(scope) {
@@ -47,7 +40,7 @@ struct ClientCredentialsGrant: GrantType {
         guard !granted.isEmpty else {
             let description =
                 requested.isEmpty ? "no scope was requested and this client has no default_scopes" : "none of the requested scopes is allowed for this client"
-            return .refused(GrantRefusal(response: FastAPIResponses.oauthError("invalid_scope", description: description)), failedLogin: false)
+            return .oauthError("invalid_scope", description)
         }
         return .granted(principal: client, scopes: granted, details: IssueDetails(audience: audience))
     }

@@ -73,6 +73,25 @@ enum GrantOutcome: Sendable {
     case refused(GrantRefusal, failedLogin: Bool)
 }
 
+extension GrantOutcome {
+    /// An RFC 6749 §5.2 error (400), not counted as a failed login.
+    static func oauthError(_ code: String, _ description: String) -> GrantOutcome {
+        .refused(GrantRefusal(response: FastAPIResponses.oauthError(code, description: description)), failedLogin: false)
+    }
+}
+
+extension GrantContext {
+    /// The authenticated client when it may use `grant`; else the answer: `invalid_client` without one,
+    /// `unauthorized_client` for a client whose record lacks the grant (`what`: how the refusal names it).
+    func client(allowedTo grant: ClientGrantType, _ what: String) -> Result<ClientRecord, GrantRefusal> {
+        guard let client else { return .failure(ClientAuthentication.invalidClient("\(what) needs client authentication", basic: false)) }
+        guard client.grantTypes.contains(grant) else {
+            return .failure(GrantRefusal(response: FastAPIResponses.oauthError("unauthorized_client", description: "this client may not use \(what)")))
+        }
+        return .success(client)
+    }
+}
+
 /// What a grant decides about the token beyond its principal and scopes.
 struct IssueDetails: Sendable {
     /// `aud`; nil: the service's `--audience`.

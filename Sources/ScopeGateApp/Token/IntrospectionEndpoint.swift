@@ -47,10 +47,10 @@ extension ScopeGateService {
         if let clientID = verified.clientID { writer.raw(","); writer.key("client_id"); writer.string(clientID) }
         if principal.kind == .user { writer.raw(","); writer.key("username"); writer.string(principal.subject) }
         writer.raw(","); writer.key("token_type"); writer.string("bearer")
-        writer.raw(","); writer.key("exp"); writer.integer(Int64(verified.expiresAt.timeIntervalSince1970.rounded(.down)))
-        if let issuedAt = verified.issuedAt { writer.raw(","); writer.key("iat"); writer.integer(Int64(issuedAt.timeIntervalSince1970.rounded(.down))) }
+        writer.raw(","); writer.key("exp"); writer.numericDate(verified.expiresAt)
+        if let issuedAt = verified.issuedAt { writer.raw(","); writer.key("iat"); writer.numericDate(issuedAt) }
         if let notBefore = verified.notBefore {
-            writer.raw(","); writer.key("nbf"); writer.integer(Int64(notBefore.timeIntervalSince1970.rounded(.down)))
+            writer.raw(","); writer.key("nbf"); writer.numericDate(notBefore)
         }
         if verified.audiences.count == 1 {
             writer.raw(","); writer.key("aud"); writer.string(verified.audiences[0])
@@ -81,8 +81,8 @@ extension ScopeGateService {
         if let clientID = family.clientID { writer.raw(","); writer.key("client_id"); writer.string(clientID) }
         writer.raw(","); writer.key("username"); writer.string(user.username)
         writer.raw(","); writer.key("token_type"); writer.string("refresh_token")
-        writer.raw(","); writer.key("exp"); writer.integer(Int64(found.expiresAt.timeIntervalSince1970.rounded(.down)))
-        writer.raw(","); writer.key("iat"); writer.integer(Int64(found.issuedAt.timeIntervalSince1970.rounded(.down)))
+        writer.raw(","); writer.key("exp"); writer.numericDate(found.expiresAt)
+        writer.raw(","); writer.key("iat"); writer.numericDate(found.issuedAt)
         writer.raw(","); writer.key("sub"); writer.string(user.username)
         if let issuer = configuration.issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
         writer.raw(","); writer.key("sid"); writer.string(family.id)

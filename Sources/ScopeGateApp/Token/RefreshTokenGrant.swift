@@ -31,7 +31,7 @@ struct RefreshTokenGrant: GrantType {
     private static func redeem(_ token: String, requested: [String]?, context: GrantContext) -> GrantOutcome {
         let configuration = context.state.configuration
         if let client = context.client, !client.grantTypes.contains(.refreshToken) {
-            return refusal("unauthorized_client", "this client may not use the refresh_token grant")
+            return .oauthError("unauthorized_client", "this client may not use the refresh_token grant")
         }
         guard let store = configuration.revocations.store, RefreshToken.isWellFormed(token) else { return invalid }
         let successor: String
@@ -54,7 +54,7 @@ struct RefreshTokenGrant: GrantType {
                     !configuration.revocations.revokedLogin(kind: .user, subject: user.username, at: family.createdAt)
                 else { return false }
                 if let requested, let extra = requested.first(where: { !family.scopes.contains($0) }) {
-                    refused = refusal("invalid_scope", "scope \(quotedForMessage(extra)) was not granted at the login")
+                    refused = .oauthError("invalid_scope", "scope \(quotedForMessage(extra)) was not granted at the login")
                     return false
                 }
                 var granted: [String] = []
@@ -83,7 +83,7 @@ struct RefreshTokenGrant: GrantType {
                 metadata: ["auth.subject": "\(redeemed.subject)", "auth.sid": "\(redeemed.id)", "auth.client": "\(redeemed.clientID ?? "-")"])
             return invalid
         case .refused(.otherClient):
-            return refusal("invalid_grant", "the refresh token was issued to another client")
+            return .oauthError("invalid_grant", "the refresh token was issued to another client")
         case .refused(.notAdmitted):
             return refused ?? invalid
         case .refused:
@@ -95,11 +95,7 @@ struct RefreshTokenGrant: GrantType {
             details: IssueDetails(clientID: family.clientID, refresh: .successor(token: issued, family: family)))
     }
 
-    private static func refusal(_ error: String, _ description: String) -> GrantOutcome {
-        .refused(GrantRefusal(response: FastAPIResponses.oauthError(error, description: description)), failedLogin: false)
-    }
-
-    private static let invalid = refusal("invalid_grant", "the refresh token is invalid, expired or revoked")
+    private static let invalid = GrantOutcome.oauthError("invalid_grant", "the refresh token is invalid, expired or revoked")
     private static let unavailable = GrantOutcome.refused(
         GrantRefusal(
             response: FastAPIResponses.oauthError(

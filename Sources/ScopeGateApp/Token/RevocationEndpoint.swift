@@ -37,44 +37,53 @@ extension ScopeGateService {
         }
         // RFC 7009 §2.2: an invalid token is answered as a revoked one; there is nothing to revoke.
         guard let verified = try? state.verifier.verify(bytes: token, now: now) else { return Self.revoked }
-        if let owner = verified.clientID, state.configuration.clients[owner] != nil, client?.id != owner {
-            // A confidential client's token: only that client, authenticated, revokes it; it stays valid.
-            return client == nil
-                ? ClientAuthentication.invalidClient("this token was issued to a client, which must authenticate to revoke it", basic: false).response
-                : FastAPIResponses.oauthError("unauthorized_client", description: "this token was issued to another client")
+        if let owner = verified.clientID, state.configuration.clients[owner] != nil, let refusal = Self.refusal(owner: owner, client: client) {
+            return refusal
         }
         guard let tokenID = verified.tokenID else {
             return FastAPIResponses.oauthError("unsupported_token_type", description: "a token without jti cannot be revoked; it lives until its exp")
         }
-        do {
+        return recording(Self.revoked) { () throws(StoreError) in
             try state.configuration.revocations.revoke(id: tokenID, issuer: verified.issuer ?? "", until: verified.expiresAt, now: now)
+            logger.notice("token revoked", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)"])
+        }
+    }
+
+    /// A confidential client's token (or login): only that client, authenticated, revokes it, and it stays
+    /// valid otherwise. Nil when `client` is its owner.
+    private static func refusal(owner: String, client: ClientRecord?) -> HTTPResponse? {
+        guard client?.id != owner else { return nil }
+        return client == nil
+            ? ClientAuthentication.invalidClient("this token was issued to a client, which must authenticate to revoke it", basic: false).response
+            : FastAPIResponses.oauthError("unauthorized_client", description: "this token was issued to another client")
+    }
+
+    /// Runs `record` (writes to the store, then logs) and answers `answer`, or 503 when the store refused.
+    private func recording(_ answer: HTTPResponse, _ record: () throws(StoreError) -> Void) -> HTTPResponse {
+        do {
+            try record()
+            return answer
         } catch {
             logger.error("cannot record a revocation", metadata: ["error": "\(error)"])
             return Self.revocationOverloaded
         }
-        logger.notice("token revoked", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)"])
-        return Self.revoked
     }
 
     /// A refresh token: its whole family (the login) is revoked, its access tokens with it. A family issued
     /// to a client is revoked only by that client, authenticated.
     private func revokeRefreshToken(_ token: String, client: ClientRecord?, state: ServiceState, now: Date) -> HTTPResponse {
         guard RefreshToken.isWellFormed(token), let store = state.configuration.revocations.store else { return Self.revoked }
-        do {
-            guard let found = try store.refreshToken(hash: RefreshToken.hash(token)) else { return Self.revoked }
-            let family = found.family
-            if let owner = family.clientID, client?.id != owner {
-                return client == nil
-                    ? ClientAuthentication.invalidClient("this token was issued to a client, which must authenticate to revoke it", basic: false).response
-                    : FastAPIResponses.oauthError("unauthorized_client", description: "this token was issued to another client")
+        var refused: HTTPResponse?
+        let answer = recording(Self.revoked) { () throws(StoreError) in
+            guard let family = try store.refreshToken(hash: RefreshToken.hash(token))?.family else { return }
+            if let owner = family.clientID, let refusal = Self.refusal(owner: owner, client: client) {
+                refused = refusal
+                return
             }
             try state.configuration.revocations.revokeFamily(id: family.id, now: now)
             logger.notice("refresh token revoked; its login ends", metadata: ["auth.subject": "\(family.subject)", "auth.sid": "\(family.id)"])
-        } catch {
-            logger.error("cannot record a revocation", metadata: ["error": "\(error)"])
-            return Self.revocationOverloaded
         }
-        return Self.revoked
+        return refused ?? answer
     }
 
     /// `POST /logout` with the bearer token: revokes it and, when it came with refresh tokens, its whole
@@ -89,16 +98,12 @@ extension ScopeGateService {
                 FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", "Bearer")] + FastAPIResponses.noStore))
         }
         return .waiting(overloaded: { _ in Self.revocationOverloaded }) { [self] in
-            do {
+            recording(HTTPResponse(status: 204, headers: FastAPIResponses.noStore)) { () throws(StoreError) in
                 try state.configuration.revocations.revoke(id: tokenID, issuer: verified.issuer ?? "", until: verified.expiresAt, now: clock())
                 if let family = verified.sessionID { try state.configuration.revocations.revokeFamily(id: family, now: clock()) }
-            } catch {
-                logger.error("cannot record a revocation", metadata: ["error": "\(error)"])
-                return Self.revocationOverloaded
+                logger.notice(
+                    "logged out", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)", "auth.sid": "\(verified.sessionID ?? "-")"])
             }
-            logger.notice(
-                "logged out", metadata: ["auth.subject": "\(verified.subject)", "auth.jti": "\(tokenID)", "auth.sid": "\(verified.sessionID ?? "-")"])
-            return HTTPResponse(status: 204, headers: FastAPIResponses.noStore)
         }
     }
 

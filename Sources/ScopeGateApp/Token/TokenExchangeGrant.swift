@@ -45,16 +45,11 @@ struct TokenExchangeGrant: GrantType {
             })
     }
 
-    private static func refusal(_ code: String, _ description: String) -> GrantOutcome {
-        .refused(GrantRefusal(response: FastAPIResponses.oauthError(code, description: description)), failedLogin: false)
-    }
-
     private static func exchange(_ subjectToken: [UInt8], requested: [String]?, audience: String?, context: GrantContext) -> GrantOutcome {
-        guard let client = context.client else {
-            return .refused(ClientAuthentication.invalidClient("token exchange needs client authentication", basic: false), failedLogin: false)
-        }
-        guard client.grantTypes.contains(.tokenExchange) else {
-            return refusal("unauthorized_client", "this client may not exchange tokens")
+        let client: ClientRecord
+        switch context.client(allowedTo: .tokenExchange, "token exchange") {
+        case .success(let allowed): client = allowed
+        case .failure(let refusal): return .refused(refusal, failedLogin: false)
         }
         let (subject, principal): (AuthenticatedToken, any Principal)
         do {
@@ -62,24 +57,24 @@ struct TokenExchangeGrant: GrantType {
         } catch {
             // RFC 8693 §2.2.2: a subject token that is invalid for any reason is invalid_request.
             switch error {
-            case .invalid(let reason): return refusal("invalid_request", "the subject token is not valid: \(reason)")
-            case .principalGone: return refusal("invalid_request", "the subject token's principal no longer exists or is disabled")
-            case .revoked(let reason): return refusal("invalid_request", "the subject token is not valid: \(reason)")
+            case .invalid(let reason): return .oauthError("invalid_request", "the subject token is not valid: \(reason)")
+            case .principalGone: return .oauthError("invalid_request", "the subject token's principal no longer exists or is disabled")
+            case .revoked(let reason): return .oauthError("invalid_request", "the subject token is not valid: \(reason)")
             }
         }
         let scopes = requested ?? subject.effectiveScopes
         var granted: [String] = []
         for scope in scopes where !granted.contains(scope) {
             guard subject.effectiveScopes.contains(scope) else {
-                return refusal("invalid_scope", "scope \(quotedForMessage(scope)) is not in the subject token")
+                return .oauthError("invalid_scope", "scope \(quotedForMessage(scope)) is not in the subject token")
             }
             guard client.allows(scope: scope) else {
-                return refusal("invalid_scope", "scope \(quotedForMessage(scope)) is not one this client may be granted")
+                return .oauthError("invalid_scope", "scope \(quotedForMessage(scope)) is not one this client may be granted")
             }
             granted.append(scope)
         }
         if let audience, !client.audiences.contains(audience) {
-            return refusal("invalid_target", "audience \(quotedForMessage(audience)) is not one this client may ask for")
+            return .oauthError("invalid_target", "audience \(quotedForMessage(audience)) is not one this client may ask for")
         }
         // The actor chain: this client, then whoever the subject token was already exchanged for.
         var actor: [String: JSONValue] = ["sub": .string(client.id)]

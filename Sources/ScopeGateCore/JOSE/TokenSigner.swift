@@ -47,8 +47,8 @@ public struct AccessTokenClaims: Equatable, Sendable {
         writer.raw("{")
         writer.key("sub"); writer.string(subject)
         writer.raw(","); writer.key("scopes"); writer.stringArray(scopes)
-        writer.raw(","); writer.key("iat"); writer.integer(Int64(issuedAt.timeIntervalSince1970.rounded(.down)))
-        writer.raw(","); writer.key("exp"); writer.integer(Int64(expiresAt.timeIntervalSince1970.rounded(.down)))
+        writer.raw(","); writer.key("iat"); writer.numericDate(issuedAt)
+        writer.raw(","); writer.key("exp"); writer.numericDate(expiresAt)
         writer.raw(","); writer.key("jti"); writer.string(tokenID)
         if let issuer { writer.raw(","); writer.key("iss"); writer.string(issuer) }
         if let audience { writer.raw(","); writer.key("aud"); writer.string(audience) }

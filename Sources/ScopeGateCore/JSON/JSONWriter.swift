@@ -1,3 +1,5 @@
+public import FoundationEssentials
+
 /// Writes compact JSON the way Python's `json.dumps(..., separators=(",", ":"))` does, so that ScopeGate's
 /// bodies match FastAPI's byte for byte and its tokens match PyJWT's.
 public struct JSONWriter: Sendable {
@@ -88,6 +90,11 @@ public struct JSONWriter: Sendable {
     /// Appends an integer.
     public mutating func integer(_ value: Int64) {
         bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// Appends a NumericDate (RFC 7519 §2): whole seconds since 1970, rounded down.
+    public mutating func numericDate(_ date: Date) {
+        integer(Int64(date.timeIntervalSince1970.rounded(.down)))
     }
 
     /// Appends a boolean.
