@@ -147,4 +147,25 @@ import Testing
         #expect(logs.lines.filter { $0.contains("password hash is weaker than preferred") }.count == 1)
         #expect(daemon.service.configuration.users["henry"]?.passwordHash == hashes["werkzeug"])
     }
+
+    /// A stored user named like a registered client cannot log in: its token's client_id would equal its
+    /// sub, which marks a client's own token (the users file is checked for this at load; the store is not).
+    @Test func aUserNamedLikeAClientIsRefused() throws {
+        let path = try Self.storePath()
+        let store = try SQLiteStore(path: path)
+        #expect(try store.addUser(StoredUser(username: "worker", passwordHash: try PasswordHasher(cost: 5).hash("pw"), scopes: ["me"])))
+        let stored = try StoredUsers(store: store)
+        let secretHash = ClientSecretHash(try ClientSecretHash.hash("s", rounds: 1_000))!
+        let daemon = try TestDaemon(configure: { configuration in
+            configuration.revocations = try! Revocations(store: store)
+            configuration.storedUsers = stored
+            configuration.users = stored.directory
+            configuration.passwordHasher = try! PasswordHasher(cost: 5)
+            configuration.clients = ClientDirectory([
+                ClientRecord(id: "worker", secretHashes: [secretHash], grantTypes: [.password], scopes: ["me"])
+            ])
+        })
+        let refused = try daemon.login("worker", "pw")
+        #expect(refused.status == 400 && refused.text == #"{"detail":"Incorrect username or password"}"#)
+    }
 }

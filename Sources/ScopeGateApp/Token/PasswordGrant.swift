@@ -45,6 +45,14 @@ struct PasswordGrant: GrantType {
         } else {
             found = configuration.users[username]
         }
+        // A user named like a registered client (possible with users in the store, which the clients file's
+        // check at load does not see) could get a token whose client_id equals its sub: a client's token.
+        if let user = found, configuration.clients[user.username] != nil {
+            hasher.verifyDummy(password)
+            context.logger.warning(
+                "login refused: the user has the name of a client; rename one of them", metadata: ["auth.subject": "\(user.username)"])
+            return .refused(incorrect, failedLogin: true)
+        }
         guard let user = found else {
             hasher.verifyDummy(password)
             context.metrics.recordLoginFailure(unknownUser: true)
