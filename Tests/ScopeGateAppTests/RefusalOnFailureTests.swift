@@ -19,7 +19,7 @@ extension ForwardAuthStages {
         var stages = self
         switch stage {
         case .describe: stages.describe = { _ in throw InjectedFault() }
-        case .match: stages.match = { _, _, _ in throw InjectedFault() }
+        case .match: stages.match = { _, _, _, _ in throw InjectedFault() }
         case .verify: stages.verify = { _, _, _ in throw InjectedFault() }
         case .resolve: stages.resolve = { _ in throw InjectedFault() }
         case .authorize: stages.authorize = { _, _ in throw InjectedFault() }

@@ -7,13 +7,106 @@ import Testing
         PolicyRule(pattern: try PathPattern(path), methods: methods, scopes: scopes, line: line)
     }
 
-    func matched(_ policy: Policy, _ method: String, _ target: String) throws -> String {
-        switch policy.match(method: method, path: try CanonicalPath(target: target)) {
+    func matched(_ policy: Policy, _ method: String, _ target: String, host: String? = nil) throws -> String {
+        let canonicalHost = try host.map { try CanonicalHost(Array($0.utf8), scheme: "https") }
+        switch policy.match(method: method, path: try CanonicalPath(target: target), host: canonicalHost) {
         case .rule(let rule, let parameters):
-            rule.pattern.description + (parameters.isEmpty ? "" : " " + parameters.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: ","))
-        case .methodNotAllowed(let rule): "405 " + rule.pattern.description
-        case .noRule: "none"
+            return rule.name + (parameters.isEmpty ? "" : " " + parameters.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: ","))
+        case .methodNotAllowed(let rule): return "405 " + rule.name
+        case .noRule: return "none"
+        case .noUsableHost: return "no host"
         }
+    }
+
+    static let hostPolicy = """
+        rules:
+          - hosts: [admin.example.com]
+            path: /**
+            scopes: [admin]
+          - hosts: [admin.example.com]
+            path: /reports/**
+            methods: [GET]
+            scopes: [reports]
+          - hosts: ["*.tenant.example.com"]
+            path: /api/**
+            scopes: [tenant]
+          - hosts: ["*.eu.tenant.example.com"]
+            path: /api/**
+            scopes: [eu]
+          - hosts: [app.example.com:8443]
+            path: /**
+            scopes: [alt]
+          - path: /public/**
+            public: true
+          - path: /api/**
+            scopes: [any]
+        """
+
+    /// The most specific host level whose rules match the path decides: the exact host, then `*.` patterns
+    /// from the longest suffix, then the rules for every host; a level that matches the path but not the
+    /// method refuses without falling back.
+    @Test func theMostSpecificHostDecides() throws {
+        let policy = try Policy.load(yaml: Self.hostPolicy, file: "policy.yaml")
+        #expect(policy.hasHostRules)
+        #expect(try matched(policy, "GET", "/users", host: "admin.example.com") == "admin.example.com /**")
+        #expect(try matched(policy, "GET", "/users", host: "ADMIN.example.com.") == "admin.example.com /**")
+        #expect(try matched(policy, "GET", "/reports/1", host: "admin.example.com") == "admin.example.com /reports/**")
+        #expect(try matched(policy, "POST", "/reports/1", host: "admin.example.com") == "405 admin.example.com /reports/**")
+        // The host's own /** wins over the host-less /public/** there; elsewhere /public/** applies.
+        #expect(try matched(policy, "GET", "/public/x", host: "admin.example.com") == "admin.example.com /**")
+        #expect(try matched(policy, "GET", "/public/x", host: "www.example.com") == "/public/**")
+        // Any depth below the suffix, never the suffix itself; the longer suffix first.
+        #expect(try matched(policy, "GET", "/api/v1", host: "acme.tenant.example.com") == "*.tenant.example.com /api/**")
+        #expect(try matched(policy, "GET", "/api/v1", host: "a.b.tenant.example.com") == "*.tenant.example.com /api/**")
+        #expect(try matched(policy, "GET", "/api/v1", host: "acme.eu.tenant.example.com") == "*.eu.tenant.example.com /api/**")
+        #expect(try matched(policy, "GET", "/api/v1", host: "tenant.example.com") == "/api/**")
+        // Where the host's rules do not match the path, the less specific levels still apply.
+        #expect(try matched(policy, "GET", "/public/x", host: "acme.tenant.example.com") == "/public/**")
+        #expect(try matched(policy, "GET", "/other", host: "acme.tenant.example.com") == "none")
+        // A port is part of the host unless it is the scheme's default.
+        #expect(try matched(policy, "GET", "/x", host: "app.example.com:8443") == "app.example.com:8443 /**")
+        #expect(try matched(policy, "GET", "/api/x", host: "app.example.com:443") == "/api/**")
+        // With host rules, no usable host is a refusal, never the host-less rules.
+        #expect(try matched(policy, "GET", "/public/x") == "no host")
+        // Without host rules, the host plays no part.
+        let plain = try Policy.load(yaml: "rules:\n  - path: /public/**\n    public: true\n", file: "policy.yaml")
+        #expect(!plain.hasHostRules)
+        #expect(try matched(plain, "GET", "/public/x") == "/public/**")
+    }
+
+    @Test func hostRulesAreCheckedAtLoad() throws {
+        let conflicting = """
+            rules:
+              - hosts: [a.example.com, b.example.com]
+                path: /x
+                scopes: [one]
+              - hosts: [B.example.com.]
+                path: /x
+                scopes: [two]
+              - hosts: [a.example.com]
+                path: /y
+                scopes: []
+              - path: /x
+                scopes: [three]
+            """
+        let error = try #require(throws: ConfigurationError.self) { _ = try Policy.load(yaml: conflicting, file: "policy.yaml") }
+        #expect(error.description.contains("b.example.com /x"), "\(error)")
+        let bad = """
+            rules:
+              - hosts: [bücher.example, "a.*.example.com", "x.example.com:99999", "ok.example.com", "OK.example.com"]
+                path: /x
+                scopes: []
+              - hosts: []
+                path: /y
+                scopes: []
+            """
+        let refused = try #require(throws: ConfigurationError.self) { _ = try Policy.load(yaml: bad, file: "policy.yaml") }
+        let text = refused.description
+        #expect(text.contains("write international names as A-labels"), "\(text)")
+        #expect(text.contains("\"a.*.example.com\""), "\(text)")
+        #expect(text.contains("port"), "\(text)")
+        #expect(text.contains("is listed twice"), "\(text)")
+        #expect(text.contains("\"hosts\" is empty"), "\(text)")
     }
 
     @Test func specificityDecidesNotFileOrder() throws {
@@ -160,7 +253,7 @@ import Testing
                 policy.yaml:5:11: error: rule "users": a path pattern must start with "/"
                 policy.yaml:9:13: error: rule "/x": a public rule cannot require scopes
                 policy.yaml:10:5: error: rule "/y": needs "scopes" (use [] for any valid token) or "public: true"
-                policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "path", "methods", "scopes", "public", "description", "identity_token", "principals"
+                policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals"
                 policy.yaml:13:14: error: rule "/z": "bad scope" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, " and \\)
                 policy.yaml:15:13: error: rule "/w": "public" must be true or false
                 policy.yaml:16:10: error: "default" is "allow"; expected "deny" or "authenticated"

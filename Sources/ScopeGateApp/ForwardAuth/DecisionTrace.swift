@@ -8,6 +8,8 @@ struct DecisionTrace: Sendable {
     var request: ForwardedRequest?
     /// How the policy matched the canonical path.
     var match: RouteMatch?
+    /// The original host, canonical, when the policy has host rules.
+    var host: CanonicalHost?
     /// The rule's name for metrics and logs: its pattern, or `default` for the default action.
     var rule: String?
     /// The scopes the route requires; nil on public routes and before a route is found.

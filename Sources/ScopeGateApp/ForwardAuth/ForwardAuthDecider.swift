@@ -38,20 +38,33 @@ struct ForwardAuthDecider: Sendable {
         case .failure(let error): return .forbidden("ambiguous original URI: \(error)")
         }
         let policy = state.configuration.policy
-        let match = try stages.match(request, path, policy)
+        // The host only where a rule names hosts: then a request without a usable one is refused, never
+        // matched against the rules for every host instead.
+        var host: CanonicalHost?
+        if policy.hasHostRules, let raw = request.host {
+            do {
+                host = try CanonicalHost(raw, scheme: request.scheme.map { String(decoding: $0, as: UTF8.self).lowercased() })
+            } catch {
+                return .forbidden("ambiguous original host: \(error)")
+            }
+            trace.host = host
+        }
+        let match = try stages.match(request, path, host, policy)
         trace.match = match
         let required: [String]
         var admitted: PolicyRule?
         switch match {
         case .rule(let rule, _):
-            let name = rule.pattern.description
+            let name = rule.name
             trace.rule = name
             if rule.isPublic { return .allow(nil, rule: name) }
             required = rule.scopes
             admitted = rule
         case .methodNotAllowed(let rule):
-            trace.rule = rule.pattern.description
-            return .forbidden("method \(request.method) is not allowed on \(rule.pattern)")
+            trace.rule = rule.name
+            return .forbidden("method \(request.method) is not allowed on \(rule.name)")
+        case .noUsableHost:
+            return .forbidden("the policy has host rules and the request names no usable host")
         case .noRule:
             guard policy.defaultAction == .authenticated else { return .forbidden("no rule allows this path") }
             required = []

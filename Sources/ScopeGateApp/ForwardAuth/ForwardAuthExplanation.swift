@@ -31,7 +31,7 @@ extension ScopeGateService {
         switch trace.match {
         case .rule(let rule, let parameters):
             let methods = rule.methods.map { " methods \($0.sorted().joined(separator: ","))" } ?? ""
-            lines.append("rule:      \(rule.pattern)\(methods) (\(policyName):\(rule.line))")
+            lines.append("rule:      \(rule.name)\(methods) (\(policyName):\(rule.line))")
             if !parameters.isEmpty {
                 lines.append("params:    " + parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: " "))
             }
@@ -41,7 +41,9 @@ extension ScopeGateService {
                 lines.append("required:  a valid token" + (rule.scopes.isEmpty ? "" : " with scopes \(rule.scopes.joined(separator: " "))"))
             }
         case .methodNotAllowed(let rule):
-            lines.append("rule:      \(rule.pattern) (\(policyName):\(rule.line)) does not allow \(method)")
+            lines.append("rule:      \(rule.name) (\(policyName):\(rule.line)) does not allow \(method)")
+        case .noUsableHost:
+            lines.append("rule:      none: the policy has host rules and no usable host was given (--host)")
         case .noRule:
             lines.append("rule:      none; default is \(state.configuration.policy.defaultAction.rawValue)")
         case nil:

@@ -8,7 +8,7 @@ struct ForwardAuthStages: Sendable {
     /// Reads the original request and credentials out of a check request.
     var describe: @Sendable (HTTPRequest) throws -> Result<ForwardedRequestParser.Parsed, ForwardedRequestParser.Refusal>
     /// Finds the rule for the original request.
-    var match: @Sendable (ForwardedRequest, CanonicalPath, Policy) throws -> RouteMatch
+    var match: @Sendable (ForwardedRequest, CanonicalPath, CanonicalHost?, Policy) throws -> RouteMatch
     /// Verifies a bearer token (through the state's cache); throws ``TokenError`` for a token that fails.
     var verify: @Sendable (ArraySlice<UInt8>, ServiceState, Date) throws -> AuthenticatedToken
     /// The principal a verified token is about, if it still exists.
@@ -21,7 +21,7 @@ struct ForwardAuthStages: Sendable {
         let parser = ForwardedRequestParser()
         return ForwardAuthStages(
             describe: { parser.parse($0) },
-            match: { request, path, policy in policy.match(method: request.method, path: path) },
+            match: { request, path, host, policy in policy.match(method: request.method, path: path, host: host) },
             verify: { bytes, state, now in try state.tokenCache.entry(bytes, with: state.verifier, now: now) },
             resolve: { $0.principal },
             authorize: { required, token in required.allSatisfy(token.effectiveScopes.contains) }

@@ -93,7 +93,14 @@ struct ForwardedRequestParser: Sendable {
         if found[connection].count > 0, let named = hopByHopName(request) {
             return .failure(Refusal(reason: "the Connection header names \(named)"))
         }
-        let forwarded = ForwardedRequest(method: method, target: target, host: single(hosts, found), scheme: single(schemes, found))
+        var host = single(hosts, found)
+        if let claimedHost = claimed?.host {
+            // The check request's own Host is the original's; a forwarded host that disagrees, or repeats,
+            // leaves none.
+            let contradicted = hosts.contains { found[$0.index].count > 1 } || host.map { !$0.elementsEqual(claimedHost) } == true
+            host = contradicted ? nil : claimedHost
+        }
+        let forwarded = ForwardedRequest(method: method, target: target, host: host, scheme: single(schemes, found))
         let credentials = BearerCredentials(first: found[authorization].first, count: found[authorization].count)
         return .success(Parsed(request: forwarded, credentials: credentials))
     }

@@ -27,8 +27,10 @@ struct ForwardedFields: Sendable {
     var scheme: String?
 }
 
-/// The original method and target as the check request itself carries them.
+/// The original method and target (and host) as the check request itself carries them.
 struct ForwardedClaim: Sendable {
     var method: String
     var target: ArraySlice<UInt8>
+    /// The original host, when the check request's own `Host` is it (Envoy).
+    var host: ArraySlice<UInt8>? = nil
 }

@@ -2,12 +2,15 @@ extension Policy {
     /// The keys a policy file's top level may have.
     static let topLevelKeys = ["rules", "default", "scopes", "identity_token"]
     /// The keys a rule may have.
-    static let ruleKeys = ["path", "methods", "scopes", "public", "description", "identity_token", "principals"]
+    static let ruleKeys = ["hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals"]
 
     /// Loads a policy file:
     ///
     /// ```yaml
     /// rules:
+    ///   - hosts: [admin.example.com]  # optional: the hosts the rule is for (*.example.com: any below)
+    ///     path: /**
+    ///     scopes: [admin]
     ///   - path: /users/me/items/
     ///     scopes: [me, items]        # all listed scopes required
     ///   - path: /public/**
@@ -166,10 +169,29 @@ extension Policy {
             principals = kinds
         }
 
+        var hosts: [HostPattern] = []
+        if let value = members["hosts"]?.value, let list = document.strings(value, what: "\(label): \"hosts\"") {
+            if list.isEmpty { document.error(at: value, "\(label): \"hosts\" is empty; leave it out to match every host") }
+            for (text, item) in list {
+                switch HostPattern.parse(text) {
+                case .success(let host):
+                    if hosts.contains(host) {
+                        document.error(at: item, "\(label): host \(quotedForMessage(text)) is listed twice")
+                    } else {
+                        hosts.append(host)
+                    }
+                case .failure(let error):
+                    let hint = text.unicodeScalars.contains { !$0.isASCII } ? "; write international names as A-labels (xn--…)" : ""
+                    document.error(
+                        at: item, "\(label): host \(quotedForMessage(text)): \(error)\(hint) (a host is a name, or *. and a name, with an optional :port)")
+                }
+            }
+        }
+
         guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
         let mark = node.mark
         return PolicyRule(
             pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic, identityToken: identityToken,
-            principals: principals, line: mark.line, column: mark.column)
+            principals: principals, hosts: hosts, line: mark.line, column: mark.column)
     }
 }

@@ -14,14 +14,18 @@ public enum RouteMatch: Sendable {
     case methodNotAllowed(PolicyRule)
     /// No rule's pattern matches the path.
     case noRule
+    /// The policy has host rules and the request named no usable host.
+    case noUsableHost
 }
 
-/// A loaded policy: immutable rules compiled into a segment trie.
+/// A loaded policy: immutable rules compiled into segment tries, one per host pattern and one for the
+/// rules for every host.
 ///
-/// Matching walks the trie by the path's segments, trying literal, then `*`/`{name}`, then `**` at each
+/// Matching walks a trie by the path's segments, trying literal, then `*`/`{name}`, then `**` at each
 /// level, so the first rule found is the most specific one and the cost follows the path's length, not the
-/// number of rules. At equal specificity, a rule limited to the request's method wins over one without
-/// `methods`.
+/// number of rules; with host rules, the host's levels are tried most specific first, so the cost also
+/// follows the host's label count, not the number of hosts. At equal specificity, a rule limited to the
+/// request's method wins over one without `methods`.
 public struct Policy: Sendable {
     /// The rules, in file order.
     public let rules: [PolicyRule]
@@ -45,65 +49,125 @@ public struct Policy: Sendable {
         }
         return names
     }
-    private let nodes: [TrieNode]
+    /// The rules for every host (those without `hosts`).
+    private let anyHost: PathTrie
+    /// Rules by the exact host they name (`admin.example.com`, `app.example.com:8443`).
+    private let exactHosts: [String: PathTrie]
+    /// Rules by the suffix of their `*.` host pattern (`*.tenant.example.com` under `tenant.example.com`,
+    /// with `:port` when the pattern names one).
+    private let suffixHosts: [String: PathTrie]
 
-    /// Compiles rules into a policy. Two rules that are equally specific and cover a common method
-    /// are refused: which one applies would otherwise depend on file order.
+    /// Whether some rule names hosts: then every request needs a usable host.
+    public var hasHostRules: Bool { !exactHosts.isEmpty || !suffixHosts.isEmpty }
+
+    /// Compiles rules into a policy. Two rules that are equally specific (the same host pattern, or none,
+    /// and the same path) and cover a common method are refused: which one applies would otherwise depend
+    /// on file order.
     public init(rules: [PolicyRule], defaultAction: DefaultAction = .deny) throws(PolicyConflictError) {
-        var nodes = [TrieNode()]
+        var anyHost = PathTrie()
+        var exactHosts: [String: PathTrie] = [:]
+        var suffixHosts: [String: PathTrie] = [:]
         for (ruleIndex, rule) in rules.enumerated() {
-            var node = 0
-            var endsWithGlobstar = false
-            for segment in rule.pattern.segments {
-                switch segment {
-                case .literal(let bytes):
-                    if let next = nodes[node].literals[bytes[...]] {
-                        node = next
-                    } else {
-                        nodes.append(TrieNode())
-                        nodes[node].literals.insert(bytes, child: nodes.count - 1)
-                        node = nodes.count - 1
-                    }
-                case .wildcard:
-                    if let next = nodes[node].wildcard {
-                        node = next
-                    } else {
-                        nodes.append(TrieNode())
-                        nodes[node].wildcard = nodes.count - 1
-                        node = nodes.count - 1
-                    }
-                case .globstar:
-                    endsWithGlobstar = true
-                }
+            if rule.hosts.isEmpty {
+                try anyHost.insert(ruleIndex, of: rules)
             }
-            let existing = endsWithGlobstar ? nodes[node].globstarRules : nodes[node].exactRules
-            for other in existing {
-                let first = rules[other]
-                let shared: Set<String>? =
-                    switch (first.methods, rule.methods) {
-                    case (nil, nil): []
-                    case (nil, _), (_, nil): nil
-                    case (let a?, let b?): a.intersection(b)
-                    }
-                if let shared, first.methods == nil || !shared.isEmpty {
-                    throw PolicyConflictError(rule: rule, other: first, methods: shared.sorted())
+            for host in rule.hosts {
+                switch host {
+                case .exact(let name): try exactHosts[name, default: PathTrie()].insert(ruleIndex, of: rules)
+                case .suffix(let suffix): try suffixHosts[suffix, default: PathTrie()].insert(ruleIndex, of: rules)
                 }
-            }
-            if endsWithGlobstar {
-                nodes[node].globstarRules.append(ruleIndex)
-            } else {
-                nodes[node].exactRules.append(ruleIndex)
             }
         }
         self.rules = rules
         self.defaultAction = defaultAction
-        self.nodes = nodes
+        self.anyHost = anyHost
+        self.exactHosts = exactHosts
+        self.suffixHosts = suffixHosts
     }
 
-    /// Finds the rule for a request.
-    public func match(method: String, path: CanonicalPath) -> RouteMatch {
+    /// Finds the rule for a request. With host rules, the most specific host level whose rules match the
+    /// path decides (the exact host, then `*.` patterns from the longest suffix to the shortest, then the
+    /// rules for every host); a level whose rules match the path but not the method answers
+    /// ``RouteMatch/methodNotAllowed(_:)`` without falling back. `host` nil: the request named no usable
+    /// host, and only a policy without host rules can match it.
+    public func match(method: String, path: CanonicalPath, host: CanonicalHost? = nil) -> RouteMatch {
+        if hasHostRules {
+            guard let host else { return .noUsableHost }
+            if let trie = exactHosts[host.description], let found = trie.match(method: method, path: path, rules: rules) { return found }
+            if !suffixHosts.isEmpty {
+                let port = host.port.map { ":\($0)" } ?? ""
+                for suffix in host.suffixes {
+                    if let trie = suffixHosts[suffix + port], let found = trie.match(method: method, path: path, rules: rules) { return found }
+                }
+            }
+        }
+        return anyHost.match(method: method, path: path, rules: rules) ?? .noRule
+    }
+
+    /// How many trie nodes a match for `path` visits among the rules for every host: the measure of
+    /// matching cost.
+    func visitedNodes(path: CanonicalPath) -> Int {
         var visits = 0
-        guard let ruleIndices = search(path: path.bytes, visits: &visits) else { return .noRule }
+        _ = anyHost.search(path: path.bytes, visits: &visits)
+        return visits
+    }
+}
+
+/// The rules of one host level compiled into a segment trie.
+private struct PathTrie: Sendable {
+    private var nodes = [TrieNode()]
+
+    mutating func insert(_ ruleIndex: Int, of rules: [PolicyRule]) throws(PolicyConflictError) {
+        let rule = rules[ruleIndex]
+        var node = 0
+        var endsWithGlobstar = false
+        for segment in rule.pattern.segments {
+            switch segment {
+            case .literal(let bytes):
+                if let next = nodes[node].literals[bytes[...]] {
+                    node = next
+                } else {
+                    nodes.append(TrieNode())
+                    nodes[node].literals.insert(bytes, child: nodes.count - 1)
+                    node = nodes.count - 1
+                }
+            case .wildcard:
+                if let next = nodes[node].wildcard {
+                    node = next
+                } else {
+                    nodes.append(TrieNode())
+                    nodes[node].wildcard = nodes.count - 1
+                    node = nodes.count - 1
+                }
+            case .globstar:
+                endsWithGlobstar = true
+            }
+        }
+        let existing = endsWithGlobstar ? nodes[node].globstarRules : nodes[node].exactRules
+        for other in existing {
+            let first = rules[other]
+            let shared: Set<String>? =
+                switch (first.methods, rule.methods) {
+                case (nil, nil): []
+                case (nil, _), (_, nil): nil
+                case (let a?, let b?): a.intersection(b)
+                }
+            if let shared, first.methods == nil || !shared.isEmpty {
+                throw PolicyConflictError(rule: rule, other: first, methods: shared.sorted())
+            }
+        }
+        if endsWithGlobstar {
+            nodes[node].globstarRules.append(ruleIndex)
+        } else {
+            nodes[node].exactRules.append(ruleIndex)
+        }
+    }
+
+    /// The match at this level, or nil when none of its rules matches the path. At equal specificity, a
+    /// rule limited to the request's method wins over one without `methods`.
+    func match(method: String, path: CanonicalPath, rules: [PolicyRule]) -> RouteMatch? {
+        var visits = 0
+        guard let ruleIndices = search(path: path.bytes, visits: &visits) else { return nil }
         var fallback: Int?
         for index in ruleIndices {
             let rule = rules[index]
@@ -119,14 +183,7 @@ public struct Policy: Sendable {
         return .methodNotAllowed(rules[ruleIndices[0]])
     }
 
-    /// How many trie nodes a match for `path` visits: the measure of matching cost.
-    func visitedNodes(path: CanonicalPath) -> Int {
-        var visits = 0
-        _ = search(path: path.bytes, visits: &visits)
-        return visits
-    }
-
-    private func search(path: [UInt8], visits: inout Int) -> [Int]? {
+    func search(path: [UInt8], visits: inout Int) -> [Int]? {
         unsafe nodes.withUnsafeBufferPointer { nodes in
             unsafe Self.search(nodes, node: 0, path: path, slash: 0, visits: &visits)
         }

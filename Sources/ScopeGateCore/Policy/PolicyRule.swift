@@ -13,6 +13,8 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     public let identityToken: IdentityTokenRequest?
     /// The kinds of principal the route is for (`principals: [user]` or `[client]`); nil: every kind.
     public let principals: Set<PrincipalKind>?
+    /// The hosts the rule is for; empty: every host.
+    public let hosts: [HostPattern]
     /// Where the rule is written: 1-based line and column in the policy file.
     public let line: Int
     public let column: Int
@@ -23,7 +25,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     /// Creates a rule. `methods` as written; `GET` implies `HEAD`.
     public init(
         pattern: PathPattern, methods: [String]? = nil, scopes: [String] = [], isPublic: Bool = false, identityToken: IdentityTokenRequest? = nil,
-        principals: Set<PrincipalKind>? = nil, line: Int = 0, column: Int = 0
+        principals: Set<PrincipalKind>? = nil, hosts: [HostPattern] = [], line: Int = 0, column: Int = 0
     ) {
         self.pattern = pattern
         if let methods {
@@ -37,6 +39,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         self.isPublic = isPublic
         self.identityToken = identityToken
         self.principals = principals
+        self.hosts = hosts
         self.line = line
         self.column = column
     }
@@ -54,6 +57,42 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         methods?.contains(method) ?? true
     }
 
-    /// `rule "/admin/**" (line 12)`, for messages.
-    public var description: String { "rule \"\(pattern)\"" + (line > 0 ? " (line \(line))" : "") }
+    /// The rule as metrics and logs name it: its path pattern, after its hosts when it names some
+    /// (`admin.example.com /**`).
+    public var name: String {
+        hosts.isEmpty ? pattern.description : hosts.map(\.description).joined(separator: ",") + " " + pattern.description
+    }
+
+    /// `rule "/admin/**" (line 12)`, or `rule "admin.example.com /admin/**" (line 12)`, for messages.
+    public var description: String {
+        "rule \"\(name)\"" + (line > 0 ? " (line \(line))" : "")
+    }
+}
+
+/// The hosts a rule names: one exact host (`admin.example.com`, `app.example.com:8443`), or every host
+/// below a suffix at any depth, never the suffix itself (`*.tenant.example.com`).
+public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
+    /// A canonical host, with its port when it names one.
+    case exact(String)
+    /// The suffix of a `*.` pattern, with `:port` when it names one.
+    case suffix(String)
+
+    /// The pattern as a policy file writes it, canonicalized as requests are (lower case, no trailing dot);
+    /// nil with the reason when it is not one.
+    public static func parse(_ text: String) -> Result<HostPattern, HostError> {
+        let wildcard = text.hasPrefix("*.")
+        do {
+            let host = try CanonicalHost(Array((wildcard ? String(text.dropFirst(2)) : text).utf8))
+            return .success(wildcard ? .suffix(host.description) : .exact(host.description))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exact(let host): host
+        case .suffix(let suffix): "*." + suffix
+        }
+    }
 }
