@@ -5,12 +5,14 @@ import ScopeGateHTTP
 import ScopeGateTesting
 
 /// Debian's caddy running `docker/caddy/Caddyfile`, which reads its addresses from the environment.
-func startCaddy(scopegate: UInt16, app: UInt16, identityHeader: String = "") throws -> ProxyProcess {
+/// `everyHost`: serve every host name (a site address without one), not only 127.0.0.1.
+func startCaddy(scopegate: UInt16, app: UInt16, identityHeader: String = "", everyHost: Bool = false) throws -> ProxyProcess {
     try ProxyProcess(name: "caddy", candidates: ["/usr/bin/caddy", "/usr/local/bin/caddy"], package: "caddy") { directory, port in
         (
             ["run", "--config", repositoryRoot.appendingPathComponent("docker/caddy/Caddyfile").path, "--adapter", "caddyfile"],
             [
-                "SCOPEGATE_ADDRESS": "127.0.0.1:\(scopegate)", "APP_ADDRESS": "127.0.0.1:\(app)", "CADDY_ADDRESS": "http://127.0.0.1:\(port)",
+                "SCOPEGATE_ADDRESS": "127.0.0.1:\(scopegate)", "APP_ADDRESS": "127.0.0.1:\(app)",
+                "CADDY_ADDRESS": everyHost ? "http://:\(port)" : "http://127.0.0.1:\(port)",
                 "SCOPEGATE_IDENTITY_HEADER": identityHeader,
                 "HOME": directory.path, "XDG_DATA_HOME": directory.path, "XDG_CONFIG_HOME": directory.path, "PATH": "/usr/bin:/bin",
             ]
@@ -46,6 +48,12 @@ func startCaddy(scopegate: UInt16, app: UInt16, identityHeader: String = "") thr
 
     @Test func protectsTheApplication() throws {
         try demo.expectProtection(bodiesPassed: true)
+    }
+
+    @Test func oneSiteServesEveryHostsRules() throws {
+        let daemon = try TestDaemon(policyYAML: ProxiedDemo.hostPolicy)
+        let proxy = try startCaddy(scopegate: daemon.port, app: app.port, everyHost: true)
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectHostRules()
     }
 
     @Test func identityComesFromScopeGateOnly() throws {

@@ -83,6 +83,12 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
         try demo.expectProtection(bodiesPassed: false)
     }
 
+    @Test func oneLocationServesEveryHostsRules() throws {
+        let daemon = try TestDaemon(policyYAML: ProxiedDemo.hostPolicy)
+        let proxy = try startNginx(scopegate: daemon.port, app: app.port)
+        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectHostRules()
+    }
+
     @Test func identityComesFromScopeGateOnly() throws {
         try demo.expectIdentityFromScopeGateOnly()
     }

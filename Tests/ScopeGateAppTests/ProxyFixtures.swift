@@ -202,6 +202,48 @@ struct ProxiedDemo {
         #expect(plain.status == 200 && !plain.text.contains("forged") && plain.text.firstMatch(of: /X-Auth-Token=\["[^"]/) == nil)
     }
 
+    /// One request through the proxy with its own `Host` (the test's proxies serve every host).
+    func through(host: String, _ target: String, token: String?, headers: [(String, String)] = []) throws -> Int {
+        let connection = try TestHTTPConnection(port: proxy)
+        var head = "GET \(target) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        try connection.send(head + "\r\n")
+        return try connection.readResponse().status
+    }
+
+    /// A policy with host rules behind one proxy configuration for every host: each host gets its own
+    /// rules, the host the proxy saw is the one that counts (a client's own X-Forwarded-Host does not),
+    /// and spellings of one host are one host.
+    func expectHostRules() throws {
+        let admin = try scopegate.token(subject: "bob", scopes: ["me", "items", "admin"])
+        let reader = try scopegate.token(subject: "carol", scopes: ["me"])
+        #expect(try through(host: "admin.example.com", "/x", token: admin) == 200)
+        #expect(try through(host: "admin.example.com", "/x", token: reader) == 401)
+        #expect(try through(host: "ADMIN.Example.com", "/x", token: reader) == 401)
+        #expect(try through(host: "www.example.com", "/public/a", token: nil) == 200)
+        #expect(try through(host: "www.example.com", "/x", token: admin) == 403)
+        #expect(try through(host: "www.example.com", "/public/a", token: nil, headers: [("X-Forwarded-Host", "admin.example.com")]) == 200)
+        #expect(try through(host: "admin.example.com", "/public/a", token: nil, headers: [("X-Forwarded-Host", "www.example.com")]) == 401)
+        #expect(try through(host: "acme.tenant.example.com", "/api/v1", token: reader) == 401)
+        #expect(try through(host: "acme.tenant.example.com", "/api/v1", token: admin) == 200)
+        #expect(try through(host: "tenant.example.com", "/api/v1", token: reader) == 200)
+    }
+
+    static let hostPolicy = """
+        rules:
+          - hosts: [admin.example.com]
+            path: /**
+            scopes: [admin]
+          - hosts: ["*.tenant.example.com"]
+            path: /api/**
+            scopes: [items]
+          - path: /public/**
+            public: true
+          - path: /api/**
+            scopes: [me]
+        """
+
     static let clientSecret = "proxied-worker-secret"
 
     /// The demo configuration with two clients: `billing-worker` (client_credentials) and `web-app` (the
