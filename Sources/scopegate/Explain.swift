@@ -41,6 +41,9 @@ struct Explain: ParsableCommand {
     @Option(help: "The bearer token the request carries.")
     var token: String?
 
+    @Option(help: "The original host, for policies with host rules (default: the authority of an absolute-form target).")
+    var host: String?
+
     func run() throws {
         let logger = Logger(label: "scopegate") { _ in SwiftLogNoOpLogHandler() }
         let files = ConfigurationFiles(
@@ -61,7 +64,7 @@ struct Explain: ParsableCommand {
         configuration.accessLog = false
 
         let service = ScopeGateService(configuration: configuration, logger: logger)
-        let explanation = service.explain(method: method, target: target, token: token, policyName: policy ?? "policies/demo.yaml")
+        let explanation = service.explain(method: method, target: target, host: host, token: token, policyName: policy ?? "policies/demo.yaml")
         for line in explanation.lines { print(line) }
         if !explanation.isAllowed { throw ExitCode(1) }
     }

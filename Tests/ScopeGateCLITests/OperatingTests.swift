@@ -243,6 +243,24 @@ import ScopeGateTesting
         #expect(refused.errors.contains("loud"))
     }
 
+    /// With host rules, explain takes --host (or an absolute-form target's authority) and shows the
+    /// canonical host and the host's rule.
+    @Test func explainsAHostAwareDecision() throws {
+        let policy = try temporaryFile(
+            "policy.yaml", "rules:\n  - hosts: [admin.example.com]\n    path: /**\n    scopes: [admin]\n  - path: /public/**\n    public: true\n")
+        let byOption = try run(["explain", "--policy", policy, "GET", "/x", "--host", "Admin.Example.com."])
+        #expect(byOption.status == 1)
+        #expect(byOption.output.contains("host:      admin.example.com\nrule:      admin.example.com /** (\(policy):2)"), "\(byOption.output)")
+        let absolute = try run(["explain", "--policy", policy, "GET", "https://admin.example.com:443/public/a"])
+        #expect(absolute.output.contains("host:      admin.example.com\n") && absolute.output.contains("rule:      admin.example.com /**"))
+        let elsewhere = try run(["explain", "--policy", policy, "GET", "/public/a", "--host", "www.example.com"])
+        #expect(elsewhere.status == 0 && elsewhere.output.contains("rule:      /public/**"))
+        let none = try run(["explain", "--policy", policy, "GET", "/public/a"])
+        #expect(none.status == 1 && none.output.contains("host:      none given"))
+        let several = try run(["explain", "--policy", policy, "GET", "/public/a", "--host", "a, b"])
+        #expect(several.output.contains("ambiguous original host: the host holds several values"))
+    }
+
     @Test func explainsADecision() throws {
         let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /users/{name}/**\n    methods: [GET]\n    scopes: [me]\n")
         let token = try TokenSigner(key: HMACKey(secretFileContents: Array("c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1".utf8)))

@@ -15,18 +15,37 @@ extension ScopeGateService {
     /// Decides on `method` and `target` as `/auth` would for a trusted proxy, with `token` as the bearer
     /// token, and explains the decision. `policyName` is how rules' locations are shown.
     public func explain(
-        method: String, target: String, token: String?, policyName: String, now: Date = Date()
+        method: String, target: String, host: String? = nil, token: String?, policyName: String, now: Date = Date()
     )
         -> ForwardAuthExplanation
     {
         let state = current
-        let request = ForwardedRequest(method: method, target: Array(target.utf8)[...])
+        // The host: --host, else the authority of an absolute-form target (with its scheme).
+        var hostBytes = host.map { Array($0.utf8)[...] }
+        var scheme: ArraySlice<UInt8>?
+        for prefix in ["https://", "http://"] where target.lowercased().hasPrefix(prefix) {
+            scheme = Array(prefix.dropLast(3).utf8)[...]
+            if hostBytes == nil {
+                let authority = target.dropFirst(prefix.count).prefix { $0 != "/" && $0 != "?" }
+                hostBytes = Array(authority.utf8)[...]
+            }
+        }
+        let request = ForwardedRequest(method: method, target: Array(target.utf8)[...], host: hostBytes, scheme: scheme)
         let credentials: BearerCredentials = token.map { .token(Array($0.utf8)[...]) } ?? .absent
         let (decision, trace) = decider.decide(request, credentials: credentials, state: state, now: now)
         var lines = ["request:   \(method) \(target)"]
         switch request.path {
         case .success(let path): lines.append("canonical: \(path)")
         case .failure(let error): lines.append("canonical: refused: \(error)")
+        }
+        if state.configuration.policy.hasHostRules {
+            if let canonical = trace.host {
+                lines.append("host:      \(canonical)")
+            } else if let hostBytes {
+                lines.append("host:      refused: \(String(decoding: hostBytes, as: UTF8.self).debugDescription)")
+            } else {
+                lines.append("host:      none given")
+            }
         }
         switch trace.match {
         case .rule(let rule, let parameters):
