@@ -9,6 +9,10 @@ public struct ForwardAuthExplanation: Sendable {
     public let lines: [String]
     /// Whether the answer is the 200 that lets the request pass.
     public let isAllowed: Bool
+    /// The answer's status: 200, 401 or 403.
+    public let status: Int
+    /// The rule that decided, as metrics name it (`default` for the policy's default, nil for none).
+    public let rule: String?
 }
 
 extension ScopeGateService {
@@ -77,7 +81,7 @@ extension ScopeGateService {
             lines.append("  \(name): \(value.isEmpty ? "(empty)" : value)")
         }
         if !response.body.isEmpty { lines.append("  body: \(String(decoding: response.body, as: UTF8.self))") }
-        return ForwardAuthExplanation(lines: lines, isAllowed: allowed)
+        return ForwardAuthExplanation(lines: lines, isAllowed: allowed, status: response.status, rule: trace.rule)
     }
 
     private func tokenLines(_ trace: DecisionTrace) -> [String] {
