@@ -7,26 +7,34 @@ public struct PathCorpusEntry: CustomStringConvertible, Sendable {
 
     public var description: String { String(decoding: target, as: UTF8.self).debugDescription }
 
-    /// Parses the corpus: one `target<TAB>expected` per line, `#` comments, `\xNN` for a raw byte.
+    /// Parses the corpus: one `target<TAB>expected` per line, `#` comments, `\xNN` for a raw byte (see ``corpusBytes(_:)``).
     public static func parse(_ text: String) throws -> [PathCorpusEntry] {
         try text.split(separator: "\n").compactMap { line in
             if line.hasPrefix("#") || line.isEmpty { return nil }
             let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard columns.count == 2 else { throw TestHTTPError(description: "bad corpus line \(line)") }
-            var bytes: [UInt8] = []
-            var rest = Array(columns[0].utf8)[...]
-            while let byte = rest.first {
-                if byte == UInt8(ascii: "\\"), rest.count >= 4, rest.dropFirst().first == UInt8(ascii: "x"),
-                    let value = UInt8(String(decoding: rest.dropFirst(2).prefix(2), as: UTF8.self), radix: 16)
-                {
-                    bytes.append(value)
-                    rest = rest.dropFirst(4)
-                } else {
-                    bytes.append(byte)
-                    rest = rest.dropFirst()
-                }
-            }
-            return PathCorpusEntry(target: bytes, expected: columns[1] == "refuse" ? nil : String(columns[1]))
+            return PathCorpusEntry(target: corpusBytes(columns[0]), expected: columns[1] == "refuse" ? nil : String(columns[1]))
         }
     }
+}
+
+/// A corpus field's bytes: `\xNN` is the raw byte NN, `\\` a backslash, anything else itself.
+public func corpusBytes(_ field: Substring) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var rest = Array(field.utf8)[...]
+    while let byte = rest.first {
+        if byte == UInt8(ascii: "\\"), rest.dropFirst().first == UInt8(ascii: "\\") {
+            bytes.append(byte)
+            rest = rest.dropFirst(2)
+        } else if byte == UInt8(ascii: "\\"), rest.count >= 4, rest.dropFirst().first == UInt8(ascii: "x"),
+            let value = UInt8(String(decoding: rest.dropFirst(2).prefix(2), as: UTF8.self), radix: 16)
+        {
+            bytes.append(value)
+            rest = rest.dropFirst(4)
+        } else {
+            bytes.append(byte)
+            rest = rest.dropFirst()
+        }
+    }
+    return bytes
 }

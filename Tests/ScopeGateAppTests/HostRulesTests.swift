@@ -8,26 +8,13 @@ import Testing
 /// Host-aware rules at `/auth`, in each proxy convention: the forwarded host canonicalized once, the most
 /// specific host's rules first, and no fallback to the rules for every host when the host is unusable.
 @Suite struct HostRulesTests {
-    static let policy = """
-        rules:
-          - hosts: [admin.example.com]
-            path: /**
-            scopes: [admin]
-          - hosts: ["*.tenant.example.com"]
-            path: /api/**
-            scopes: [items]
-          - path: /public/**
-            public: true
-          - path: /api/**
-            scopes: [me]
-        """
-
     let daemon: TestDaemon
     let admin: String
     let reader: String
 
     init() throws {
-        daemon = try TestDaemon(policyYAML: Self.policy)
+        // The policy the proxies' end-to-end tests enforce too.
+        daemon = try TestDaemon(policyYAML: ProxiedDemo.hostPolicy)
         admin = try daemon.token(subject: "bob", scopes: ["me", "items", "admin"])
         reader = try daemon.token(subject: "carol", scopes: ["me"])
     }

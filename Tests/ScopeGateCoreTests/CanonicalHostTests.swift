@@ -1,5 +1,6 @@
 import Foundation
 import ScopeGateCore
+import ScopeGateTesting
 import Testing
 
 /// The host canonicalizer against the hostile-host corpus (`Fixtures/host-corpus.tsv`): one spelling per
@@ -19,23 +20,9 @@ import Testing
             if line.hasPrefix("#") { return nil }
             let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
             precondition(columns.count == 3, "bad corpus line \(line)")
-            var bytes: [UInt8] = []
-            var rest = Array(columns[0].utf8)[...]
-            while let byte = rest.first {
-                if byte == UInt8(ascii: "\\"), rest.dropFirst().first == UInt8(ascii: "\\") {
-                    bytes.append(byte)
-                    rest = rest.dropFirst(2)
-                } else if byte == UInt8(ascii: "\\"), rest.count >= 4, rest.dropFirst().first == UInt8(ascii: "x"),
-                    let value = UInt8(String(decoding: rest.dropFirst(2).prefix(2), as: UTF8.self), radix: 16)
-                {
-                    bytes.append(value)
-                    rest = rest.dropFirst(4)
-                } else {
-                    bytes.append(byte)
-                    rest = rest.dropFirst()
-                }
-            }
-            return Row(host: bytes, scheme: columns[1] == "-" ? nil : String(columns[1]), expected: columns[2] == "refuse" ? nil : String(columns[2]))
+            return Row(
+                host: corpusBytes(columns[0]), scheme: columns[1] == "-" ? nil : String(columns[1]), expected: columns[2] == "refuse" ? nil : String(columns[2])
+            )
         }
     }()
 
