@@ -11,6 +11,14 @@ public struct Run: Sendable {
     public let errors: String
 }
 
+/// A new empty folder for one `scopegate` process to run in: the default store (scopegate.db in
+/// --state-dir, the working directory) is then never the repository's, nor shared between tests by accident.
+func scratchWorkingDirectory() throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-run-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder
+}
+
 /// Runs `scopegate` with `arguments` to its end. Standard error is drained on its own thread while standard
 /// output is read, so a process that fills one pipe never blocks on it.
 public func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Run {
@@ -18,6 +26,7 @@ public func run(_ arguments: [String], input: String? = nil, environment: [Strin
     process.executableURL = scopegateBinary
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.arguments = arguments
+    process.currentDirectoryURL = try scratchWorkingDirectory()
     let output = Pipe()
     let errors = Pipe()
     let stdin = Pipe()
@@ -71,11 +80,7 @@ public struct ServingProcess {
         process.executableURL = scopegateBinary
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = ["serve"] + arguments + ["--port", "0"]
-        // Each server in a working directory of its own, so the default store (scopegate.db in
-        // --state-dir, the working directory) is never shared between tests by accident.
-        let workingDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-serve-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
-        process.currentDirectoryURL = workingDirectory
+        process.currentDirectoryURL = try scratchWorkingDirectory()
         errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
