@@ -41,8 +41,8 @@ public struct RefreshRedemptionRequest: Sendable {
     /// The hash of the token that replaces it.
     public let successorHash: String
     /// The successor sealed under the presented token, kept so that a retry within `grace` gets the same
-    /// successor back; only the holder of the spent token can open it.
-    public let sealedSuccessor: String
+    /// successor back; only the holder of the spent token can open it. Nil: nothing kept (no grace).
+    public let sealedSuccessor: String?
     /// The client that authenticated; must be the family's.
     public let clientID: String?
     public let now: Date
@@ -53,7 +53,7 @@ public struct RefreshRedemptionRequest: Sendable {
     public let accessUntil: Date
 
     public init(
-        tokenHash: String, successorHash: String, sealedSuccessor: String, clientID: String?, now: Date, grace: TimeInterval, accessUntil: Date
+        tokenHash: String, successorHash: String, sealedSuccessor: String?, clientID: String?, now: Date, grace: TimeInterval, accessUntil: Date
     ) {
         self.tokenHash = tokenHash
         self.successorHash = successorHash

@@ -41,10 +41,11 @@ enum StoreCheck: String, CaseIterable, Sendable {
     }
 
     static func redemption(
-        _ token: String, successor: String, client: String? = nil, at time: Date = now + 10, grace: TimeInterval = 0
+        _ token: String, successor: String, client: String? = nil, at time: Date = now + 10, grace: TimeInterval = 0, keepsSuccessor: Bool = true
     ) -> RefreshRedemptionRequest {
         RefreshRedemptionRequest(
-            tokenHash: token, successorHash: successor, sealedSuccessor: "sealed-" + successor, clientID: client, now: time, grace: grace,
+            tokenHash: token, successorHash: successor, sealedSuccessor: keepsSuccessor ? "sealed-" + successor : nil, clientID: client, now: time,
+            grace: grace,
             accessUntil: time + 1800)
     }
 
@@ -152,6 +153,12 @@ enum StoreCheck: String, CaseIterable, Sendable {
                 try store.redeemRefreshToken(Self.redemption("h1", successor: "h3", client: "app", at: now + 12, grace: 5)) { _ in true }
                     == .replayed(family, sealedSuccessor: "sealed-h2"))
             #expect(try store.refreshToken(hash: "h3") == nil)
+            // A token spent without its successor kept (no grace then) is reuse even within a grace now.
+            try store.createRefreshFamily(Self.family("unkept", client: "app"), tokenHash: "u1", accessUntil: now + 1800)
+            _ = try store.redeemRefreshToken(Self.redemption("u1", successor: "u2", client: "app", keepsSuccessor: false)) { _ in true }
+            #expect(
+                try store.redeemRefreshToken(Self.redemption("u1", successor: "u3", client: "app", at: now + 11, grace: 5)) { _ in true }
+                    == .reused(Self.family("unkept", client: "app")))
             // After the grace, a retry is reuse.
             #expect(
                 try store.redeemRefreshToken(Self.redemption("h1", successor: "h3", client: "app", at: now + 16, grace: 5)) { _ in true }
@@ -208,7 +215,7 @@ enum StoreCheck: String, CaseIterable, Sendable {
             DispatchQueue.concurrentPerform(iterations: 50) { index in
                 let outcome: String
                 do {
-                    switch try store.redeemRefreshToken(Self.redemption("race", successor: "next-\(index)")) { _ in true } {
+                    switch try store.redeemRefreshToken(Self.redemption("race", successor: "next-\(index)"), admit: { _ in true }) {
                     case .rotated: outcome = "rotated"
                     case .reused: outcome = "reused"
                     case .replayed: outcome = "replayed"

@@ -42,8 +42,10 @@ struct RefreshTokenGrant: GrantType {
         }
         let request = RefreshRedemptionRequest(
             tokenHash: RefreshToken.hash(token), successorHash: RefreshToken.hash(successor),
-            sealedSuccessor: RefreshToken.seal(successor, under: token), clientID: context.client?.id, now: context.now,
-            grace: configuration.refreshTokens.reuseGrace, accessUntil: context.now + configuration.tokenLifetime)
+            // Kept only where a retry may ask for it again.
+            sealedSuccessor: configuration.refreshTokens.reuseGrace > 0 ? RefreshToken.seal(successor, under: token) : nil,
+            clientID: context.client?.id, now: context.now, grace: configuration.refreshTokens.reuseGrace,
+            accessUntil: context.now + configuration.tokenLifetime)
         // Decided inside the redemption, before the token is spent: a refused request leaves it unspent.
         var admitted: (user: UserRecord, scopes: [String])?
         var refused: GrantOutcome?

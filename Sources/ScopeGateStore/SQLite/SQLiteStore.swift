@@ -442,7 +442,7 @@ public final class SQLiteStore: StateStore {
             guard admit(family) else { return .refused(.notAdmitted) }
             try connection.query(
                 "UPDATE refresh_tokens SET spent_ms = ?, successor_hash = ?, sealed_successor = ? WHERE hash = ?",
-                [.integer(now), .text(request.successorHash), .text(request.sealedSuccessor), .text(request.tokenHash)])
+                [.integer(now), .text(request.successorHash), request.sealedSuccessor.map(SQLiteValue.text) ?? .null, .text(request.tokenHash)])
             try connection.query(
                 "INSERT INTO refresh_tokens (hash, family_id, created_ms) VALUES (?, ?, ?)",
                 [.text(request.successorHash), .text(family.id), .integer(now)])
