@@ -48,23 +48,25 @@ struct PolicyCommand: ParsableCommand {
             let now = Date()
             var failures = 0
             for testCase in table {
-                let token: String?
+                // The principal's token: sub, the scopes (default: all its record allows), client_id for a client's own.
+                let claims: (subject: String, scopes: [String], clientID: String?)?
                 switch testCase.caller {
                 case .nobody:
-                    token = nil
+                    claims = nil
                 case .user(let name):
                     guard let user = loaded.users[name] else { throw StartupError(description: "\(cases):\(testCase.line): no user \(quotedForMessage(name))") }
-                    token = try signer.sign(
-                        AccessTokenClaims(
-                            subject: name, scopes: testCase.scopes ?? user.scopes, issuedAt: now, expiresAt: now + 300, tokenID: "policy-test"))
+                    claims = (name, user.scopes, nil)
                 case .client(let id):
                     guard let client = loaded.clients[id] else {
                         throw StartupError(description: "\(cases):\(testCase.line): no client \(quotedForMessage(id))")
                     }
-                    token = try signer.sign(
+                    claims = (id, client.scopes, id)
+                }
+                let token = try claims.map { claims in
+                    try signer.sign(
                         AccessTokenClaims(
-                            subject: id, scopes: testCase.scopes ?? client.scopes, issuedAt: now, expiresAt: now + 300, tokenID: "policy-test",
-                            clientID: id))
+                            subject: claims.subject, scopes: testCase.scopes ?? claims.scopes, issuedAt: now, expiresAt: now + 300, tokenID: "policy-test",
+                            clientID: claims.clientID))
                 }
                 let decided = service.explain(
                     method: testCase.method, target: testCase.path, host: testCase.host, token: token, policyName: policy ?? "policies/demo.yaml",

@@ -15,11 +15,7 @@ struct Revoke: ParsableCommand {
             """
     )
 
-    @Option(help: "The store: sqlite:PATH, as serve --store (default: scopegate.db in --state-dir).")
-    var store: String?
-
-    @Option(name: .customLong("state-dir"), help: "The folder of the default store, as serve --state-dir (default: the working directory).")
-    var stateDir: String?
+    @OptionGroup var location: StoreOptions
 
     @Option(help: "The jti of one access token to revoke.")
     var jti: String?
@@ -47,7 +43,7 @@ struct Revoke: ParsableCommand {
     }
 
     func run() throws {
-        let opened = try Serve.openStore(store ?? "sqlite:\(Serve.stateFolder(stateDir))/scopegate.db")
+        let opened = try location.open()
         let now = Date()
         do throws(StoreError) {
             if let jti {

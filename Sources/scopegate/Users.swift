@@ -13,19 +13,6 @@ struct Users: ParsableCommand {
         subcommands: [Add.self, Passwd.self, Disable.self, Enable.self, Grant.self, Ungrant.self, List.self, Import.self]
     )
 
-    /// Where the store is, as `serve` finds it.
-    struct StoreOptions: ParsableArguments {
-        @Option(help: "The store: sqlite:PATH, as serve --store (default: scopegate.db in --state-dir).")
-        var store: String?
-
-        @Option(name: .customLong("state-dir"), help: "The folder of the default store, as serve --state-dir (default: the working directory).")
-        var stateDir: String?
-
-        func open() throws -> any StateStore {
-            try Serve.openStore(store ?? "sqlite:\(Serve.stateFolder(stateDir))/scopegate.db")
-        }
-    }
-
     static func checkScopes(_ scopes: [String]) throws {
         if let bad = scopes.first(where: { !isScopeToken($0) }) {
             throw ValidationError("\(quotedForMessage(bad)) is not a valid scope (RFC 6749 §3.3: printable ASCII except space, \" and \\)")

@@ -1,4 +1,3 @@
-import Dispatch
 public import FoundationEssentials
 import ScopeGateCore
 import ScopeGateHTTP
@@ -34,7 +33,8 @@ public final class Revocations: Sendable {
     /// Where revocations and refresh-token families are kept; nil: this process's memory only.
     let store: (any StateStore)?
     private let seenChanges = Mutex<Int64>(-1)
-    private let polling = Atomic<Bool>(false)
+    private let poll = RepeatingPoll(label: "scopegate.revocations")
+    private let lastPurge = Mutex(Date.distantPast)
 
     /// Revocations kept in `store`, loaded now.
     public init(store: any StateStore, now: Date = Date()) throws(StoreError) {
@@ -47,25 +47,19 @@ public final class Revocations: Sendable {
         store = nil
     }
 
-    /// Polls the store every `interval` seconds from a thread of its own until ``stop()``.
+    /// Polls the store every `interval` seconds from a thread of its own until ``stop()``: its changes,
+    /// its housekeeping, and once an hour a purge of what ended (any replica may do it). A store that
+    /// cannot be read keeps the copy in force; the next poll tries again.
     public func startPolling(every interval: Double = 1, clock: @escaping @Sendable () -> Date = { Date() }) {
-        guard store != nil, polling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        schedulePoll(on: DispatchQueue(label: "scopegate.revocations"), every: interval, clock: clock)
-    }
-
-    private func schedulePoll(
-        on queue: DispatchQueue, every interval: Double, clock: @escaping @Sendable () -> Date, lastPurge: Date = .distantPast
-    ) {
-        queue.asyncAfter(deadline: .now() + interval) { [self] in
-            guard polling.load(ordering: .acquiring) else { return }
+        guard let store else { return }
+        poll.start(every: interval) { [self] in
             let now = clock()
-            var purged = lastPurge
-            // Ended revocations and families leave the store once an hour (any replica may do it).
-            if now.timeIntervalSince(lastPurge) >= Self.purgeInterval, (try? store?.purge(before: now)) != nil { purged = now }
-            // A store that cannot be read now keeps the copy in force; the next poll tries again.
+            // Only the poll's queue touches lastPurge; a purge that failed is tried again at the next poll.
+            if now.timeIntervalSince(lastPurge.withLock { $0 }) >= Self.purgeInterval, (try? store.purge(before: now)) != nil {
+                lastPurge.withLock { $0 = now }
+            }
             try? refresh(now: now)
-            try? store?.maintain()
-            schedulePoll(on: queue, every: interval, clock: clock, lastPurge: purged)
+            try? store.maintain()
         }
     }
 
@@ -73,7 +67,7 @@ public final class Revocations: Sendable {
 
     /// Ends the poll.
     public func stop() {
-        polling.store(false, ordering: .releasing)
+        poll.stop()
     }
 
     /// Reads the store again if it changed since the last read. One refresh at a time, so an older read

@@ -1,4 +1,3 @@
-import Dispatch
 import FoundationEssentials
 public import ScopeGateCore
 public import ScopeGateStore
@@ -16,7 +15,7 @@ public final class StoredUsers: Sendable {
         var directory: UserDirectory
     }
     private let copy: Mutex<Copy>
-    private let polling = Atomic<Bool>(false)
+    private let poll = RepeatingPoll(label: "scopegate.users")
     /// What runs after a change decisions see (set when polling starts: puts the new copy in force).
     private let changed = Mutex<(@Sendable () -> Void)?>(nil)
 
@@ -68,25 +67,17 @@ public final class StoredUsers: Sendable {
     }
 
     /// Polls the store every `interval` seconds until ``stop()``; `changed` runs (on the poll's thread) after
-    /// a change decisions see.
+    /// a change decisions see. A store that cannot be read keeps the copy in force; the next poll tries again.
     func startPolling(every interval: Double = 1, changed: @escaping @Sendable () -> Void) {
-        guard polling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         self.changed.withLock { $0 = changed }
-        schedulePoll(on: DispatchQueue(label: "scopegate.users"), every: interval, changed: changed)
-    }
-
-    private func schedulePoll(on queue: DispatchQueue, every interval: Double, changed: @escaping @Sendable () -> Void) {
-        queue.asyncAfter(deadline: .now() + interval) { [self] in
-            guard polling.load(ordering: .acquiring) else { return }
-            // A store that cannot be read now keeps the copy in force; the next poll tries again.
+        poll.start(every: interval) { [self] in
             if (try? refresh()) == true { changed() }
-            schedulePoll(on: queue, every: interval, changed: changed)
         }
     }
 
     /// Ends the poll.
     public func stop() {
-        polling.store(false, ordering: .releasing)
+        poll.stop()
     }
 
     /// The user `name` as the store holds it now, for a login. When the copy decisions read is behind on

@@ -5,8 +5,6 @@ import ScopeGateHTTP
 import ScopeGateStore
 
 extension ScopeGateService {
-    private static let introspectionParameters: Set<String> = ["token", "token_type_hint", "client_id", "client_secret"]
-
     /// `POST /introspect` (RFC 7662), for authenticated clients whose record has `introspect: true`:
     /// `{"active":false}` and nothing else for any token `/auth` would refuse (invalid, expired, revoked,
     /// its principal gone or disabled); else `active`, the effective `scope`, `client_id`, `username` (a
@@ -14,7 +12,7 @@ extension ScopeGateService {
     func introspect(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
         let (form, presented): (TokenForm, ClientCredentials?)
-        switch clientRequest(request, accepting: Self.introspectionParameters, state: state) {
+        switch clientRequest(request, accepting: Self.tokenParameters, state: state) {
         case .success(let value): (form, presented) = value
         case .failure(let refusal): return .respond(refusal.response)
         }

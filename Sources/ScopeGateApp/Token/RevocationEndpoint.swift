@@ -5,9 +5,6 @@ import ScopeGateHTTP
 import ScopeGateStore
 
 extension ScopeGateService {
-    /// The form parameters `/revoke` reads.
-    private static let revocationParameters: Set<String> = ["token", "token_type_hint", "client_id", "client_secret"]
-
     /// `POST /revoke` (RFC 7009): revokes an access token until its `exp`, by its `jti` and `iss` (never by
     /// its bytes: a malleated signature is another byte string for the same token). A token issued to a
     /// registered client is revoked only by that client, authenticated; a token issued to no client (the
@@ -16,7 +13,7 @@ extension ScopeGateService {
     func revokeToken(_ request: HTTPRequest) -> HTTPHandlerResult {
         let state = current
         let (form, credentials): (TokenForm, ClientCredentials?)
-        switch clientRequest(request, accepting: Self.revocationParameters, state: state) {
+        switch clientRequest(request, accepting: Self.tokenParameters, state: state) {
         case .success(let value): (form, credentials) = value
         case .failure(let refusal): return .respond(refusal.response)
         }

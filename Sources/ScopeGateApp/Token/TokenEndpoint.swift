@@ -30,31 +30,37 @@ extension ScopeGateService {
         case .success(let value): job = value
         case .failure(let refusal): return .respond(refusal.response)
         }
-        // Signing blocks nothing: a grant that needs no hash, for a client that needs none either, is
-        // answered here without the trip to a worker.
-        // A redemption only waits on the store: on the waiting workers, never queued behind a hash.
-        if job.cost != .hashing {
-            let remembered = credentials.flatMap {
-                clientAuthentication.rememberedClient($0, clients: state.configuration.clients, memory: clientSecrets, now: clock())
-            }
-            if credentials == nil || remembered != nil {
-                let address = form.clientAddress
-                if job.cost == .nothing { return .respond(run(job, credentials: credentials, remembered: remembered, state: state, address: address)) }
-                return .waiting(overloaded: { [metrics] reason in
-                    metrics.recordLoginOverloaded(reason)
-                    return Self.loginsOverloaded
-                }) { [self] in
-                    run(job, credentials: credentials, remembered: remembered, state: state, address: address)
-                }
-            }
-        }
-        return .deferred(overloaded: { [metrics] reason in
+        let address = form.clientAddress
+        let overloaded: @Sendable (OverloadReason) -> HTTPResponse = { [metrics] reason in
             metrics.recordLoginOverloaded(reason)
             return Self.loginsOverloaded
-        }) { [self] in
-            run(job, credentials: credentials, state: state, address: form.clientAddress)
         }
+        // A grant that needs no hash, for a client that needs none either, skips the hashing workers:
+        // signing is answered here, and store work (a redemption) waits on the waiting workers.
+        let pair: ClientPair = job.cost == .hashing ? ClientPair(remembered: nil, needsHash: true) : clientPair(credentials, state: state)
+        let work: @Sendable () -> HTTPResponse = { [self] in
+            run(job, credentials: credentials, remembered: pair.remembered, state: state, address: address)
+        }
+        if pair.needsHash { return .deferred(overloaded: overloaded, work: work) }
+        if job.cost == .nothing { return .respond(work()) }
+        return .waiting(overloaded: overloaded, work: work)
     }
+
+    /// Whether checking `credentials` needs a hash, and the client they name when a recently verified pair
+    /// spares it (found once, then passed on rather than looked up again).
+    struct ClientPair: Sendable {
+        let remembered: ClientRecord?
+        let needsHash: Bool
+    }
+
+    func clientPair(_ credentials: ClientCredentials?, state: ServiceState) -> ClientPair {
+        guard let credentials else { return ClientPair(remembered: nil, needsHash: false) }
+        let remembered = clientAuthentication.rememberedClient(credentials, clients: state.configuration.clients, memory: clientSecrets, now: clock())
+        return ClientPair(remembered: remembered, needsHash: remembered == nil)
+    }
+
+    /// The form parameters `/revoke` (RFC 7009 §2.1) and `/introspect` (RFC 7662 §2.1) read.
+    static let tokenParameters: Set<String> = ["token", "token_type_hint", "client_id", "client_secret"]
 
     /// What `/token`, `/revoke` and `/introspect` read on the polling thread: the form's parameters among
     /// `accepted` and the client credentials they or the `Authorization` field present.
@@ -79,17 +85,15 @@ extension ScopeGateService {
         _ credentials: ClientCredentials?, state: ServiceState, address: IPAddress?, overloaded: HTTPResponse,
         _ work: @escaping @Sendable (ClientRecord?) -> HTTPResponse
     ) -> HTTPHandlerResult {
-        let remembered = credentials.flatMap {
-            clientAuthentication.rememberedClient($0, clients: state.configuration.clients, memory: clientSecrets, now: clock())
-        }
+        let pair = clientPair(credentials, state: state)
         let job: @Sendable () -> HTTPResponse = { [self] in
-            switch authenticatedClient(credentials, remembered: remembered, state: state, address: address) {
+            switch authenticatedClient(credentials, remembered: pair.remembered, state: state, address: address) {
             case .success(let client): return work(client)
             case .failure(let refusal): return refusal.response
             }
         }
-        if credentials == nil || remembered != nil { return .waiting(overloaded: { _ in overloaded }, work: job) }
-        return .deferred(overloaded: { _ in overloaded }, work: job)
+        if pair.needsHash { return .deferred(overloaded: { _ in overloaded }, work: job) }
+        return .waiting(overloaded: { _ in overloaded }, work: job)
     }
 
     /// On a worker: the client `credentials` prove (nil for none), with failed client authentication
@@ -191,7 +195,8 @@ extension ScopeGateService {
         let token: String
         let refresh: (token: String, family: String)?
         do {
-            refresh = try refreshToken(details.refresh, for: principal, scopes: scopes, client: client, accessUntil: now + lifetime, now: now)
+            refresh = try refreshToken(
+                details.refresh, for: principal, scopes: scopes, client: client, configuration: configuration, accessUntil: now + lifetime, now: now)
         } catch {
             logger.error("cannot start a refresh-token family", metadata: ["error": "\(error)"])
             return FastAPIResponses.oauthError(
@@ -235,7 +240,8 @@ extension ScopeGateService {
     /// tokens are on for its client (the family row written before the access token is signed, so `sid`
     /// never names a family the store lacks), or a redemption's successor.
     private func refreshToken(
-        _ issue: RefreshIssue, for principal: any Principal, scopes: [String], client: ClientRecord?, accessUntil: Date, now: Date
+        _ issue: RefreshIssue, for principal: any Principal, scopes: [String], client: ClientRecord?, configuration: ServiceConfiguration,
+        accessUntil: Date, now: Date
     ) throws -> (token: String, family: String)? {
         switch issue {
         case .none:
@@ -243,7 +249,6 @@ extension ScopeGateService {
         case .successor(let token, let family):
             return (token, family.id)
         case .startFamily:
-            let configuration = current.configuration
             guard principal.kind == .user, let store = configuration.revocations.store,
                 let lifetime = configuration.refreshTokens.familyLifetime(for: client)
             else { return nil }

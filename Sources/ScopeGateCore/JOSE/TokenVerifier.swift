@@ -165,16 +165,8 @@ public struct TokenVerifier: Sendable {
             }
         case let other?: throw .invalidClaim("aud", reason: "is a \(other.typeName), not a string or a list of strings")
         }
-        var tokenID: String?
-        if let jti = claims["jti"] {
-            guard let value = jti.stringValue else { throw .invalidClaim("jti", reason: "is a \(jti.typeName), not a string") }
-            tokenID = value
-        }
-        var clientID: String?
-        if let value = claims["client_id"] {
-            guard let id = value.stringValue else { throw .invalidClaim("client_id", reason: "is a \(value.typeName), not a string") }
-            clientID = id
-        }
+        let tokenID = try optionalString("jti", in: claims)
+        let clientID = try optionalString("client_id", in: claims)
         var actor: JSONValue?
         if let value = claims["act"] {
             guard case .object(let members) = value, members["sub"]?.stringValue != nil else {
@@ -182,20 +174,19 @@ public struct TokenVerifier: Sendable {
             }
             actor = value
         }
-        var sessionID: String?
-        if let value = claims["sid"] {
-            guard let id = value.stringValue else { throw .invalidClaim("sid", reason: "is a \(value.typeName), not a string") }
-            sessionID = id
-        }
-        var issuerClaim: String?
-        if let value = claims["iss"] {
-            guard let issuer = value.stringValue else { throw .invalidClaim("iss", reason: "is a \(value.typeName), not a string") }
-            issuerClaim = issuer
-        }
+        let sessionID = try optionalString("sid", in: claims)
+        let issuerClaim = try optionalString("iss", in: claims)
         return VerifiedToken(
             subject: subject, scopes: try scopes(in: claims), expiresAt: expiresAt,
             issuedAt: issuedAt, tokenID: tokenID, keyID: keyID, clientID: clientID, actor: actor, issuer: issuerClaim,
             audiences: audiences, notBefore: notBeforeClaim, sessionID: sessionID)
+    }
+
+    /// The string claim `name`, nil when absent; any other JSON type refuses the token.
+    private func optionalString(_ name: String, in claims: [String: JSONValue]) throws(TokenError) -> String? {
+        guard let value = claims[name] else { return nil }
+        guard let text = value.stringValue else { throw .invalidClaim(name, reason: "is a \(value.typeName), not a string") }
+        return text
     }
 
     private func date(_ value: JSONValue, claim: String) throws(TokenError) -> Date {
