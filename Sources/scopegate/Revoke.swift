@@ -17,7 +17,8 @@ struct Revoke: ParsableCommand {
 
     @OptionGroup var location: StoreOptions
 
-    @Option(help: "The jti of one access token to revoke.")
+    // A jti or sid is base64url and may start with "-": the value after the option is taken as it is.
+    @Option(parsing: .unconditional, help: "The jti of one access token to revoke.")
     var jti: String?
 
     @Option(help: "With --jti: the token's iss (none when serve has no --issuer).")
@@ -32,7 +33,9 @@ struct Revoke: ParsableCommand {
     @Option(help: "A client whose tokens issued until now are refused.")
     var client: String?
 
-    @Option(help: "A login (refresh-token family, the sid of its access tokens): its refresh and access tokens are refused.")
+    @Option(
+        parsing: .unconditional,
+        help: "A login (refresh-token family, the sid of its access tokens): its refresh and access tokens are refused.")
     var family: String?
 
     func validate() throws {

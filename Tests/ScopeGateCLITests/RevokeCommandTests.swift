@@ -41,6 +41,9 @@ import Testing
         #expect(byID.status == 0, "\(byID.errors)")
         #expect(waitUntil(timeout: 3) { (try? auth(server.port, next)) == 401 })
         #expect(server.stop() == 0)
+        // A jti is base64url: one that starts with "-" is still the value of --jti.
+        let dashed = try run(["revoke", "--store", store, "--jti", "-Zk3q", "--until", "60"])
+        #expect(dashed.status == 0, "\(dashed.errors)")
         // Refused: no target, two targets, a store that is not one.
         #expect(try run(["revoke", "--store", store]).status != 0)
         #expect(try run(["revoke", "--store", store, "--user", "a", "--client", "b"]).status != 0)
