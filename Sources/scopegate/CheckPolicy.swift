@@ -24,8 +24,22 @@ struct CheckPolicy: ParsableCommand {
         let clientDirectory = try clients.map { try load($0, ClientDirectory.load) }
         let warnings = PolicyLinter.warnings(for: loaded, users: directory, clients: clientDirectory, file: policy)
         for warning in warnings { print(warning.description) }
+        let levels = PolicyLinter.hostLevels(of: loaded)
+        if !levels.isEmpty {
+            // The precedence a request's host follows, with each pattern as requests are compared with it.
+            print("hosts, in the order a request's host tries them (a level that matches the path decides):")
+            let width = levels.map { ($0.host?.description ?? "every host").count }.max() ?? 0
+            for (host, rules) in levels {
+                let name = host?.description ?? "every host"
+                let lines = rules.map { "\($0.line)" + ($0.isReport ? " report" : "") }.joined(separator: ", ")
+                print(
+                    "  \(name + String(repeating: " ", count: width - name.count))  \(rules.count) rule\(rules.count == 1 ? "" : "s") (line\(rules.count == 1 ? "" : "s") \(lines))"
+                )
+            }
+        }
         if !warnings.isEmpty { throw ExitCode.failure }
-        print("\(policy): \(loaded.rules.count) rules, no problems")
+        let reports = loaded.rules.filter(\.isReport).count
+        print("\(policy): \(loaded.rules.count) rules\(reports > 0 ? " (\(reports) report-only)" : ""), no problems")
     }
 
     /// The file at `path` loaded by `load`; its errors are printed and end the command with status 1.

@@ -89,6 +89,50 @@ import ScopeGateTesting
         #expect(failed.output.contains("\(broken):2:11: error: rule \"nope\": a path pattern must start with \"/\""))
     }
 
+    /// With host rules, check-policy shows the host levels in the order requests try them, each pattern in
+    /// its canonical form, and the conflicts of equally specific rules as errors naming both lines.
+    @Test func checkPolicyShowsTheHostPrecedence() throws {
+        let hosts = try temporaryFile(
+            "hosts.yaml",
+            """
+            rules:
+              - hosts: [Admin.Example.COM.]
+                path: /**
+                scopes: []
+              - hosts: ["*.tenant.example.com", "*.eu.tenant.example.com"]
+                path: /api/**
+                scopes: []
+              - path: /**
+                scopes: []
+              - hosts: [app.example.com:8443]
+                path: /x/**
+                scopes: [x]
+                mode: report
+
+            """)
+        let shown = try run(["check-policy", hosts])
+        #expect(shown.status == 0, "\(shown.output)")
+        #expect(
+            shown.output == """
+                hosts, in the order a request's host tries them (a level that matches the path decides):
+                  admin.example.com        1 rule (line 2)
+                  app.example.com:8443     1 rule (line 10 report)
+                  *.eu.tenant.example.com  1 rule (line 5)
+                  *.tenant.example.com     1 rule (line 5)
+                  every host               1 rule (line 8)
+                \(hosts): 4 rules (1 report-only), no problems
+
+                """)
+        let conflicting = try temporaryFile(
+            "conflict.yaml", "rules:\n  - hosts: [a.example.com]\n    path: /x\n    scopes: []\n  - hosts: [A.example.com.]\n    path: /x\n    scopes: [y]\n")
+        let refused = try run(["check-policy", conflicting])
+        #expect(refused.status == 1)
+        #expect(
+            refused.output.contains(
+                #"\#(conflicting):5:5: error: rule "a.example.com /x" (line 5) is as specific as rule "a.example.com /x" (line 2) and both match every method"#),
+            "\(refused.output)")
+    }
+
     @Test func hashesPasswordsFromStandardInput() throws {
         let result = try run(["hash-password", "--cost", "4"], input: "correct horse\n")
         #expect(result.status == 0)

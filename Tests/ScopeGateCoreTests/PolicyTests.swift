@@ -253,7 +253,7 @@ import Testing
                 policy.yaml:5:11: error: rule "users": a path pattern must start with "/"
                 policy.yaml:9:13: error: rule "/x": a public rule cannot require scopes
                 policy.yaml:10:5: error: rule "/y": needs "scopes" (use [] for any valid token) or "public: true"
-                policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals"
+                policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals", "mode"
                 policy.yaml:13:14: error: rule "/z": "bad scope" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, " and \\)
                 policy.yaml:15:13: error: rule "/w": "public" must be true or false
                 policy.yaml:16:10: error: "default" is "allow"; expected "deny" or "authenticated"
@@ -289,5 +289,86 @@ import Testing
         #expect(notList?.description == "p.yaml:1:8: error: \"rules\" must be a list of rules")
         let duplicate = #expect(throws: ConfigurationError.self) { try Policy.load(yaml: "rules: []\nrules: []", file: "p.yaml") }
         #expect(duplicate?.description.contains("\"rules\"") == true)
+    }
+}
+
+/// Report-only rules: out of the enforced match, found by `reportMatch` where they would decide.
+@Suite struct ReportRuleTests {
+    static let policy = """
+        rules:
+          - hosts: [a.example.com, b.example.com]
+            path: /admin/**
+            scopes: [admin]
+          - hosts: [b.example.com]
+            path: /admin/**
+            scopes: [admin, mfa]
+            mode: report
+          - path: /reports/**
+            methods: [GET]
+            scopes: [reports]
+            mode: report
+          - path: /**
+            scopes: []
+            mode: enforce
+        """
+
+    func both(_ policy: Policy, _ method: String, _ target: String, host: String) throws -> (String, String?) {
+        let path = try CanonicalPath(target: target)
+        let canonical = try CanonicalHost(Array(host.utf8), scheme: "https")
+        func name(_ match: RouteMatch) -> String {
+            switch match {
+            case .rule(let rule, _): rule.description
+            case .methodNotAllowed(let rule): "405 " + rule.description
+            case .noRule: "none"
+            case .noUsableHost: "no host"
+            }
+        }
+        return (
+            name(policy.match(method: method, path: path, host: canonical)), policy.reportMatch(method: method, path: path, host: canonical).map { name($0.0) }
+        )
+    }
+
+    @Test func reportRulesAreNeverEnforced() throws {
+        let policy = try Policy.load(yaml: Self.policy, file: "p.yaml")
+        #expect(policy.hasReportRules && policy.hasHostRules)
+        // The report rule stands in for the enforced one only on the host they share.
+        #expect(try both(policy, "GET", "/admin/x", host: "a.example.com") == (#"rule "a.example.com,b.example.com /admin/**" (line 2)"#, nil))
+        #expect(
+            try both(policy, "GET", "/admin/x", host: "b.example.com")
+                == (#"rule "a.example.com,b.example.com /admin/**" (line 2)"#, #"report rule "b.example.com /admin/**" (line 5)"#))
+        // Where only a report rule matches, the enforced policy falls through to what it has.
+        #expect(try both(policy, "GET", "/reports/1", host: "c.example.com") == (#"rule "/**" (line 13)"#, #"report rule "/reports/**" (line 9)"#))
+        #expect(try both(policy, "POST", "/reports/1", host: "c.example.com") == (#"rule "/**" (line 13)"#, #"405 report rule "/reports/**" (line 9)"#))
+        // Elsewhere no report rule would decide.
+        #expect(try both(policy, "GET", "/other", host: "b.example.com") == (#"rule "/**" (line 13)"#, nil))
+    }
+
+    @Test func aPolicyWithOnlyReportHostRulesNeedsNoHost() throws {
+        let policy = try Policy.load(
+            yaml: "rules:\n  - hosts: [a.example.com]\n    path: /**\n    scopes: [x]\n    mode: report\n  - path: /**\n    public: true\n", file: "p.yaml")
+        #expect(!policy.hasHostRules && policy.readsHosts)
+        guard case .rule(let rule, _) = policy.match(method: "GET", path: try CanonicalPath(target: "/a"), host: nil) else {
+            Issue.record("no match")
+            return
+        }
+        #expect(rule.isPublic)
+        #expect(policy.reportMatch(method: "GET", path: try CanonicalPath(target: "/a"), host: nil) == nil)
+    }
+
+    @Test func reportRulesConflictOnlyAmongThemselves() throws {
+        let twice = "rules:\n  - path: /a\n    scopes: []\n    mode: report\n  - path: /a\n    scopes: [x]\n    mode: report\n"
+        #expect(throws: ConfigurationError.self) { try Policy.load(yaml: twice, file: "p.yaml") }
+        do {
+            _ = try Policy.load(yaml: twice, file: "p.yaml")
+        } catch {
+            #expect(error.description.contains(#"p.yaml:5:5: error: report rule "/a" (line 5) is as specific as report rule "/a" (line 2)"#), "\(error)")
+        }
+        let badMode = "rules:\n  - path: /a\n    scopes: []\n    mode: audit\n"
+        do {
+            _ = try Policy.load(yaml: badMode, file: "p.yaml")
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.contains(#"p.yaml:4:11: error: rule "/a": "mode" is "audit"; expected "enforce" or "report""#), "\(error)")
+        }
     }
 }

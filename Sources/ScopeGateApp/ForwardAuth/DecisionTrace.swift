@@ -22,6 +22,8 @@ struct DecisionTrace: Sendable {
     var tokenError: TokenError?
     /// An unexpected failure of a stage, which made the decision a refusal.
     var failure: String?
+    /// What a report-only rule would have answered, when one would have decided the request.
+    var report: ReportDecision?
 
     init(request: ForwardedRequest? = nil, failure: String? = nil) {
         self.request = request
@@ -33,5 +35,19 @@ struct DecisionTrace: Sendable {
         guard let request else { return nil }
         if case .success(let path) = request.path { return path.bytes.prefix(512) }
         return request.target.prefix(512)
+    }
+}
+
+/// What a report-only rule (`mode: report`) would have answered a request it would have decided.
+struct ReportDecision: Sendable {
+    /// The report rule's name.
+    let rule: String
+    /// The decision the policy would make with the report rule switched on.
+    let decision: ForwardAuthDecision
+
+    /// Whether the report rule would have let the request through.
+    var wouldAllow: Bool {
+        if case .allow = decision { return true }
+        return false
     }
 }

@@ -39,18 +39,37 @@ struct ForwardAuthDecider: Sendable {
         }
         let policy = state.configuration.policy
         // The host only where a rule names hosts: then a request without a usable one is refused, never
-        // matched against the rules for every host instead.
+        // matched against the rules for every host instead (report rules alone never refuse it).
         var host: CanonicalHost?
-        if policy.hasHostRules, let raw = request.host {
+        if policy.readsHosts, let raw = request.host {
             do {
                 host = try CanonicalHost(raw, scheme: request.scheme.map { String(decoding: $0, as: UTF8.self).lowercased() })
             } catch {
-                return .forbidden("ambiguous original host: \(error)")
+                if policy.hasHostRules { return .forbidden("ambiguous original host: \(error)") }
             }
             trace.host = host
         }
         let match = try stages.match(request, path, host, policy)
         trace.match = match
+        let decision = try decide(match, request, credentials: credentials, state: state, now: now, trace: &trace)
+        if policy.hasReportRules, let (reported, rule) = policy.reportMatch(method: request.method, path: path, host: host) {
+            // What the report rule would answer, on a trace of its own; nothing it does (not even a failure)
+            // changes the enforced decision.
+            var reportTrace = DecisionTrace(request: request)
+            reportTrace.host = host
+            if let wouldBe = try? decide(reported, request, credentials: credentials, state: state, now: now, trace: &reportTrace) {
+                trace.report = ReportDecision(rule: rule.name, decision: wouldBe)
+            }
+        }
+        return decision
+    }
+
+    /// The decision once the policy matched: the matched rule's requirement against the credentials.
+    private func decide(
+        _ match: RouteMatch, _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date,
+        trace: inout DecisionTrace
+    ) throws -> ForwardAuthDecision {
+        let policy = state.configuration.policy
         let required: [String]
         var admitted: PolicyRule?
         switch match {

@@ -38,6 +38,24 @@ extension ScopeGateService {
                 if principal.kind == .client { record?.client = principal.subject } else { record?.user = principal.subject }
             }
         }
+        if let report = trace.report {
+            metrics.recordReportDecision(rule: report.rule, wouldAllow: report.wouldAllow)
+            let wouldBe = report.decision.outcome
+            if wouldBe != outcome {
+                // Who and where, never the token: enough to judge the report rule before switching it on.
+                var metadata: Logger.Metadata = [
+                    "report.rule": "\(report.rule)", "report.outcome": "\(wouldBe.rawValue)", "auth.outcome": "\(outcome.rawValue)",
+                    "auth.rule": "\(trace.rule ?? "none")",
+                ]
+                if let forwarded = trace.request {
+                    metadata["http.method"] = "\(forwarded.method)"
+                    if let path = trace.loggedPath { metadata["url.path"] = "\(String(decoding: path, as: UTF8.self))" }
+                }
+                if let host = trace.host { metadata["url.host"] = "\(host)" }
+                if let principal = decision.principal ?? report.decision.principal { metadata["auth.subject"] = "\(principal.subject)" }
+                logger.notice("report rule would answer differently", metadata: metadata)
+            }
+        }
         if let failure = trace.failure {
             logger.error("forward-auth check failed; refusing", metadata: ["error": "\(failure)"])
         }

@@ -42,7 +42,7 @@ extension ScopeGateService {
         case .success(let path): lines.append("canonical: \(path)")
         case .failure(let error): lines.append("canonical: refused: \(error)")
         }
-        if state.configuration.policy.hasHostRules {
+        if state.configuration.policy.readsHosts {
             if let canonical = trace.host {
                 lines.append("host:      \(canonical)")
             } else if let hostBytes {
@@ -81,6 +81,11 @@ extension ScopeGateService {
             lines.append("  \(name): \(value.isEmpty ? "(empty)" : value)")
         }
         if !response.body.isEmpty { lines.append("  body: \(String(decoding: response.body, as: UTF8.self))") }
+        if let report = trace.report {
+            let wouldBe = ForwardAuthResponses.response(for: report.decision, mode: state.configuration.challenge, publicAnswer: state.publicAnswer)
+            lines.append(
+                "report:    \(report.rule) would \(report.wouldAllow ? "allow" : "refuse"), \(wouldBe.status) (\(report.decision.summary)); not enforced")
+        }
         return ForwardAuthExplanation(lines: lines, isAllowed: allowed, status: response.status, rule: trace.rule)
     }
 

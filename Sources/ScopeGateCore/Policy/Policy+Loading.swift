@@ -2,7 +2,7 @@ extension Policy {
     /// The keys a policy file's top level may have.
     static let topLevelKeys = ["rules", "default", "scopes", "identity_token"]
     /// The keys a rule may have.
-    static let ruleKeys = ["hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals"]
+    static let ruleKeys = ["hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals", "mode"]
 
     /// Loads a policy file:
     ///
@@ -18,6 +18,9 @@ extension Policy {
     ///   - path: /admin/**
     ///     methods: [GET]
     ///     scopes: [admin]
+    ///   - path: /admin/**
+    ///     scopes: [admin, mfa]
+    ///     mode: report               # counted and logged, never enforced (default: enforce)
     /// default: deny                  # or: authenticated
     /// scopes:                        # optional: what each scope means, shown in /openapi.json
     ///   me: Read information about the current user.
@@ -188,10 +191,19 @@ extension Policy {
             }
         }
 
+        var isReport = false
+        if let value = members["mode"]?.value, let mode = document.string(value, what: "\(label): \"mode\"") {
+            switch mode {
+            case "enforce": isReport = false
+            case "report": isReport = true
+            default: document.error(at: value, "\(label): \"mode\" is \(quotedForMessage(mode)); expected \"enforce\" or \"report\"")
+            }
+        }
+
         guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
         let mark = node.mark
         return PolicyRule(
             pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic, identityToken: identityToken,
-            principals: principals, hosts: hosts, line: mark.line, column: mark.column)
+            principals: principals, hosts: hosts, isReport: isReport, line: mark.line, column: mark.column)
     }
 }

@@ -49,49 +49,110 @@ public struct Policy: Sendable {
         }
         return names
     }
-    /// The rules for every host (those without `hosts`).
-    private let anyHost: PathTrie
-    /// Rules by the exact host they name (`admin.example.com`, `app.example.com:8443`).
-    private let exactHosts: [String: PathTrie]
-    /// Rules by the suffix of their `*.` host pattern (`*.tenant.example.com` under `tenant.example.com`,
-    /// with `:port` when the pattern names one).
-    private let suffixHosts: [String: PathTrie]
+    /// The enforced rules (every rule but the report-only ones).
+    private let enforced: RuleIndex
+    /// The policy as it would be with its report-only rules switched on, when it has some: each report rule
+    /// stands in for an enforced rule as specific as it.
+    private let trial: RuleIndex?
 
-    /// Whether some rule names hosts: then every request needs a usable host.
-    public var hasHostRules: Bool { !exactHosts.isEmpty || !suffixHosts.isEmpty }
+    /// Whether some enforced rule names hosts: then every request needs a usable host.
+    public var hasHostRules: Bool { enforced.hasHostRules }
+    /// Whether some rule, enforced or report-only, names hosts: then the request's host is read.
+    public var readsHosts: Bool { enforced.hasHostRules || (trial?.hasHostRules ?? false) }
+    /// Whether some rule is report-only (`mode: report`).
+    public var hasReportRules: Bool { trial != nil }
 
     /// Compiles rules into a policy. Two rules that are equally specific (the same host pattern, or none,
     /// and the same path) and cover a common method are refused: which one applies would otherwise depend
-    /// on file order.
+    /// on file order. Report-only rules are refused so only among themselves: one as specific as an
+    /// enforced rule is its trial replacement.
     public init(rules: [PolicyRule], defaultAction: DefaultAction = .deny) throws(PolicyConflictError) {
-        var anyHost = PathTrie()
-        var exactHosts: [String: PathTrie] = [:]
-        var suffixHosts: [String: PathTrie] = [:]
-        for (ruleIndex, rule) in rules.enumerated() {
-            if rule.hosts.isEmpty {
-                try anyHost.insert(ruleIndex, of: rules)
-            }
-            for host in rule.hosts {
-                switch host {
-                case .exact(let name): try exactHosts[name, default: PathTrie()].insert(ruleIndex, of: rules)
-                case .suffix(let suffix): try suffixHosts[suffix, default: PathTrie()].insert(ruleIndex, of: rules)
+        let enforcedRules = rules.indices.filter { !rules[$0].isReport }
+        let reportRules = rules.indices.filter { rules[$0].isReport }
+        var enforced = RuleIndex()
+        for index in enforcedRules { try enforced.insert(index, of: rules) }
+        if reportRules.isEmpty {
+            self.trial = nil
+        } else {
+            var trial = RuleIndex()
+            for index in reportRules { try trial.insert(index, of: rules) }
+            for index in enforcedRules {
+                // An enforced rule stays out of the trial where a report rule is as specific as it.
+                for level in RuleIndex.levels(of: rules[index]) {
+                    do { try trial.insert(index, of: rules, levels: [level]) } catch {}
                 }
             }
+            self.trial = trial
         }
         self.rules = rules
         self.defaultAction = defaultAction
-        self.anyHost = anyHost
-        self.exactHosts = exactHosts
-        self.suffixHosts = suffixHosts
+        self.enforced = enforced
     }
 
-    /// Finds the rule for a request. With host rules, the most specific host level whose rules match the
-    /// path decides (the exact host, then `*.` patterns from the longest suffix to the shortest, then the
-    /// rules for every host); a level whose rules match the path but not the method answers
+    /// Finds the enforced rule for a request. With host rules, the most specific host level whose rules
+    /// match the path decides (the exact host, then `*.` patterns from the longest suffix to the shortest,
+    /// then the rules for every host); a level whose rules match the path but not the method answers
     /// ``RouteMatch/methodNotAllowed(_:)`` without falling back. `host` nil: the request named no usable
     /// host, and only a policy without host rules can match it.
     public func match(method: String, path: CanonicalPath, host: CanonicalHost? = nil) -> RouteMatch {
-        if hasHostRules {
+        enforced.match(method: method, path: path, host: host, rules: rules)
+    }
+
+    /// The match the policy would make with its report-only rules switched on, when a report rule is the
+    /// one that would decide the request; nil otherwise (and always for a policy without report rules).
+    /// Without a usable host, only the rules for every host are tried: a report rule never makes a
+    /// request refused for lack of a host.
+    public func reportMatch(method: String, path: CanonicalPath, host: CanonicalHost?) -> (RouteMatch, rule: PolicyRule)? {
+        guard let trial else { return nil }
+        let found = trial.match(method: method, path: path, host: host, rules: rules, hostless: true)
+        switch found {
+        case .rule(let rule, _) where rule.isReport: return (found, rule)
+        case .methodNotAllowed(let rule) where rule.isReport: return (found, rule)
+        default: return nil
+        }
+    }
+
+    /// How many trie nodes a match for `path` visits among the rules for every host: the measure of
+    /// matching cost.
+    func visitedNodes(path: CanonicalPath) -> Int {
+        enforced.visitedNodes(path: path)
+    }
+}
+
+/// One set of rules compiled for matching: a trie for the rules for every host, one per exact host and
+/// one per `*.` suffix.
+private struct RuleIndex: Sendable {
+    /// The rules for every host (those without `hosts`).
+    private var anyHost = PathTrie()
+    /// Rules by the exact host they name (`admin.example.com`, `app.example.com:8443`).
+    private var exactHosts: [String: PathTrie] = [:]
+    /// Rules by the suffix of their `*.` host pattern (`*.tenant.example.com` under `tenant.example.com`,
+    /// with `:port` when the pattern names one).
+    private var suffixHosts: [String: PathTrie] = [:]
+
+    var hasHostRules: Bool { !exactHosts.isEmpty || !suffixHosts.isEmpty }
+
+    /// The levels a rule is compiled into: each host it names, or (nil) the level for every host.
+    static func levels(of rule: PolicyRule) -> [HostPattern?] {
+        rule.hosts.isEmpty ? [nil] : rule.hosts
+    }
+
+    /// Adds a rule to the trie of each level it is for; throws at the first where it conflicts with a rule
+    /// already in.
+    mutating func insert(_ ruleIndex: Int, of rules: [PolicyRule], levels: [HostPattern?]? = nil) throws(PolicyConflictError) {
+        for level in levels ?? Self.levels(of: rules[ruleIndex]) {
+            switch level {
+            case nil: try anyHost.insert(ruleIndex, of: rules)
+            case .exact(let name)?: try exactHosts[name, default: PathTrie()].insert(ruleIndex, of: rules)
+            case .suffix(let suffix)?: try suffixHosts[suffix, default: PathTrie()].insert(ruleIndex, of: rules)
+            }
+        }
+    }
+
+    /// The match at the most specific level; `host` nil: ``RouteMatch/noUsableHost`` where rules name
+    /// hosts, unless `hostless` asks for the rules for every host then.
+    func match(method: String, path: CanonicalPath, host: CanonicalHost?, rules: [PolicyRule], hostless: Bool = false) -> RouteMatch {
+        if hasHostRules, host != nil || !hostless {
             guard let host else { return .noUsableHost }
             if let trie = exactHosts[host.description], let found = trie.match(method: method, path: path, rules: rules) { return found }
             if !suffixHosts.isEmpty {
@@ -104,8 +165,6 @@ public struct Policy: Sendable {
         return anyHost.match(method: method, path: path, rules: rules) ?? .noRule
     }
 
-    /// How many trie nodes a match for `path` visits among the rules for every host: the measure of
-    /// matching cost.
     func visitedNodes(path: CanonicalPath) -> Int {
         var visits = 0
         _ = anyHost.search(path: path.bytes, visits: &visits)

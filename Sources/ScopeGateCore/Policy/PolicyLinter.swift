@@ -34,53 +34,111 @@ public enum PolicyLinter {
                 )
             }
         }
-        for (index, rule) in policy.rules.enumerated() {
-            for other in policy.rules[(index + 1)...] where rule.pattern != other.pattern && rule.pattern.overlaps(other.pattern) {
+        // Report-only rules differ from the enforced ones on purpose: only the enforced ones are compared.
+        let enforced = policy.rules.filter { !$0.isReport }
+        for (index, rule) in enforced.enumerated() {
+            for other in enforced[(index + 1)...] {
                 guard rule.isPublic != other.isPublic || rule.scopes != other.scopes else { continue }
                 let methodsShared =
                     switch (rule.methods, other.methods) {
                     case (let a?, let b?): !a.isDisjoint(with: b)
                     default: true
                     }
-                guard methodsShared else { continue }
-                let (specific, general) = rule.pattern.isMoreSpecific(than: other.pattern) ? (rule, other) : (other, rule)
+                guard methodsShared, let (specific, general, host) = precedence(rule, other) else { continue }
+                let whereBoth = host.map { "where both match on \($0)" } ?? "where both match"
                 diagnostics.append(
                     Diagnostic(
                         file: file, line: general.line, column: general.column, severity: .warning,
-                        message: "rule \"\(general.pattern)\" overlaps \(specific) with a different requirement; "
-                            + "where both match, \"\(specific.pattern)\" decides (\(summary(specific)) instead of \(summary(general)))"))
+                        message: "rule \"\(general.name)\" overlaps \(specific) with a different requirement; "
+                            + "\(whereBoth), \"\(specific.name)\" decides (\(summary(specific)) instead of \(summary(general)))"))
             }
         }
-        diagnostics += shadowWarnings(for: policy, file: file)
+        diagnostics += shadowWarnings(for: enforced, file: file)
         return diagnostics.sorted { ($0.line, $0.column, $0.message) < ($1.line, $1.column, $1.message) }
     }
 
-    private static func shadowWarnings(for policy: Policy, file: String) -> [Diagnostic] {
-        // The methods each pattern's rules cover together; nil: every method.
-        var covered: [PathPattern: Set<String>?] = [:]
-        var firstRule: [PathPattern: PolicyRule] = [:]
+    /// Which of two rules decides where both match, and on which hosts (nil: every host), when some request
+    /// matches both: the more specific host level first, then the more specific path.
+    private static func precedence(_ rule: PolicyRule, _ other: PolicyRule) -> (specific: PolicyRule, general: PolicyRule, host: HostPattern?)? {
+        guard rule.pattern.overlaps(other.pattern) else { return nil }
+        for mine in levels(rule) {
+            for theirs in levels(other) {
+                switch HostPattern.rank(mine, theirs) {
+                case .some(1): return (rule, other, mine)
+                case .some(-1): return (other, rule, theirs)
+                case .some(0) where rule.pattern != other.pattern:
+                    return rule.pattern.isMoreSpecific(than: other.pattern) ? (rule, other, mine) : (other, rule, mine)
+                default: continue
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The policy's host levels in the order a request's host tries them: exact hosts, then `*.` patterns
+    /// from the longest suffix to the shortest, then (nil) the rules for every host; each with its rules
+    /// in file order. Empty for a policy without host rules.
+    public static func hostLevels(of policy: Policy) -> [(host: HostPattern?, rules: [PolicyRule])] {
+        guard policy.readsHosts else { return [] }
+        var byHost: [HostPattern?: [PolicyRule]] = [:]
         for rule in policy.rules {
-            if firstRule[rule.pattern] == nil { firstRule[rule.pattern] = rule }
-            switch (covered[rule.pattern], rule.methods) {
-            case (nil, let methods): covered[rule.pattern] = .some(methods)
-            case (.some(nil), _), (_, nil): covered[rule.pattern] = .some(nil)
-            case (.some(let existing?), let methods?): covered[rule.pattern] = .some(existing.union(methods))
+            for host in levels(rule) { byHost[host, default: []].append(rule) }
+        }
+        func order(_ host: HostPattern?) -> (Int, Int, String) {
+            switch host {
+            case .exact(let name)?: (0, 0, name)
+            case .suffix(let suffix)?: (1, -suffix.split(separator: ".").count, suffix)
+            case nil: (2, 0, "")
+            }
+        }
+        return byHost.keys.sorted { order($0) < order($1) }.map { ($0, byHost[$0]!) }
+    }
+
+    /// The host levels a rule is compiled into: its hosts, or (nil) every host.
+    private static func levels(_ rule: PolicyRule) -> [HostPattern?] {
+        rule.hosts.isEmpty ? [nil] : rule.hosts
+    }
+
+    private struct Level: Hashable {
+        let host: HostPattern?
+        let pattern: PathPattern
+    }
+
+    private static func shadowWarnings(for rules: [PolicyRule], file: String) -> [Diagnostic] {
+        // The methods each (host level, pattern)'s rules cover together; nil: every method.
+        var covered: [Level: Set<String>?] = [:]
+        var firstRule: [Level: PolicyRule] = [:]
+        for rule in rules {
+            for host in levels(rule) {
+                let level = Level(host: host, pattern: rule.pattern)
+                if firstRule[level] == nil { firstRule[level] = rule }
+                switch (covered[level], rule.methods) {
+                case (nil, let methods): covered[level] = .some(methods)
+                case (.some(nil), _), (_, nil): covered[level] = .some(nil)
+                case (.some(let existing?), let methods?): covered[level] = .some(existing.union(methods))
+                }
             }
         }
         var diagnostics: [Diagnostic] = []
-        for rule in policy.rules {
-            for (pattern, methods) in covered {
-                guard let methods = methods, pattern != rule.pattern, pattern.overlaps(rule.pattern),
-                    pattern.isMoreSpecific(than: rule.pattern), let specific = firstRule[pattern]
-                else { continue }
-                let lost = (rule.methods ?? Set(PolicyRule.knownMethods)).subtracting(methods)
-                guard !lost.isEmpty else { continue }
-                let listed = PolicyRule.knownMethods.filter(lost.contains).joined(separator: ", ")
-                diagnostics.append(
-                    Diagnostic(
-                        file: file, line: rule.line, column: rule.column, severity: .warning,
-                        message: "rule \"\(rule.pattern)\" is shadowed by \(specific) for \(listed): where both match, \"\(pattern)\" "
-                            + "decides and refuses the methods it does not list (403)"))
+        for rule in rules {
+            var reported = Set<Int>()
+            for host in levels(rule) {
+                for (level, methods) in covered {
+                    guard let methods, let specific = firstRule[level], specific !== rule, level.pattern.overlaps(rule.pattern),
+                        let rank = HostPattern.rank(level.host, host)
+                    else { continue }
+                    // A more specific host level decides wherever its patterns match; on one level, the more specific pattern.
+                    guard rank == 1 || (rank == 0 && level.pattern != rule.pattern && level.pattern.isMoreSpecific(than: rule.pattern)) else { continue }
+                    let lost = (rule.methods ?? Set(PolicyRule.knownMethods)).subtracting(methods)
+                    guard !lost.isEmpty, reported.insert(specific.line * 1_000_000 + specific.column).inserted else { continue }
+                    let listed = PolicyRule.knownMethods.filter(lost.contains).joined(separator: ", ")
+                    let whereBoth = rank == 1 ? "where both match on \(level.host!), \"\(specific.name)\"" : "where both match, \"\(level.pattern)\""
+                    diagnostics.append(
+                        Diagnostic(
+                            file: file, line: rule.line, column: rule.column, severity: .warning,
+                            message: "rule \"\(rule.name)\" is shadowed by \(specific) for \(listed): \(whereBoth) "
+                                + "decides and refuses the methods it does not list (403)"))
+                }
             }
         }
         return diagnostics

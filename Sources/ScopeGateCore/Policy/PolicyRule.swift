@@ -15,6 +15,9 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     public let principals: Set<PrincipalKind>?
     /// The hosts the rule is for; empty: every host.
     public let hosts: [HostPattern]
+    /// Whether the rule is report-only (`mode: report`): evaluated and counted on live traffic, never
+    /// enforced.
+    public let isReport: Bool
     /// Where the rule is written: 1-based line and column in the policy file.
     public let line: Int
     public let column: Int
@@ -25,7 +28,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     /// Creates a rule. `methods` as written; `GET` implies `HEAD`.
     public init(
         pattern: PathPattern, methods: [String]? = nil, scopes: [String] = [], isPublic: Bool = false, identityToken: IdentityTokenRequest? = nil,
-        principals: Set<PrincipalKind>? = nil, hosts: [HostPattern] = [], line: Int = 0, column: Int = 0
+        principals: Set<PrincipalKind>? = nil, hosts: [HostPattern] = [], isReport: Bool = false, line: Int = 0, column: Int = 0
     ) {
         self.pattern = pattern
         if let methods {
@@ -40,6 +43,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         self.identityToken = identityToken
         self.principals = principals
         self.hosts = hosts
+        self.isReport = isReport
         self.line = line
         self.column = column
     }
@@ -63,9 +67,10 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         hosts.isEmpty ? pattern.description : hosts.map(\.description).joined(separator: ",") + " " + pattern.description
     }
 
-    /// `rule "/admin/**" (line 12)`, or `rule "admin.example.com /admin/**" (line 12)`, for messages.
+    /// `rule "/admin/**" (line 12)`, or `rule "admin.example.com /admin/**" (line 12)`, for messages; a
+    /// report-only rule is `report rule …`.
     public var description: String {
-        "rule \"\(name)\"" + (line > 0 ? " (line \(line))" : "")
+        (isReport ? "report rule" : "rule") + " \"\(name)\"" + (line > 0 ? " (line \(line))" : "")
     }
 }
 
@@ -94,5 +99,39 @@ public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
         case .exact(let host): host
         case .suffix(let suffix): "*." + suffix
         }
+    }
+
+    /// How `a` ranks against `b` on the hosts both match (nil: every host): 1 when `a` is more specific (an
+    /// exact host over a `*.` pattern it is under, a longer suffix over a shorter one, any pattern over
+    /// none), 0 when they are the same level, -1 when `b` is more specific, nil when no host matches both.
+    public static func rank(_ a: HostPattern?, _ b: HostPattern?) -> Int? {
+        switch (a, b) {
+        case (nil, nil): return 0
+        case (_?, nil): return 1
+        case (nil, _?): return -1
+        case (let a?, let b?):
+            if a == b { return 0 }
+            if b.covers(a) { return 1 }
+            if a.covers(b) { return -1 }
+            return nil
+        }
+    }
+
+    /// Whether every host `other` matches is one this `*.` pattern matches too (never for an exact host).
+    private func covers(_ other: HostPattern) -> Bool {
+        guard case .suffix(let suffix) = self else { return false }
+        let (name, port) = Self.split(suffix)
+        let (otherName, otherPort) =
+            switch other {
+            case .exact(let host): Self.split(host)
+            case .suffix(let otherSuffix): Self.split(otherSuffix)
+            }
+        return port == otherPort && otherName.hasSuffix("." + name)
+    }
+
+    /// `name:port` split at its port's colon (never one inside an IPv6 literal's brackets).
+    private static func split(_ text: String) -> (Substring, Substring?) {
+        guard let colon = text.lastIndex(of: ":"), !text[colon...].contains("]") else { return (text[...], nil) }
+        return (text[..<colon], text[text.index(after: colon)...])
     }
 }

@@ -34,11 +34,20 @@ public final class ServiceMetrics: Sendable {
     private let logLinesDropped: CoreMetrics.Counter
     /// The sink's dropped count when last read into `logLinesDropped`.
     private let logLinesDroppedSeen = Mutex(0)
+    private let factory: PrometheusMetricsFactory
+    /// `scopegate_report_decisions_total` by report rule and result, made at a rule's first decision.
+    private let reportDecisions = Mutex([ReportKey: CoreMetrics.Counter]())
+
+    private struct ReportKey: Hashable {
+        let rule: String
+        let wouldAllow: Bool
+    }
 
     /// The metrics of one service, all at zero.
     public init() {
         registry = PrometheusCollectorRegistry()
         let factory = PrometheusMetricsFactory(registry: registry)
+        self.factory = factory
         tokensIssued = CoreMetrics.Counter(label: "scopegate_tokens_issued_total", factory: factory)
         refreshReuses = CoreMetrics.Counter(label: "scopegate_refresh_token_reuse_total", factory: factory)
         passwordHashesOutdated = CoreMetrics.Counter(label: "scopegate_password_hashes_outdated_total", factory: factory)
@@ -71,6 +80,20 @@ public final class ServiceMetrics: Sendable {
     /// with the time it took since `start` (from ``monotonicNanoseconds()``).
     func recordDecision(_ outcome: Outcome, rule: String, since start: Int64) {
         decisions.record(outcome, rule: rule, nanoseconds: monotonicNanoseconds() - start)
+    }
+
+    /// Counts one request a report-only rule would have decided, under `would_allow` or `would_refuse`.
+    func recordReportDecision(rule: String, wouldAllow: Bool) {
+        let key = ReportKey(rule: rule, wouldAllow: wouldAllow)
+        let counter = reportDecisions.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = CoreMetrics.Counter(
+                label: "scopegate_report_decisions_total", dimensions: [("rule", rule), ("result", wouldAllow ? "would_allow" : "would_refuse")],
+                factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// Counts an issued token.
