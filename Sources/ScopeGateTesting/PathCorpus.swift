@@ -1,3 +1,5 @@
+import Foundation
+
 /// One line of the hostile-path corpus (`Tests/ScopeGateCoreTests/Fixtures/path-corpus.tsv`).
 public struct PathCorpusEntry: CustomStringConvertible, Sendable {
     /// The raw request target.
@@ -37,4 +39,29 @@ public func corpusBytes(_ field: Substring) -> [UInt8] {
         }
     }
     return bytes
+}
+
+/// One line of the hostile-host corpus (`Tests/ScopeGateCoreTests/Fixtures/host-corpus.tsv`).
+public struct HostCorpusEntry: CustomStringConvertible, Sendable {
+    /// The host as a proxy or client might send it.
+    public let host: [UInt8]
+    /// The scheme the request came over, nil when unknown.
+    public let scheme: String?
+    /// The canonical host ScopeGate must make of it, or nil when it must refuse it.
+    public let expected: String?
+
+    public var description: String { String(decoding: host, as: UTF8.self).debugDescription + " over \(scheme ?? "?")" }
+
+    /// The corpus file's rows: `host<TAB>scheme or -<TAB>canonical or refuse`, `#` comments, `\xNN` bytes.
+    public static func load() throws -> [HostCorpusEntry] {
+        let url = repositoryRoot.appendingPathComponent("Tests/ScopeGateCoreTests/Fixtures/host-corpus.tsv")
+        return try String(contentsOf: url, encoding: .utf8).split(separator: "\n").compactMap { line in
+            if line.hasPrefix("#") { return nil }
+            let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard columns.count == 3 else { throw TestHTTPError(description: "bad corpus line \(line)") }
+            return HostCorpusEntry(
+                host: corpusBytes(columns[0]), scheme: columns[1] == "-" ? nil : String(columns[1]),
+                expected: columns[2] == "refuse" ? nil : String(columns[2]))
+        }
+    }
 }

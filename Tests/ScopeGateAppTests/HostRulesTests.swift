@@ -73,6 +73,33 @@ import Testing
         #expect(try envoy("acme.tenant.example.com", token: admin, extra: [("X-Forwarded-Host", "acme.tenant.example.com")]) == 200)
     }
 
+    /// nginx passes an absolute-form request target as it came (`$request_uri`): its authority is the
+    /// host when no X-Forwarded-Host is given, and must agree with one that is.
+    @Test func anAbsoluteFormTargetNamesItsHost() throws {
+        func nginx(_ uri: String, host: String? = nil, token: String) throws -> Int {
+            try daemon.auth(uri, token: token, headers: host.map { [("X-Forwarded-Host", $0)] } ?? []).status
+        }
+        #expect(try nginx("https://admin.example.com/x", token: admin) == 200)
+        #expect(try nginx("https://admin.example.com/x", token: reader) == 401)
+        #expect(try nginx("https://Admin.Example.com.:443/x", token: reader) == 401)
+        #expect(try nginx("https://admin.example.com/x", host: "admin.example.com", token: admin) == 200)
+        // nginx's $host has no port: it agrees with the authority's name and is the host used.
+        #expect(try nginx("https://admin.example.com:8443/x", host: "admin.example.com", token: admin) == 200)
+        // Two hosts named: refused, not either one.
+        #expect(try nginx("https://admin.example.com/x", host: "www.example.com", token: admin) == 403)
+        #expect(try nginx("https://www.example.com/public/a", host: "admin.example.com", token: reader) == 403)
+        #expect(try nginx("https://admin.example.com:8443/x", host: "admin.example.com:9443", token: admin) == 403)
+        // The path after the authority is the path, whatever it looks like.
+        #expect(try nginx("https://www.example.com/admin.example.com/public/a", token: reader) == 403)
+        #expect(try nginx("https://acme.tenant.example.com/api/v1", token: reader) == 401)
+        #expect(try nginx("https://user@admin.example.com/x", token: admin) == 403)
+        // explain reads the target the same way.
+        let explained = daemon.service.explain(method: "GET", target: "https://admin.example.com/x", host: "www.example.com", token: admin, policyName: "p")
+        #expect(
+            explained.status == 403
+                && explained.lines.contains("host:      refused: the original URI names host admin.example.com but the forwarded host is www.example.com"))
+    }
+
     /// Without host rules the host is never read: a policy of paths behaves as before, whatever the host.
     @Test func aPolicyWithoutHostsIgnoresTheHost() throws {
         let plain = try TestDaemon()

@@ -6,28 +6,10 @@ import Testing
 /// The host canonicalizer against the hostile-host corpus (`Fixtures/host-corpus.tsv`): one spelling per
 /// host, and a refusal for anything two readers could take for different hosts.
 @Suite struct CanonicalHostTests {
-    struct Row: CustomStringConvertible, Sendable {
-        let host: [UInt8]
-        let scheme: String?
-        let expected: String?
-        var description: String { String(decoding: host, as: UTF8.self).debugDescription + " over \(scheme ?? "?")" }
-    }
-
-    static let rows: [Row] = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/host-corpus.tsv")
-        let text = try! String(contentsOf: url, encoding: .utf8)
-        return text.split(separator: "\n").compactMap { line in
-            if line.hasPrefix("#") { return nil }
-            let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
-            precondition(columns.count == 3, "bad corpus line \(line)")
-            return Row(
-                host: corpusBytes(columns[0]), scheme: columns[1] == "-" ? nil : String(columns[1]), expected: columns[2] == "refuse" ? nil : String(columns[2])
-            )
-        }
-    }()
+    static let rows = try! HostCorpusEntry.load()
 
     @Test(arguments: rows)
-    func canonicalizesOrRefuses(_ row: Row) {
+    func canonicalizesOrRefuses(_ row: HostCorpusEntry) {
         let result = try? CanonicalHost(row.host, scheme: row.scheme)
         #expect(result?.description == row.expected, "\(row)")
     }

@@ -41,11 +41,10 @@ struct ForwardAuthDecider: Sendable {
         // The host only where a rule names hosts: then a request without a usable one is refused, never
         // matched against the rules for every host instead (report rules alone never refuse it).
         var host: CanonicalHost?
-        if policy.readsHosts, let raw = request.host {
-            do {
-                host = try CanonicalHost(raw, scheme: request.scheme.map { String(decoding: $0, as: UTF8.self).lowercased() })
-            } catch {
-                if policy.hasHostRules { return .forbidden("ambiguous original host: \(error)") }
+        if policy.readsHosts {
+            switch request.canonicalHost() {
+            case .success(let canonical): host = canonical
+            case .failure(let refusal): if policy.hasHostRules { return .forbidden(refusal.reason) }
             }
             trace.host = host
         }

@@ -24,17 +24,9 @@ extension ScopeGateService {
         -> ForwardAuthExplanation
     {
         let state = current
-        // The host: --host, else the authority of an absolute-form target (with its scheme).
-        var hostBytes = host.map { Array($0.utf8)[...] }
-        var scheme: ArraySlice<UInt8>?
-        for prefix in ["https://", "http://"] where target.lowercased().hasPrefix(prefix) {
-            scheme = Array(prefix.dropLast(3).utf8)[...]
-            if hostBytes == nil {
-                let authority = target.dropFirst(prefix.count).prefix { $0 != "/" && $0 != "?" }
-                hostBytes = Array(authority.utf8)[...]
-            }
-        }
-        let request = ForwardedRequest(method: method, target: Array(target.utf8)[...], host: hostBytes, scheme: scheme)
+        // The host: --host, and (checked against it, as at /auth) the authority of an absolute-form target.
+        let hostBytes = host.map { Array($0.utf8)[...] }
+        let request = ForwardedRequest(method: method, target: Array(target.utf8)[...], host: hostBytes)
         let credentials: BearerCredentials = token.map { .token(Array($0.utf8)[...]) } ?? .absent
         let (decision, trace) = decider.decide(request, credentials: credentials, state: state, now: now)
         var lines = ["request:   \(method) \(target)"]
@@ -45,8 +37,8 @@ extension ScopeGateService {
         if state.configuration.policy.readsHosts {
             if let canonical = trace.host {
                 lines.append("host:      \(canonical)")
-            } else if let hostBytes {
-                lines.append("host:      refused: \(String(decoding: hostBytes, as: UTF8.self).debugDescription)")
+            } else if case .failure(let refusal) = request.canonicalHost() {
+                lines.append("host:      refused: \(refusal.reason)")
             } else {
                 lines.append("host:      none given")
             }

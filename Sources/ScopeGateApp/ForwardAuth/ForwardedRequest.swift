@@ -28,4 +28,52 @@ struct ForwardedRequest: Sendable {
             path = .failure(error)
         }
     }
+
+    /// The authority and scheme of an absolute-form target (`https://admin.example.com/x`); nil for the
+    /// origin form (`/x`).
+    var targetAuthority: (authority: ArraySlice<UInt8>, scheme: String)? {
+        guard let first = target.first, first != UInt8(ascii: "/") else { return nil }
+        for scheme in ["https", "http"] {
+            let prefix = Array((scheme + "://").utf8)
+            guard target.count > prefix.count, zip(target.prefix(prefix.count), prefix).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) else { continue }
+            let rest = target.dropFirst(prefix.count)
+            let end = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
+            return (rest[..<end], scheme)
+        }
+        return nil
+    }
+
+    /// The original host in canonical form, or why there is no usable one: the forwarded host, else the
+    /// authority of an absolute-form target; when both are given they must name the same host (a
+    /// forwarded host without a port, as nginx's `$host` is, agrees with the authority's name whatever its
+    /// port, and is the one used). The scheme is the forwarded one, else the target's. nil: no host given.
+    func canonicalHost() -> Result<CanonicalHost?, HostRefusal> {
+        let fromTarget = targetAuthority
+        let scheme = self.scheme.map { String(decoding: $0, as: UTF8.self).lowercased() } ?? fromTarget?.scheme
+        var host: CanonicalHost?
+        if let raw = self.host {
+            do {
+                host = try CanonicalHost(raw, scheme: scheme)
+            } catch {
+                return .failure(HostRefusal(reason: "ambiguous original host: \(error)"))
+            }
+        }
+        guard let fromTarget else { return .success(host) }
+        let authority: CanonicalHost
+        do {
+            authority = try CanonicalHost(fromTarget.authority, scheme: scheme)
+        } catch {
+            return .failure(HostRefusal(reason: "ambiguous authority in the original URI: \(error)"))
+        }
+        guard let host else { return .success(authority) }
+        guard host.name == authority.name, host.port == nil || host.port == authority.port else {
+            return .failure(HostRefusal(reason: "the original URI names host \(authority) but the forwarded host is \(host)"))
+        }
+        return .success(host)
+    }
+}
+
+/// Why a forwarded request has no usable host; the 403's detail.
+struct HostRefusal: Error, Sendable {
+    let reason: String
 }
