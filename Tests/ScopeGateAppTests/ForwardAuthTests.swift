@@ -142,7 +142,7 @@ import ScopeGateTesting
             ([("X-Original-URI", "/public/x"), ("X-Forwarded-Uri", "/admin/x"), ("X-Original-Method", "GET")], "the original URI headers disagree"),
             ([("X-Original-URI", "/public/x"), ("X-Original-URI", "/admin/x"), ("X-Original-Method", "GET")], "header X-Original-URI appears more than once"),
             ([("X-Original-URI", "/public/x"), ("X-Original-Method", "GET"), ("X-Forwarded-Method", "POST")], "the original method headers disagree"),
-            ([("X-Original-Method", "GET")], "missing original URI (X-Original-URI or X-Forwarded-Uri)"),
+            ([("X-Original-Method", "GET")], "missing original URI (X-Original-URI or X-Forwarded-Uri or X-Original-URL)"),
             ([("X-Original-URI", "/public/x")], "missing original method (X-Original-Method or X-Forwarded-Method)"),
             ([("X-Original-URI", "/public/x"), ("X-Original-Method", "GE(T")], "the original method is not an HTTP method token"),
             ([("X-Original-URI", "/public/x"), ("X-Original-Method", "")], "the original method is not an HTTP method token"),

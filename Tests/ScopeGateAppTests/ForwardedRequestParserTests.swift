@@ -59,7 +59,7 @@ import ScopeGateHTTP
         ([("X-Original-URI", "/a")], "/auth/b", "the original URI headers disagree"),
         ([("X-Original-URI", "/a"), ("X-Original-Method", "GET"), ("X-Forwarded-Method", "POST")], "/auth", "the original method headers disagree"),
         ([("X-Original-URI", "/a"), ("X-Original-Method", "POST")], "/auth/a", "the original method headers disagree"),
-        ([("X-Original-Method", "GET")], "/auth", "missing original URI (X-Original-URI or X-Forwarded-Uri)"),
+        ([("X-Original-Method", "GET")], "/auth", "missing original URI (X-Original-URI or X-Forwarded-Uri or X-Original-URL)"),
         ([("X-Original-URI", "/a")], "/auth", "missing original method (X-Original-Method or X-Forwarded-Method)"),
         ([("X-Original-URI", "/a"), ("X-Original-Method", "G T")], "/auth", "the original method is not an HTTP method token"),
         (

@@ -1,5 +1,6 @@
 import Foundation
 import ScopeGateCore
+import ScopeGateHTTP
 import ScopeGateTesting
 import Testing
 
@@ -104,5 +105,51 @@ import Testing
             }
         }
         #expect(checked >= (convention == .nginxAbsoluteForm ? 30 : 40), "\(checked) rows")
+    }
+
+    /// Every row as the Host a client sends to real nginx and Caddy, each serving every host: a row passes
+    /// with at most one token, as the host the application is told (nginx's `$host`, Caddy's Host as
+    /// received): that host's rule, or the rule for every host only when that host has none of its own.
+    /// Spellings of one host are that host through both.
+    @Test func everyRowThroughTheProxiesIsTheHostTheApplicationSees() throws {
+        let app = try makeEchoApp()
+        let nginx = try startNginx(scopegate: daemon.port, app: app.port, serverNames: "~.")
+        let caddy = try startCaddy(scopegate: daemon.port, app: app.port, everyHost: true)
+        for (name, proxy) in [("nginx", nginx.port), ("caddy", caddy.port)] {
+            var passedRows = 0
+            for row in Self.corpus where !row.host.contains(0x0D) && !row.host.contains(0x0A) {
+                func through(_ token: String) throws -> TestHTTPResponse {
+                    let connection = try TestHTTPConnection(port: proxy)
+                    try connection.send(
+                        Array("GET /x HTTP/1.1\r\nHost: ".utf8) + row.host + Array("\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n".utf8))
+                    return try connection.readResponse()
+                }
+                var passed: [(String?, TestHTTPResponse)] = []
+                for host in Self.hosts + [nil] {
+                    let answer = try through(host.map { tokens[$0]! } ?? hostless)
+                    if answer.status == 200 { passed.append((host, answer)) }
+                }
+                #expect(passed.count <= 1, "\(row) through \(name) passed as \(passed.map { $0.0 ?? "every host" })")
+                guard let (host, answer) = passed.first else { continue }
+                passedRows += 1
+                // What the application was told is the host decided on: a host of the policy's, or one
+                // without rules of its own (nginx's $host drops the port) for the rule for every host.
+                let told = try #require(answer.header("App-Host"))
+                let canonical = try CanonicalHost(Array(told.utf8), scheme: "http").description
+                if let host {
+                    #expect(canonical == host, "\(row) through \(name): passed as \(host), the application was told \(told)")
+                } else {
+                    #expect(!Self.hosts.contains(canonical), "\(row) through \(name): the application was told \(told), decided as every host")
+                }
+            }
+            // The plain spellings of a host pass through both proxies as that host.
+            for spelling in ["admin.example.com", "Admin.Example.COM", "XN--ADMN-6QA.example.com", "internal_service"] {
+                let connection = try TestHTTPConnection(port: proxy)
+                try connection.send(
+                    "GET /x HTTP/1.1\r\nHost: \(spelling)\r\nAuthorization: Bearer \(tokens[spelling.lowercased()]!)\r\nConnection: close\r\n\r\n")
+                #expect(try connection.readResponse().status == 200, "\(spelling) through \(name)")
+            }
+            #expect(passedRows >= 8, "\(passedRows) rows passed through \(name)")
+        }
     }
 }

@@ -36,6 +36,13 @@ import Testing
             // Port 443 over an unknown scheme stays: not the admin host, and no host-less rule has /x.
             ("admin.example.com:443", "/x", nil, 403, 403),
             ("admin.example.com..", "/x", "https", 403, 403),
+            // A port no rule names: where the name's rules cover the path, refused, never the rules for
+            // every host (/public/** here); a name without rules of its own is every host's.
+            ("admin.example.com:8443", "/public/a", "https", 403, 403),
+            ("admin.example.com:80", "/public/a", "https", 403, 403),
+            ("www.example.com:8443", "/public/a", "https", 200, 200),
+            ("acme.tenant.example.com:8443", "/api/v1", "https", 403, 403),
+            ("acme.tenant.example.com:8443", "/public/a", "https", 200, 200),
             ("a.example.com, admin.example.com", "/x", "https", 403, 403),
             ("admin.example.com\u{0}", "/public/a", "https", 400, 400),
             ("acme.tenant.example.com", "/api/v1", "https", 200, 401),

@@ -19,7 +19,8 @@ func freePort() throws -> UInt16 {
 }
 
 /// Debian's nginx running `docker/nginx/default.conf.template`, rendered as the official image renders it.
-func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
+/// `serverNames`: the template's NGINX_SERVER_NAMES, the hosts nginx serves (others get 421).
+func startNginx(scopegate: UInt16, app: UInt16, serverNames: String = "127.0.0.1 localhost") throws -> ProxyProcess {
     try ProxyProcess(
         name: "nginx", candidates: ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"], package: "nginx-light",
         configure: { directory, port in
@@ -29,6 +30,7 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
                 .replacingOccurrences(of: "${SCOPEGATE_ADDRESS}", with: "127.0.0.1:\(scopegate)")
                 .replacingOccurrences(of: "${APP_ADDRESS}", with: "127.0.0.1:\(app)")
                 .replacingOccurrences(of: "${NGINX_PORT}", with: "127.0.0.1:\(port)")
+                .replacingOccurrences(of: "${NGINX_SERVER_NAMES}", with: serverNames)
             #expect(!rendered.contains("${"), "the template has a variable the test does not set")
             try rendered.write(to: directory.appendingPathComponent("default.conf"), atomically: true, encoding: .utf8)
             let path = directory.path
@@ -85,8 +87,11 @@ func startNginx(scopegate: UInt16, app: UInt16) throws -> ProxyProcess {
 
     @Test func oneLocationServesEveryHostsRules() throws {
         let daemon = try TestDaemon(policyYAML: ProxiedDemo.hostPolicy)
-        let proxy = try startNginx(scopegate: daemon.port, app: app.port)
-        try ProxiedDemo(proxy: proxy.port, scopegate: daemon).expectHostRules()
+        let proxy = try startNginx(scopegate: daemon.port, app: app.port, serverNames: "admin.example.com www.example.com .tenant.example.com")
+        let proxied = ProxiedDemo(proxy: proxy.port, scopegate: daemon)
+        try proxied.expectHostRules()
+        // A host the gateway does not serve never reaches the check.
+        #expect(try proxied.through(host: "other.example.net", "/public/a", token: nil) == 421)
     }
 
     @Test func identityComesFromScopeGateOnly() throws {

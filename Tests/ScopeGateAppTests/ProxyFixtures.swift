@@ -55,7 +55,8 @@ final class ProxyProcess {
     }
 }
 
-/// The protected application behind a proxy: answers `app METHOD PATH` and the identity headers it received.
+/// The protected application behind a proxy: answers `app METHOD PATH` and the identity headers it received,
+/// with the Host it was told in `App-Host`.
 func makeEchoApp() throws -> HTTPServer {
     var configuration = HTTPServerConfiguration()
     configuration.port = 0
@@ -73,7 +74,12 @@ func makeEchoApp() throws -> HTTPServer {
             let values = request.headers.rawValues(name).map { String(decoding: $0, as: UTF8.self) }.filter { !$0.isEmpty }
             if !values.isEmpty { seen.append("\(name)=\(values)") }
         }
-        return .respond(HTTPResponse(status: 200, body: Array("app \(request.method) \(request.pathText) \(seen.joined(separator: " "))".utf8)))
+        // The Host the proxy told the application, as the answer's App-Host header.
+        let host = request.headers.rawValues("Host").first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return .respond(
+            HTTPResponse(
+                status: 200, headers: [(name: "App-Host", value: host)],
+                body: Array("app \(request.method) \(request.pathText) \(seen.joined(separator: " "))".utf8)))
     }
 }
 

@@ -15,6 +15,7 @@ import Testing
         case .methodNotAllowed(let rule): return "405 " + rule.name
         case .noRule: return "none"
         case .noUsableHost: return "no host"
+        case .unnamedPort(let rule): return "port " + rule.name
         }
     }
 
@@ -321,6 +322,7 @@ import Testing
             case .methodNotAllowed(let rule): "405 " + rule.description
             case .noRule: "none"
             case .noUsableHost: "no host"
+            case .unnamedPort(let rule): "port " + rule.description
             }
         }
         return (

@@ -81,6 +81,9 @@ struct ForwardAuthDecider: Sendable {
         case .methodNotAllowed(let rule):
             trace.rule = rule.name
             return .forbidden("method \(request.method) is not allowed on \(rule.name)")
+        case .unnamedPort(let rule):
+            trace.rule = rule.name
+            return .forbidden("no rule names the port of host \(trace.host?.description ?? "?"); \(rule.name) covers its name")
         case .noUsableHost:
             return .forbidden("the policy has host rules and the request names no usable host")
         case .noRule:

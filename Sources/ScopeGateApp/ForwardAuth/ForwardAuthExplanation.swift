@@ -57,6 +57,8 @@ extension ScopeGateService {
             }
         case .methodNotAllowed(let rule):
             lines.append("rule:      \(rule.name) (\(policyName):\(rule.line)) does not allow \(method)")
+        case .unnamedPort(let rule):
+            lines.append("rule:      none for this port; \(rule.name) (\(policyName):\(rule.line)) covers the name without it")
         case .noUsableHost:
             lines.append("rule:      none: the policy has host rules and no usable host was given (--host)")
         case .noRule:

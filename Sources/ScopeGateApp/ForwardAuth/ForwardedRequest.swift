@@ -46,10 +46,16 @@ struct ForwardedRequest: Sendable {
     /// The original host in canonical form, or why there is no usable one: the forwarded host, else the
     /// authority of an absolute-form target; when both are given they must name the same host (a
     /// forwarded host without a port, as nginx's `$host` is, agrees with the authority's name whatever its
-    /// port, and is the one used). The scheme is the forwarded one, else the target's. nil: no host given.
+    /// port, and is the one used). The scheme is the forwarded one or the target's, which must agree when
+    /// both are given. nil: no host given.
     func canonicalHost() -> Result<CanonicalHost?, HostRefusal> {
         let fromTarget = targetAuthority
-        let scheme = self.scheme.map { String(decoding: $0, as: UTF8.self).lowercased() } ?? fromTarget?.scheme
+        let forwardedScheme = self.scheme.map { String(decoding: $0, as: UTF8.self).lowercased() }
+        if let forwardedScheme, let targetScheme = fromTarget?.scheme, forwardedScheme != targetScheme {
+            // The scheme decides which port is the default one: two answers leave no host.
+            return .failure(HostRefusal(reason: "the original URI's scheme is \(targetScheme) but the forwarded scheme is \(forwardedScheme)"))
+        }
+        let scheme = forwardedScheme ?? fromTarget?.scheme
         var host: CanonicalHost?
         if let raw = self.host {
             do {

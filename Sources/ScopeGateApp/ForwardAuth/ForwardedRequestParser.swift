@@ -24,7 +24,9 @@ struct ForwardedRequestParser: Sendable {
     }
 
     /// The conventions ScopeGate understands, in the order their field names appear in refusals.
-    static let standardConventions: [any ProxyConvention] = [NginxConvention(), ForwardedHeadersConvention(), EnvoyConvention()]
+    static let standardConventions: [any ProxyConvention] = [
+        NginxConvention(), ForwardedHeadersConvention(), EnvoyConvention(), IngressNginxConvention(),
+    ]
 
     private struct Part: Sendable {
         let name: String
@@ -77,7 +79,7 @@ struct ForwardedRequestParser: Sendable {
         for convention in conventions {
             if let claim = convention.claim(from: request) { claimed = claim }
         }
-        guard let target = agreed(targets, found, claimed?.target) else {
+        guard let target = agreedTarget(found, claimed?.target) else {
             return .failure(Refusal(reason: "the original URI headers disagree"))
         }
         guard let target else { return .failure(Refusal(reason: missingTarget)) }
@@ -115,6 +117,42 @@ struct ForwardedRequestParser: Sendable {
             value = value ?? given
         }
         return .some(value)
+    }
+
+    /// The target every present description gives, as ``agreed(_:_:_:)``, except that an absolute-form
+    /// description (`https://app.example.com/x`) and an origin-form one (`/x`) of the same target agree,
+    /// and the absolute one, which names the host too, is kept.
+    private func agreedTarget(_ found: CollectedHeaders, _ claimed: ArraySlice<UInt8>?) -> ArraySlice<UInt8>?? {
+        var value = claimed
+        for part in targets {
+            guard let given = found[part.index].first else { continue }
+            guard let current = value else {
+                value = given
+                continue
+            }
+            if current.elementsEqual(given) { continue }
+            let currentIsAbsolute = current.first != UInt8(ascii: "/")
+            guard currentIsAbsolute != (given.first != UInt8(ascii: "/")), let a = Self.originForm(of: current), let b = Self.originForm(of: given),
+                a.elementsEqual(b)
+            else { return nil }
+            if !currentIsAbsolute { value = given }
+        }
+        return .some(value)
+    }
+
+    /// The origin form (`/x?q`) of a target: itself when it is one, the part after the authority of an
+    /// absolute-form `http`/`https` target; nil otherwise.
+    private static func originForm(of target: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        if target.first == UInt8(ascii: "/") { return target }
+        guard let schemeEnd = target.firstIndex(of: UInt8(ascii: ":")),
+            ["http", "https"].contains(String(decoding: target[..<schemeEnd], as: UTF8.self).lowercased()),
+            target[schemeEnd...].starts(with: Array("://".utf8))
+        else { return nil }
+        let authority = target[(schemeEnd + 3)...]
+        guard let slash = authority.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }),
+            authority[slash] == UInt8(ascii: "/")
+        else { return nil }
+        return authority[slash...]
     }
 
     private enum MethodAgreement {

@@ -16,6 +16,9 @@ public enum RouteMatch: Sendable {
     case noRule
     /// The policy has host rules and the request named no usable host.
     case noUsableHost
+    /// The request's host has a port that no rule names, and the rules for its name (the one reported)
+    /// cover the path: refused rather than decided by the rules for every host.
+    case unnamedPort(PolicyRule)
 }
 
 /// A loaded policy: immutable rules compiled into segment tries, one per host pattern and one for the
@@ -154,15 +157,30 @@ private struct RuleIndex: Sendable {
     func match(method: String, path: CanonicalPath, host: CanonicalHost?, rules: [PolicyRule], hostless: Bool = false) -> RouteMatch {
         if hasHostRules, host != nil || !hostless {
             guard let host else { return .noUsableHost }
-            if let trie = exactHosts[host.description], let found = trie.match(method: method, path: path, rules: rules) { return found }
-            if !suffixHosts.isEmpty {
-                let port = host.port.map { ":\($0)" } ?? ""
-                for suffix in host.suffixes {
-                    if let trie = suffixHosts[suffix + port], let found = trie.match(method: method, path: path, rules: rules) { return found }
+            let port = host.port.map { ":\($0)" } ?? ""
+            if let found = hostMatch(host, port: port, method: method, path: path, rules: rules) { return found }
+            if !port.isEmpty, let found = hostMatch(host, port: "", method: method, path: path, rules: rules) {
+                // The name's own rules cover the path, but none names this port: refused, never left to
+                // the rules for every host (a port a proxy routes as the name must not escape its rules).
+                switch found {
+                case .rule(let rule, _), .methodNotAllowed(let rule): return .unnamedPort(rule)
+                default: return found
                 }
             }
         }
         return anyHost.match(method: method, path: path, rules: rules) ?? .noRule
+    }
+
+    /// The match at the host's own levels for `port` (`""` or `:8443`): the exact host, then its suffixes
+    /// from the longest; nil when none of them has rules for the path.
+    private func hostMatch(_ host: CanonicalHost, port: String, method: String, path: CanonicalPath, rules: [PolicyRule]) -> RouteMatch? {
+        if let trie = exactHosts[host.name + port], let found = trie.match(method: method, path: path, rules: rules) { return found }
+        if !suffixHosts.isEmpty {
+            for suffix in host.suffixes {
+                if let trie = suffixHosts[suffix + port], let found = trie.match(method: method, path: path, rules: rules) { return found }
+            }
+        }
+        return nil
     }
 
     func visitedNodes(path: CanonicalPath) -> Int {
