@@ -244,6 +244,16 @@ def main():
         # The demo policy with 10,000 more rules at the head of its rules list.
         f.write(open("policies/demo.yaml").read().replace("\nrules:\n", "\nrules:\n" + extra, 1))
 
+    # 1,000 hosts with 10 rules each, beside the demo policy's rules for every host.
+    hosts_policy = f"{WORK}/policy-hosts.yaml"
+    host_rules = "".join(
+        f"  - hosts: [app{index}.example.com]\n    path: /svc{rule}/{{id}}/**\n    scopes: [s{rule}]\n" for index in range(1_000) for rule in range(9))
+    host_rules += "".join(f"  - hosts: [app{index}.example.com]\n    path: /users/me/**\n    scopes: [me]\n" for index in range(1_000))
+    with open(hosts_policy, "w") as f:
+        f.write(open("policies/demo.yaml").read().replace("\nrules:\n", "\nrules:\n" + host_rules, 1))
+    hosts_port = free_port()
+    scopegate_hosts, _ = start_scopegate(hosts_policy, hosts_port)
+
     sg_port, sg10k_port, static_port, proxy_port, plain_port, upstream_port, ceiling_port = (free_port() for _ in range(7))
     quiet_port, warning_port, static_log_port = (free_port() for _ in range(3))
     scopegate, ready_ms = start_scopegate(small, sg_port)
@@ -387,11 +397,12 @@ def main():
         wait_http(f"http://127.0.0.1:{port}/")
 
     auth_headers = [f"Authorization: Bearer {token}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
+    host_headers = auth_headers + ["X-Forwarded-Host: App500.example.com", "X-Forwarded-Proto: https"]
     results = {name: [] for name in ["auth", "auth_quiet", "auth_warning", "static", "static_log", "static_same", "healthz",
                                      "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256",
                                      "miss-HS256", "miss-ES256", "miss-EdDSA", "miss-RS256", "identity", "no_identity",
                                      "client_credentials", "client_credentials_es256", "healthz_clients", "revocations",
-                                     "refresh", "healthz_refresh", "login_big", "login_one"]}
+                                     "refresh", "healthz_refresh", "login_big", "login_one", "hosts", "hosts5"]}
     openssl_rates = []
     peak_rss = 0.0
     for _ in range(REPEATS):
@@ -409,6 +420,9 @@ def main():
         results["ceiling"].append(wrk(f"http://127.0.0.1:{ceiling_port}/users/me/items/"))
         results["auth10k"].append(wrk(f"http://127.0.0.1:{sg10k_port}/auth", auth_headers, pids=[scopegate10k.pid]))
         results["auth5"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", auth_headers, pids=[scopegate.pid]))
+        # The same request with its host, decided by that host's own rule (the demo policy ignores the host).
+        results["hosts"].append(wrk(f"http://127.0.0.1:{hosts_port}/auth", host_headers, pids=[scopegate_hosts.pid]))
+        results["hosts5"].append(wrk(f"http://127.0.0.1:{sg_port}/auth", host_headers, pids=[scopegate.pid]))
         for algorithm, (process, port, minted, pool) in asymmetric.items():
             headers = [f"Authorization: Bearer {minted}", "X-Original-URI: /users/me/items/", "X-Original-Method: GET"]
             results[algorithm].append(wrk(f"http://127.0.0.1:{port}/auth", headers, pids=[process.pid]))
@@ -466,7 +480,7 @@ def main():
     exposition = urllib.request.urlopen(f"http://127.0.0.1:{sg_port}/metrics").read().decode()
     dropped_match = re.search(r"^scopegate_access_log_dropped_total (\d+)", exposition, re.M)
     dropped = dropped_match.group(1) if dropped_match else "not counted"
-    for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, upstream, static, static_log, proxies, identity, no_identity,
+    for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, scopegate_hosts, upstream, static, static_log, proxies, identity, no_identity,
                     clients_daemon, clients_es_daemon, revocations_daemon, miss_daemon, refresh_daemon,
                     *(entry[0] for entry in stored_daemons.values()),
                     *(entry[0] for entry in asymmetric.values())):
@@ -534,6 +548,7 @@ def main():
     compare("  (login p50 ms, 100,000 users vs one)", results["login_big"], results["login_one"], "p50", 3)
     row("  (a login's lookup in 100,000 users, ms)", f"{max(lookup, 0):.3f}", "", "", "< 1")
     compare("CPU us/decision, 10,000 rules vs 5 rules", results["auth10k"], results["auth5"], "cpu_us", 1, "<= 1.10")
+    compare("CPU us/decision, 1,000 hosts x 10 rules vs 5 rules", results["hosts"], results["hosts5"], "cpu_us", 1, "<= 1.10")
     compare("/auth p99 ms during login flood vs alone", during, alone, "p99", 2, "<=5ms,<=2x")
     compare("/auth p50 ms during login flood vs alone", during, alone, "p50", 2)
     row("logins/s vs cores / cost-12 hash time", f"{statistics.median(logins):.2f}", f"{login_limit:.2f}",

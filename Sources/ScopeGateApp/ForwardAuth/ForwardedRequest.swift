@@ -43,6 +43,16 @@ struct ForwardedRequest: Sendable {
         return nil
     }
 
+    /// A forwarded scheme as a lower-case name; `http` and `https` (the usual ones) without building a string.
+    private static func schemeName(_ bytes: ArraySlice<UInt8>) -> String {
+        func matches(_ name: String) -> Bool {
+            bytes.count == name.utf8.count && name.utf8.elementsEqual(bytes.lazy.map { $0 | 0x20 })
+        }
+        if matches("https") { return "https" }
+        if matches("http") { return "http" }
+        return String(decoding: bytes, as: UTF8.self).lowercased()
+    }
+
     /// The original host in canonical form, or why there is no usable one: the forwarded host, else the
     /// authority of an absolute-form target; when both are given they must name the same host (a
     /// forwarded host without a port, as nginx's `$host` is, agrees with the authority's name whatever its
@@ -50,7 +60,7 @@ struct ForwardedRequest: Sendable {
     /// both are given. nil: no host given.
     func canonicalHost() -> Result<CanonicalHost?, HostRefusal> {
         let fromTarget = targetAuthority
-        let forwardedScheme = self.scheme.map { String(decoding: $0, as: UTF8.self).lowercased() }
+        let forwardedScheme = self.scheme.map(Self.schemeName)
         if let forwardedScheme, let targetScheme = fromTarget?.scheme, forwardedScheme != targetScheme {
             // The scheme decides which port is the default one: two answers leave no host.
             return .failure(HostRefusal(reason: "the original URI's scheme is \(targetScheme) but the forwarded scheme is \(forwardedScheme)"))

@@ -22,16 +22,33 @@ public struct CanonicalHost: Hashable, Sendable, CustomStringConvertible {
 
     /// The canonical form of `bytes` (an `X-Forwarded-Host` value or an authority) for a request made
     /// over `scheme` (`http`, `https`, or nil when unknown).
-    public init(_ bytes: some Collection<UInt8>, scheme: String? = nil) throws(HostError) {
+    public init(_ bytes: [UInt8], scheme: String? = nil) throws(HostError) {
+        try self.init(bytes[...], scheme: scheme)
+    }
+
+    /// The canonical form of `bytes`, as for an array (a slice, such as a header value in
+    /// the request's buffer: read where it lies, every decision with host rules passes here).
+    public init(_ bytes: ArraySlice<UInt8>, scheme: String? = nil) throws(HostError) {
         guard !bytes.isEmpty else { throw .empty }
         guard bytes.count <= Self.maximumLength + 6 else { throw .tooLong }
         var text: [UInt8] = []
         text.reserveCapacity(bytes.count)
+        // Noted on the way, for the checks after: the colons (a port, or too many) and any bracket.
+        var colons = 0
+        var lastColon: Int?
+        var sawBracket = false
         for byte in bytes {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"): text.append(byte | 0x20)
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
+                UInt8(ascii: "_"):
+                text.append(byte)
+            case UInt8(ascii: ":"):
+                colons += 1
+                lastColon = text.count
+                text.append(byte)
+            case UInt8(ascii: "["), UInt8(ascii: "]"):
+                sawBracket = true
                 text.append(byte)
             case UInt8(ascii: ","): throw .severalValues
             case UInt8(ascii: "@"): throw .userinfo
@@ -55,10 +72,9 @@ public struct CanonicalHost: Hashable, Sendable, CustomStringConvertible {
             var address = in6_addr()
             guard !inside.isEmpty, unsafe inet_pton(AF_INET6, inside, &address) == 1 else { throw .invalidIPv6 }
         } else {
-            guard !text.contains(UInt8(ascii: "[")), !text.contains(UInt8(ascii: "]")) else { throw .invalidCharacter }
-            let colons = text.indices.filter { text[$0] == UInt8(ascii: ":") }
-            guard colons.count <= 1 else { throw .invalidPort }
-            if let colon = colons.first {
+            guard !sawBracket else { throw .invalidCharacter }
+            guard colons <= 1 else { throw .invalidPort }
+            if let colon = lastColon {
                 nameBytes = text[..<colon]
                 portBytes = text[(colon + 1)...]
             } else {
@@ -67,17 +83,30 @@ public struct CanonicalHost: Hashable, Sendable, CustomStringConvertible {
             // Exactly one trailing dot is the same name (the root label); two are not a name.
             if nameBytes.last == UInt8(ascii: ".") { nameBytes = nameBytes.dropLast() }
             guard !nameBytes.isEmpty else { throw .emptyLabel }
-            for label in nameBytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
-                guard !label.isEmpty else { throw .emptyLabel }
-                guard label.count <= 63 else { throw .labelTooLong }
+            // Every label non-empty and at most 63 bytes, in one pass.
+            var labelLength = 0
+            for byte in nameBytes {
+                if byte == UInt8(ascii: ".") {
+                    guard labelLength > 0 else { throw .emptyLabel }
+                    labelLength = 0
+                } else {
+                    labelLength += 1
+                    guard labelLength <= 63 else { throw .labelTooLong }
+                }
             }
+            guard labelLength > 0 else { throw .emptyLabel }
         }
         guard nameBytes.count <= Self.maximumLength else { throw .tooLong }
         var port: Int?
         if let portBytes {
-            guard !portBytes.isEmpty, portBytes.count <= 5, portBytes.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-                portBytes.first != UInt8(ascii: "0"), let value = Int(String(decoding: portBytes, as: UTF8.self)), (1...65_535).contains(value)
-            else { throw .invalidPort }
+            // 1 to 65535, digits only, no leading zero.
+            guard !portBytes.isEmpty, portBytes.count <= 5, portBytes.first != UInt8(ascii: "0") else { throw .invalidPort }
+            var value = 0
+            for byte in portBytes {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { throw .invalidPort }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            guard value <= 65_535 else { throw .invalidPort }
             port = value
         }
         switch (scheme, port) {

@@ -174,7 +174,7 @@ private struct RuleIndex: Sendable {
     /// The match at the host's own levels for `port` (`""` or `:8443`): the exact host, then its suffixes
     /// from the longest; nil when none of them has rules for the path.
     private func hostMatch(_ host: CanonicalHost, port: String, method: String, path: CanonicalPath, rules: [PolicyRule]) -> RouteMatch? {
-        if let trie = exactHosts[host.name + port], let found = trie.match(method: method, path: path, rules: rules) { return found }
+        if let trie = exactHosts[port.isEmpty ? host.name : host.name + port], let found = trie.match(method: method, path: path, rules: rules) { return found }
         if !suffixHosts.isEmpty {
             for suffix in host.suffixes {
                 if let trie = suffixHosts[suffix + port], let found = trie.match(method: method, path: path, rules: rules) { return found }

@@ -44,6 +44,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         self.principals = principals
         self.hosts = hosts
         self.isReport = isReport
+        self.name = hosts.isEmpty ? pattern.description : hosts.map(\.description).joined(separator: ",") + " " + pattern.description
         self.line = line
         self.column = column
     }
@@ -62,10 +63,8 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     }
 
     /// The rule as metrics and logs name it: its path pattern, after its hosts when it names some
-    /// (`admin.example.com /**`).
-    public var name: String {
-        hosts.isEmpty ? pattern.description : hosts.map(\.description).joined(separator: ",") + " " + pattern.description
-    }
+    /// (`admin.example.com /**`). Made once: every decision names its rule.
+    public let name: String
 
     /// `rule "/admin/**" (line 12)`, or `rule "admin.example.com /admin/**" (line 12)`, for messages; a
     /// report-only rule is `report rule …`.
