@@ -230,27 +230,37 @@ struct Serve: ParsableCommand {
         let demoFolder = demo && store == nil && stateDir == nil ? try Self.temporaryFolder() : nil
         defer { if let demoFolder { try? FileManager.default.removeItem(atPath: demoFolder) } }
         let storeURL = store ?? "sqlite:\(demoFolder ?? Self.stateFolder(stateDir))/scopegate.db"
-        let opened: any StateStore
-        let storedUsers: StoredUsers?
-        do {
-            opened = try Self.openStore(storeURL)
-            storedUsers = usersInStore ? try StoredUsers(store: opened) : nil
-        } catch {
-            throw StartupError(description: "--store \(storeURL): \(error)")
-        }
-        logger.info("store opened", metadata: ["store": "\(storeURL)"])
-        if let storedUsers, storedUsers.count == 0 {
-            logger.warning("the store holds no users yet; add them with: scopegate users add NAME (or scopegate users import users.yaml)")
+        // The store is opened (and, the first time, created) only once the files load, so a start that
+        // fails on a file leaves no empty store behind; with --users store the users come from it first.
+        func openStore() throws -> (any StateStore, StoredUsers?) {
+            let opened: any StateStore
+            let storedUsers: StoredUsers?
+            do {
+                opened = try Self.openStore(storeURL)
+                storedUsers = usersInStore ? try StoredUsers(store: opened) : nil
+            } catch {
+                throw StartupError(description: "--store \(storeURL): \(error)")
+            }
+            logger.info("store opened", metadata: ["store": "\(storeURL)"])
+            if let storedUsers, storedUsers.count == 0 {
+                logger.warning("the store holds no users yet; add them with: scopegate users add NAME (or scopegate users import users.yaml)")
+            }
+            return (opened, storedUsers)
         }
         var files = ConfigurationFiles(
             policyPath: policy, usersPath: usersInStore ? nil : users, secretPath: secretFile, keysPath: keys, clientsPath: clients, demo: demo)
-        files.storedUsers = storedUsers
+        var storeAndUsers: (any StateStore, StoredUsers?)?
+        if usersInStore {
+            storeAndUsers = try openStore()
+            files.storedUsers = storeAndUsers?.1
+        }
         let loaded: ConfigurationFiles.Loaded
         do {
             loaded = try files.load(logger: logger)
         } catch {
             throw StartupError(description: error.description)
         }
+        let (opened, storedUsers) = try storeAndUsers ?? openStore()
         let configuration = try makeConfiguration(loaded, store: opened, storedUsers: storedUsers)
         if demo {
             sink?.flush()

@@ -98,6 +98,16 @@ import Testing
             .status
     }
 
+    /// A start that fails on a file creates no store: the state folder stays as it was.
+    @Test func aFailedStartLeavesNoStore() throws {
+        let folder = URL(fileURLWithPath: policy).deletingLastPathComponent().appendingPathComponent("state-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let broken = try temporaryFile("broken.yaml", "rules:\n  - path: nope\n    scopes: []\n")
+        let failed = try run(["serve", "--policy", broken, "--users", users, "--secret-file", secret, "--state-dir", folder])
+        #expect(failed.status != 0 && failed.errors.contains("a path pattern must start with"), "\(failed.errors)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+
     @Test func aRedemptionSurvivesKill9AndALoginEndsFromTheCommandLine() throws {
         let folder = URL(fileURLWithPath: policy).deletingLastPathComponent().appendingPathComponent("state-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
