@@ -35,6 +35,7 @@ let package = Package(
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgreSQL", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CScopeGateShims", dependencies: ["CMicroHTTPD"]),
         .target(
             name: "ScopeGateCore",
@@ -48,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "ScopeGateStore",
-            dependencies: ["CSQLite"],
+            dependencies: ["CSQLite", "CPostgreSQL"],
             swiftSettings: pointerSettings
         ),
         .target(

@@ -47,7 +47,7 @@ struct Serve: ParsableCommand {
 
     @Option(
         help:
-            "Where refresh tokens and revocations are kept, shared with scopegate revoke and with other replicas: sqlite:PATH (default: sqlite:scopegate.db in --state-dir)."
+            "Where refresh tokens, revocations and stored users are kept, shared with scopegate revoke and users: sqlite:PATH (default: sqlite:scopegate.db in --state-dir), or postgres://USER@HOST/DATABASE for several replicas (libpq's URL: sslmode, PGPASSFILE and the PG* environment apply)."
     )
     var store: String?
 
@@ -239,9 +239,9 @@ struct Serve: ParsableCommand {
                 opened = try Self.openStore(storeURL)
                 storedUsers = usersInStore ? try StoredUsers(store: opened) : nil
             } catch {
-                throw StartupError(description: "--store \(storeURL): \(error)")
+                throw StartupError(description: "--store \(Self.storeName(storeURL)): \(error)")
             }
-            logger.info("store opened", metadata: ["store": "\(storeURL)"])
+            logger.info("store opened", metadata: ["store": "\(Self.storeName(storeURL))"])
             if let storedUsers, storedUsers.count == 0 {
                 logger.warning("the store holds no users yet; add them with: scopegate users add NAME (or scopegate users import users.yaml)")
             }
@@ -313,10 +313,16 @@ struct Serve: ParsableCommand {
         return String(cString: made)
     }
 
-    /// The store a `--store` URL names: `sqlite:PATH`.
+    /// A `--store` URL as messages and logs show it: a PostgreSQL URL's password hidden.
+    static func storeName(_ url: String) -> String {
+        url.hasPrefix("sqlite:") ? url : PostgreSQLStore.redacted(url)
+    }
+
+    /// The store a `--store` URL names: `sqlite:PATH`, or `postgres://…` (a libpq URL).
     static func openStore(_ url: String) throws -> any StateStore {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return try PostgreSQLStore(url: url) }
         guard url.hasPrefix("sqlite:"), url.count > "sqlite:".count else {
-            throw StartupError(description: "\(url) is not a store URL; expected sqlite:PATH")
+            throw StartupError(description: "\(storeName(url)) is not a store URL; expected sqlite:PATH or postgres://…")
         }
         return try SQLiteStore(path: String(url.dropFirst("sqlite:".count)))
     }

@@ -4,7 +4,7 @@ import ScopeGateStore
 /// Where the store is, as `serve` finds it: the options of the commands that change it while it runs
 /// (`scopegate revoke`, `scopegate users`).
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The store: sqlite:PATH, as serve --store (default: scopegate.db in --state-dir).")
+    @Option(help: "The store: sqlite:PATH or postgres://…, as serve --store (default: scopegate.db in --state-dir).")
     var store: String?
 
     @Option(name: .customLong("state-dir"), help: "The folder of the default store, as serve --state-dir (default: the working directory).")

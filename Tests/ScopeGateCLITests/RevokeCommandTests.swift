@@ -47,8 +47,13 @@ import Testing
         // Refused: no target, two targets, a store that is not one.
         #expect(try run(["revoke", "--store", store]).status != 0)
         #expect(try run(["revoke", "--store", store, "--user", "a", "--client", "b"]).status != 0)
-        let bad = try run(["serve", "--policy", policy, "--users", users, "--secret-file", secret, "--store", "postgres://x"])
-        #expect(bad.status != 0 && bad.errors.contains("expected sqlite:PATH"))
+        let bad = try run(["serve", "--policy", policy, "--users", users, "--secret-file", secret, "--store", "mysql://x"])
+        #expect(bad.status != 0 && bad.errors.contains("expected sqlite:PATH or postgres://"))
+        // A PostgreSQL server that is not there: refused at start, its password never shown.
+        let absent = try run([
+            "serve", "--policy", policy, "--users", users, "--secret-file", secret, "--store", "postgres://scopegate:s3cret@127.0.0.1:1/x?connect_timeout=2",
+        ])
+        #expect(absent.status != 0 && absent.errors.contains("postgres://scopegate:***@127.0.0.1:1/x") && !absent.errors.contains("s3cret"), "\(absent.errors)")
     }
 
     /// A revocation answered 200 is on disk: killed with SIGKILL right after, the server restarted on the

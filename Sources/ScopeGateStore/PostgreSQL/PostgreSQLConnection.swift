@@ -1,0 +1,172 @@
+internal import CPostgreSQL
+
+/// A value bound to or read from a PostgreSQL statement, always in binary form: text travels as `bytea`
+/// (so a value holding a NUL byte, which `text` cannot, is stored whole), integers as `bigint`.
+enum PostgreSQLValue: Equatable, Sendable {
+    case text(String)
+    case integer(Int64)
+    case null
+
+    /// The type PostgreSQL is told the parameter has.
+    fileprivate var type: Oid {
+        switch self {
+        case .text: 17  // bytea
+        case .integer: 20  // int8
+        case .null: 0  // inferred from the statement
+        }
+    }
+
+    fileprivate var bytes: [UInt8]? {
+        switch self {
+        case .text(let text): Array(text.utf8)
+        case .integer(let value): (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
+        case .null: nil
+        }
+    }
+}
+
+/// One column of a result row as PostgreSQL sent it (binary), read as the type the query gives it.
+struct PostgreSQLField: Sendable {
+    let bytes: [UInt8]?
+
+    var isNull: Bool { bytes == nil }
+
+    /// A `bytea` column as UTF-8 text.
+    var text: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+
+    /// A `smallint`, `integer` or `bigint` column.
+    var integer: Int64? {
+        guard let bytes, [2, 4, 8].contains(bytes.count) else { return nil }
+        var value: Int64 = bytes[0] & 0x80 != 0 ? -1 : 0
+        for byte in bytes { value = value << 8 | Int64(byte) }
+        return value
+    }
+}
+
+/// What PostgreSQL (or libpq) reported, with the statement's context and the SQLSTATE when there is one.
+struct PostgreSQLError: Error, Sendable, CustomStringConvertible {
+    let state: String?
+    let description: String
+
+    /// A deadlock or a serialization failure: the transaction may simply be run again.
+    var isRetryable: Bool { state == "40P01" || state == "40001" }
+}
+
+/// One libpq connection this object owns and closes, used by one caller at a time (``PostgreSQLStore``
+/// hands each out from its pool). Every value is bound, never interpolated; results come back binary.
+@safe final class PostgreSQLConnection: @unchecked Sendable {
+    // @unchecked: a connection is used by one caller at a time (the pool hands it out and takes it back
+    // under its lock); libpq allows a connection to move between threads (PQisthreadsafe).
+    private let handle: OpaquePointer
+
+    /// Connects with a libpq connection string or `postgres://` URL (TLS, passwords and the rest as libpq
+    /// reads them: the URL, `PGPASSFILE`, the `PG*` environment).
+    init(_ conninfo: String) throws(PostgreSQLError) {
+        guard let connection = unsafe PQconnectdb(conninfo) else {
+            throw PostgreSQLError(state: nil, description: "cannot connect: out of memory")
+        }
+        unsafe handle = unsafe connection
+        guard unsafe PQstatus(connection) == CONNECTION_OK else {
+            // libpq's message names the host and what failed, never the password.
+            throw PostgreSQLError(state: nil, description: "cannot connect: \(lastMessage)")
+        }
+    }
+
+    deinit {
+        unsafe PQfinish(handle)
+    }
+
+    /// Whether the connection still works (a server restart breaks it).
+    var isHealthy: Bool { unsafe PQstatus(handle) == CONNECTION_OK }
+
+    private var lastMessage: String {
+        guard let message = unsafe PQerrorMessage(handle) else { return "unknown error" }
+        return unsafe String(cString: message).trimmingSpace()
+    }
+
+    /// Runs statements that take no values (schema changes), several in one string.
+    func execute(_ sql: String) throws(PostgreSQLError) {
+        guard let result = unsafe PQexec(handle, sql) else { throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)") }
+        defer { unsafe PQclear(result) }
+        try unsafe check(result, sql)
+    }
+
+    private func check(_ result: OpaquePointer, _ sql: String) throws(PostgreSQLError) {
+        let status = unsafe PQresultStatus(result)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+            let state = unsafe PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { unsafe String(cString: $0) }
+            let message = unsafe PQresultErrorMessage(result).map { unsafe String(cString: $0) } ?? "error"
+            throw PostgreSQLError(state: state, description: "\(sql.prefix(60)): \(message.trimmingSpace())")
+        }
+    }
+
+    /// Runs one statement with `values` bound to its `$n` parameters and returns its rows.
+    @discardableResult
+    func query(_ sql: String, _ values: [PostgreSQLValue] = []) throws(PostgreSQLError) -> [[PostgreSQLField]] {
+        let types = values.map(\.type)
+        let encoded = values.map(\.bytes)
+        let lengths = encoded.map { Int32($0?.count ?? 0) }
+        let formats = [Int32](repeating: 1, count: values.count)
+        let result = unsafe Self.withPointers(to: encoded) { pointers in
+            unsafe PQexecParams(handle, sql, Int32(values.count), types, pointers, lengths, formats, 1)
+        }
+        guard let result = unsafe result else { throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)") }
+        defer { unsafe PQclear(result) }
+        try unsafe check(result, sql)
+        let rowCount = unsafe PQntuples(result)
+        let columnCount = unsafe PQnfields(result)
+        var rows: [[PostgreSQLField]] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            rows.append(
+                (0..<columnCount).map { column in
+                    if unsafe PQgetisnull(result, row, column) == 1 { return PostgreSQLField(bytes: nil) }
+                    let length = Int(unsafe PQgetlength(result, row, column))
+                    guard let start = unsafe PQgetvalue(result, row, column) else { return PostgreSQLField(bytes: []) }
+                    return unsafe PostgreSQLField(bytes: Array(UnsafeRawBufferPointer(start: start, count: length).bindMemory(to: UInt8.self)))
+                })
+        }
+        return rows
+    }
+
+    /// `body` with a C array of pointers to each value's bytes (nil for NULL), valid for the call.
+    private static func withPointers<Result>(
+        to values: [[UInt8]?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> Result
+    ) -> Result {
+        var pointers: [UnsafePointer<CChar>?] = unsafe []
+        var kept: [UnsafeMutableRawPointer] = unsafe []
+        for value in values {
+            guard let value else {
+                unsafe pointers.append(nil)
+                continue
+            }
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: max(value.count, 1), alignment: 1)
+            if !value.isEmpty { unsafe value.withUnsafeBytes { unsafe copy.copyMemory(from: $0.baseAddress!, byteCount: value.count) } }
+            unsafe kept.append(copy)
+            unsafe pointers.append(UnsafePointer(copy.assumingMemoryBound(to: CChar.self)))
+        }
+        defer { unsafe kept.forEach { unsafe $0.deallocate() } }
+        return unsafe pointers.withUnsafeBufferPointer { unsafe body($0.baseAddress) }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction<Result>(_ body: () throws(PostgreSQLError) -> Result) throws(PostgreSQLError) -> Result {
+        try query("BEGIN")
+        do {
+            let result = try body()
+            try query("COMMIT")
+            return result
+        } catch {
+            _ = try? query("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSpace() -> String {
+        var text = self[...]
+        while let last = text.last, last.isWhitespace { text = text.dropLast() }
+        return String(text)
+    }
+}
