@@ -127,3 +127,60 @@ public struct RevokedFamily: Hashable, Sendable {
         self.until = until
     }
 }
+
+/// A stored refresh token as a backend reads it inside the redemption's transaction.
+struct StoredRefreshToken {
+    let family: RefreshFamily
+    let familyRevoked: Bool
+    let createdMilliseconds: Int64
+    let spentMilliseconds: Int64?
+    let successorHash: String?
+    let sealedSuccessor: String?
+
+    /// When it stops being redeemable: its idle limit or its family's end, whichever comes first.
+    var expiresMilliseconds: Int64 {
+        min(milliseconds(family.endsAt), createdMilliseconds + Int64((family.idleLimit * 1000).rounded(.down)))
+    }
+}
+
+/// Milliseconds since 1970, as every backend stores times.
+func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+
+/// What a redemption does, decided once for every backend from the token as read in the transaction;
+/// the backend then writes it.
+enum RedemptionStep {
+    /// Refused; nothing is written.
+    case refuse(RefreshRefusal)
+    /// A retry within the grace: the same successor again, the family's access extended.
+    case replay(sealedSuccessor: String)
+    /// A spent token again: the family is revoked.
+    case revokeFamily
+    /// Spend the token, store its successor, extend the family's access.
+    case rotate
+
+    /// The step for `token` and `request`. `successorIsLive` tells (when asked) whether the token's
+    /// successor is still unspent; `admit` is the caller's check of the family, asked only when the
+    /// token would otherwise be redeemed.
+    static func decide<Failure: Error>(
+        _ token: StoredRefreshToken, _ request: RefreshRedemptionRequest, successorIsLive: (String) throws(Failure) -> Bool,
+        admit: (RefreshFamily) -> Bool
+    ) throws(Failure) -> RedemptionStep {
+        let now = milliseconds(request.now)
+        let family = token.family
+        guard family.clientID == request.clientID else { return .refuse(.otherClient) }
+        guard !token.familyRevoked else { return .refuse(.revoked) }
+        guard now < milliseconds(family.endsAt) else { return .refuse(.expired) }
+        if let spent = token.spentMilliseconds {
+            if request.grace > 0, now < spent + Int64((request.grace * 1000).rounded(.down)), let successor = token.successorHash,
+                let sealed = token.sealedSuccessor, try successorIsLive(successor), admit(family)
+            {
+                return .replay(sealedSuccessor: sealed)
+            }
+            // A spent token again: whoever holds it now, the family can no longer be trusted.
+            return .revokeFamily
+        }
+        guard now < token.expiresMilliseconds else { return .refuse(.expired) }
+        guard admit(family) else { return .refuse(.notAdmitted) }
+        return .rotate
+    }
+}

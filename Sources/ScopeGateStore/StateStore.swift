@@ -180,3 +180,17 @@ public struct LoginFailure: Hashable, Sendable {
         self.lastFailure = lastFailure
     }
 }
+
+extension StoredUser {
+    /// The user with `change` made, as every backend makes it.
+    func applying(_ change: UserChange) -> StoredUser {
+        var user = self
+        switch change {
+        case .passwordHash(let hash): user.passwordHash = hash
+        case .disabled(let disabled): user.disabled = disabled
+        case .grant(let scopes): for scope in scopes where !user.scopes.contains(scope) { user.scopes.append(scope) }
+        case .ungrant(let scopes): user.scopes.removeAll(where: scopes.contains)
+        }
+        return user
+    }
+}

@@ -5,26 +5,11 @@ import Testing
 /// Two `serve` replicas on one PostgreSQL database (Debian's, started by the tests): a login on one is
 /// redeemed on the other, a token spent on one and presented to the other revokes the login on both, and
 /// `scopegate revoke` against the database reaches both.
-@Suite struct ReplicaCommandTests {
+@Suite struct ReplicaCommandTests: RefreshingServer {
     let users = try! temporaryFile(
         "users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
     let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
     let policy = try! temporaryFile("policy.yaml", "rules:\n  - path: /me\n    scopes: [me]\n")
-
-    func token(_ port: UInt16, _ fields: [(String, String)]) throws -> TestHTTPResponse {
-        try sendRequest(
-            port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
-    }
-
-    func tokens(_ response: TestHTTPResponse) throws -> (access: String, refresh: String) {
-        let body = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], "\(response.text)")
-        return (try #require(body["access_token"] as? String), try #require(body["refresh_token"] as? String))
-    }
-
-    func auth(_ port: UInt16, _ token: String) throws -> Int {
-        try sendRequest(port: port, target: "/auth", headers: [("X-Original-URI", "/me"), ("X-Original-Method", "GET"), ("Authorization", "Bearer \(token)")])
-            .status
-    }
 
     @Test func replicasShareLoginsAndRevocations() throws {
         let store = try PostgreSQLServer.shared.get().newDatabase()
@@ -35,10 +20,10 @@ import Testing
 
         // A login on the first replica, redeemed on the second; its successor then works on the first.
         let login = try tokens(try token(first.port, [("username", "bob"), ("password", "secret"), ("scope", "me")]))
-        let successor = try tokens(try token(second.port, [("grant_type", "refresh_token"), ("refresh_token", login.refresh)]))
+        let successor = try tokens(try redeem(second.port, login.refresh))
         #expect(try auth(first.port, successor.access) == 200 && auth(second.port, successor.access) == 200)
         // The spent token presented to the first replica: reuse, and the login ends on both.
-        let reused = try token(first.port, [("grant_type", "refresh_token"), ("refresh_token", login.refresh)])
+        let reused = try redeem(first.port, login.refresh)
         #expect(reused.status == 400 && reused.text.contains("invalid_grant"))
         #expect(waitUntil(timeout: 3) { (try? auth(second.port, successor.access)) == 401 })
         #expect(try auth(first.port, successor.access) == 401)

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// `serve --store` and `scopegate revoke` against the same store while the server runs.
-@Suite struct RevokeCommandTests {
+@Suite struct RevokeCommandTests: RefreshingServer {
     let users = try! temporaryFile(
         "users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
     let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
@@ -15,11 +15,6 @@ import Testing
             port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
             body: formBody([("username", "bob"), ("password", "secret"), ("scope", "me")]))
         return try #require((try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])?["access_token"] as? String)
-    }
-
-    func auth(_ port: UInt16, _ token: String) throws -> Int {
-        try sendRequest(port: port, target: "/auth", headers: [("X-Original-URI", "/me"), ("X-Original-Method", "GET"), ("Authorization", "Bearer \(token)")])
-            .status
     }
 
     @Test func aRevocationFromTheCommandLineReachesTheRunningServer() throws {
@@ -78,30 +73,11 @@ import Testing
 
 /// Refresh tokens in the store `serve` keeps: what a redemption answered survives `kill -9`, and
 /// `scopegate revoke --family` ends a login while the server runs.
-@Suite struct RefreshStoreCommandTests {
+@Suite struct RefreshStoreCommandTests: RefreshingServer {
     let users = try! temporaryFile(
         "users.yaml", "users:\n  bob:\n    password_hash: \"$2b$04$EixZaYVK1fsbw1ZfbX3OXecuEWXLp80MtU.0.8ZM4wHF7LiXJMApO\"\n    scopes: [me]\n")
     let secret = try! temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n")
     let policy = try! temporaryFile("policy.yaml", "rules:\n  - path: /me\n    scopes: [me]\n")
-
-    func token(_ port: UInt16, _ fields: [(String, String)]) throws -> TestHTTPResponse {
-        try sendRequest(
-            port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
-    }
-
-    func tokens(_ response: TestHTTPResponse) throws -> (access: String, refresh: String) {
-        let body = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], "\(response.text)")
-        return (try #require(body["access_token"] as? String), try #require(body["refresh_token"] as? String))
-    }
-
-    func redeem(_ port: UInt16, _ refresh: String) throws -> TestHTTPResponse {
-        try token(port, [("grant_type", "refresh_token"), ("refresh_token", refresh)])
-    }
-
-    func auth(_ port: UInt16, _ token: String) throws -> Int {
-        try sendRequest(port: port, target: "/auth", headers: [("X-Original-URI", "/me"), ("X-Original-Method", "GET"), ("Authorization", "Bearer \(token)")])
-            .status
-    }
 
     /// A start that fails on a file creates no store: the state folder stays as it was.
     @Test func aFailedStartLeavesNoStore() throws {
@@ -225,4 +201,32 @@ private func base64URLDecoded(_ text: Substring) -> Data? {
     var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
     while base64.count % 4 != 0 { base64 += "=" }
     return Data(base64Encoded: base64)
+}
+
+/// A `serve` of user bob (password `secret`, scope `me`) and the rule `/me`, driven over HTTP.
+protocol RefreshingServer {
+    var users: String { get }
+    var secret: String { get }
+    var policy: String { get }
+}
+
+extension RefreshingServer {
+    func token(_ port: UInt16, _ fields: [(String, String)]) throws -> TestHTTPResponse {
+        try sendRequest(
+            port: port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formBody(fields))
+    }
+
+    func tokens(_ response: TestHTTPResponse) throws -> (access: String, refresh: String) {
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], "\(response.text)")
+        return (try #require(body["access_token"] as? String), try #require(body["refresh_token"] as? String))
+    }
+
+    func redeem(_ port: UInt16, _ refresh: String) throws -> TestHTTPResponse {
+        try token(port, [("grant_type", "refresh_token"), ("refresh_token", refresh)])
+    }
+
+    func auth(_ port: UInt16, _ token: String) throws -> Int {
+        try sendRequest(port: port, target: "/auth", headers: [("X-Original-URI", "/me"), ("X-Original-Method", "GET"), ("Authorization", "Bearer \(token)")])
+            .status
+    }
 }

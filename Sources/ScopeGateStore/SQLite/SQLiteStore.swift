@@ -161,7 +161,7 @@ public final class SQLiteStore: StateStore {
         }
     }
 
-    private static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    private static func milliseconds(_ date: Date) -> Int64 { ScopeGateStore.milliseconds(date) }
     private static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
     public func revokeToken(id tokenID: String, issuer: String, until: Date) throws(StoreError) {
@@ -299,13 +299,7 @@ public final class SQLiteStore: StateStore {
     @discardableResult
     public func changeUser(_ name: String, _ change: UserChange) throws(StoreError) -> StoredUser? {
         try write { connection throws(SQLiteError) -> StoredUser? in
-            guard var user = try Self.user(named: name, in: connection) else { return nil }
-            switch change {
-            case .passwordHash(let hash): user.passwordHash = hash
-            case .disabled(let disabled): user.disabled = disabled
-            case .grant(let scopes): for scope in scopes where !user.scopes.contains(scope) { user.scopes.append(scope) }
-            case .ungrant(let scopes): user.scopes.removeAll(where: scopes.contains)
-            }
+            guard let user = try Self.user(named: name, in: connection)?.applying(change) else { return nil }
             try Self.write(user, revision: try Self.revision(connection), in: connection)
             return user
         }
@@ -392,54 +386,40 @@ public final class SQLiteStore: StateStore {
         return FamilyRow(family: family, revoked: values[9] != .null)
     }
 
-    private struct TokenRow {
-        let family: FamilyRow
-        let createdMilliseconds: Int64
-        let spentMilliseconds: Int64?
-        let successorHash: String?
-        let sealedSuccessor: String?
-
-        var expiresMilliseconds: Int64 {
-            min(SQLiteStore.milliseconds(family.family.endsAt), createdMilliseconds + Int64((family.family.idleLimit * 1000).rounded(.down)))
-        }
-    }
-
-    private static func token(hash: String, in connection: SQLiteConnection) throws(SQLiteError) -> TokenRow? {
+    private static func token(hash: String, in connection: SQLiteConnection) throws(SQLiteError) -> StoredRefreshToken? {
         let rows = try connection.query(
             """
             SELECT t.created_ms, t.spent_ms, t.successor_hash, t.sealed_successor, \(familyColumns)
             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?
             """, [.text(hash)])
         guard let row = rows.first, row.count == 14, let created = row[0].integer, let family = family(row[4...]) else { return nil }
-        return TokenRow(
-            family: family, createdMilliseconds: created, spentMilliseconds: row[1].integer, successorHash: row[2].text, sealedSuccessor: row[3].text)
+        return StoredRefreshToken(
+            family: family.family, familyRevoked: family.revoked, createdMilliseconds: created, spentMilliseconds: row[1].integer,
+            successorHash: row[2].text, sealedSuccessor: row[3].text)
     }
 
     public func redeemRefreshToken(_ request: RefreshRedemptionRequest, admit: (RefreshFamily) -> Bool) throws(StoreError) -> RefreshRedemption {
         let now = Self.milliseconds(request.now)
         return try write { connection throws(SQLiteError) -> RefreshRedemption in
             guard let token = try Self.token(hash: request.tokenHash, in: connection) else { return .refused(.unknown) }
-            let family = token.family.family
-            guard family.clientID == request.clientID else { return .refused(.otherClient) }
-            guard !token.family.revoked else { return .refused(.revoked) }
-            guard now < Self.milliseconds(family.endsAt) else { return .refused(.expired) }
+            let family = token.family
             let accessUntil = Self.milliseconds(request.accessUntil)
-            if let spent = token.spentMilliseconds {
-                if request.grace > 0, now < spent + Int64((request.grace * 1000).rounded(.down)), let successor = token.successorHash,
-                    let sealed = token.sealedSuccessor,
-                    try connection.query("SELECT 1 FROM refresh_tokens WHERE hash = ? AND spent_ms IS NULL", [.text(successor)]).count == 1,
-                    admit(family)
-                {
-                    try Self.extendAccess(family.id, until: accessUntil, in: connection)
-                    return .replayed(family, sealedSuccessor: sealed)
-                }
-                // A spent token again: whoever holds it now, the family can no longer be trusted.
+            let step = try RedemptionStep.decide(
+                token, request,
+                successorIsLive: { (successor: String) throws(SQLiteError) -> Bool in
+                    try connection.query("SELECT 1 FROM refresh_tokens WHERE hash = ? AND spent_ms IS NULL", [.text(successor)]).count == 1
+                }, admit: admit)
+            switch step {
+            case .refuse(let reason): return .refused(reason)
+            case .replay(let sealed):
+                try Self.extendAccess(family.id, until: accessUntil, in: connection)
+                return .replayed(family, sealedSuccessor: sealed)
+            case .revokeFamily:
                 try connection.query("UPDATE refresh_families SET revoked_ms = ? WHERE id = ?", [.integer(now), .text(family.id)])
                 try Self.count(connection)
                 return .reused(family)
+            case .rotate: break
             }
-            guard now < token.expiresMilliseconds else { return .refused(.expired) }
-            guard admit(family) else { return .refused(.notAdmitted) }
             try connection.query(
                 "UPDATE refresh_tokens SET spent_ms = ?, successor_hash = ?, sealed_successor = ? WHERE hash = ?",
                 [.integer(now), .text(request.successorHash), request.sealedSuccessor.map(SQLiteValue.text) ?? .null, .text(request.tokenHash)])
@@ -460,8 +440,8 @@ public final class SQLiteStore: StateStore {
         try withConnection { connection throws(SQLiteError) -> RefreshTokenState? in
             guard let token = try Self.token(hash: tokenHash, in: connection) else { return nil }
             return RefreshTokenState(
-                family: token.family.family, issuedAt: Self.date(token.createdMilliseconds), expiresAt: Self.date(token.expiresMilliseconds),
-                spent: token.spentMilliseconds != nil, revoked: token.family.revoked)
+                family: token.family, issuedAt: Self.date(token.createdMilliseconds), expiresAt: Self.date(token.expiresMilliseconds),
+                spent: token.spentMilliseconds != nil, revoked: token.familyRevoked)
         }
     }
 
