@@ -81,7 +81,7 @@ public struct Policy: Sendable {
             for index in reportRules { try trial.insert(index, of: rules) }
             for index in enforcedRules {
                 // An enforced rule stays out of the trial where a report rule is as specific as it.
-                for level in RuleIndex.levels(of: rules[index]) {
+                for level in rules[index].levels {
                     do { try trial.insert(index, of: rules, levels: [level]) } catch {}
                 }
             }
@@ -135,15 +135,10 @@ private struct RuleIndex: Sendable {
 
     var hasHostRules: Bool { !exactHosts.isEmpty || !suffixHosts.isEmpty }
 
-    /// The levels a rule is compiled into: each host it names, or (nil) the level for every host.
-    static func levels(of rule: PolicyRule) -> [HostPattern?] {
-        rule.hosts.isEmpty ? [nil] : rule.hosts
-    }
-
     /// Adds a rule to the trie of each level it is for; throws at the first where it conflicts with a rule
     /// already in.
     mutating func insert(_ ruleIndex: Int, of rules: [PolicyRule], levels: [HostPattern?]? = nil) throws(PolicyConflictError) {
-        for level in levels ?? Self.levels(of: rules[ruleIndex]) {
+        for level in levels ?? rules[ruleIndex].levels {
             switch level {
             case nil: try anyHost.insert(ruleIndex, of: rules)
             case .exact(let name)?: try exactHosts[name, default: PathTrie()].insert(ruleIndex, of: rules)

@@ -61,8 +61,8 @@ public enum PolicyLinter {
     /// matches both: the more specific host level first, then the more specific path.
     private static func precedence(_ rule: PolicyRule, _ other: PolicyRule) -> (specific: PolicyRule, general: PolicyRule, host: HostPattern?)? {
         guard rule.pattern.overlaps(other.pattern) else { return nil }
-        for mine in levels(rule) {
-            for theirs in levels(other) {
+        for mine in rule.levels {
+            for theirs in other.levels {
                 switch HostPattern.rank(mine, theirs) {
                 case .some(1): return (rule, other, mine)
                 case .some(-1): return (other, rule, theirs)
@@ -82,7 +82,7 @@ public enum PolicyLinter {
         guard policy.readsHosts else { return [] }
         var byHost: [HostPattern?: [PolicyRule]] = [:]
         for rule in policy.rules {
-            for host in levels(rule) { byHost[host, default: []].append(rule) }
+            for host in rule.levels { byHost[host, default: []].append(rule) }
         }
         func order(_ host: HostPattern?) -> (Int, Int, String) {
             switch host {
@@ -92,11 +92,6 @@ public enum PolicyLinter {
             }
         }
         return byHost.keys.sorted { order($0) < order($1) }.map { ($0, byHost[$0]!) }
-    }
-
-    /// The host levels a rule is compiled into: its hosts, or (nil) every host.
-    private static func levels(_ rule: PolicyRule) -> [HostPattern?] {
-        rule.hosts.isEmpty ? [nil] : rule.hosts
     }
 
     private struct Level: Hashable {
@@ -109,7 +104,7 @@ public enum PolicyLinter {
         var covered: [Level: Set<String>?] = [:]
         var firstRule: [Level: PolicyRule] = [:]
         for rule in rules {
-            for host in levels(rule) {
+            for host in rule.levels {
                 let level = Level(host: host, pattern: rule.pattern)
                 if firstRule[level] == nil { firstRule[level] = rule }
                 switch (covered[level], rule.methods) {
@@ -122,7 +117,7 @@ public enum PolicyLinter {
         var diagnostics: [Diagnostic] = []
         for rule in rules {
             var reported = Set<Int>()
-            for host in levels(rule) {
+            for host in rule.levels {
                 for (level, methods) in covered {
                     guard let methods, let specific = firstRule[level], specific !== rule, level.pattern.overlaps(rule.pattern),
                         let rank = HostPattern.rank(level.host, host)

@@ -49,6 +49,10 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         self.column = column
     }
 
+    /// The host levels the rule is compiled into and compared at: each host it names, or (nil) the level
+    /// for every host.
+    public var levels: [HostPattern?] { hosts.isEmpty ? [nil] : hosts }
+
     /// Whether a principal of `kind` may pass this rule.
     public func admits(_ kind: PrincipalKind) -> Bool {
         principals?.contains(kind) ?? true
