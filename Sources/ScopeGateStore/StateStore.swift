@@ -86,6 +86,32 @@ public protocol StateStore: Sendable {
     /// A number that grows with every change, from any process sharing the store: polling it is how a
     /// running service learns that the CLI changed something.
     func changeCount() throws(StoreError) -> Int64
+
+    /// Waits up to `timeout` for the change count to differ from `count`, and returns the count then:
+    /// how a replica learns of another's change (PostgreSQL: a notification, pushed at once; SQLite: read
+    /// every tenth of a second). A count equal to `count` after the wait is the consistency check that
+    /// a missed notification would fail.
+    func waitForChange(after count: Int64, timeout: Duration) throws(StoreError) -> Int64
+
+    /// The revocations in force at `now` (revoked access tokens, revoked families, "not before" times)
+    /// and the change count they reflect, all read in one transaction.
+    func revocationSnapshot(at now: Date) throws(StoreError) -> RevocationSnapshot
+}
+
+/// What ``StateStore/revocationSnapshot(at:)`` reads: one consistent view of the revocations.
+public struct RevocationSnapshot: Sendable, Equatable {
+    /// The change count the view reflects.
+    public let changeCount: Int64
+    public let tokens: [RevokedToken]
+    public let notBefores: [SubjectNotBefore]
+    public let families: [RevokedFamily]
+
+    public init(changeCount: Int64, tokens: [RevokedToken], notBefores: [SubjectNotBefore], families: [RevokedFamily]) {
+        self.changeCount = changeCount
+        self.tokens = tokens
+        self.notBefores = notBefores
+        self.families = families
+    }
 }
 
 /// A revoked access token.

@@ -1,12 +1,23 @@
 import Foundation
 import Synchronization
 
-/// The postmaster's pid and data folder, for the exit handler (which cannot capture anything).
-private let postmaster = Mutex<(pid: pid_t, folder: String)?>(nil)
+/// The running postmasters' pids and data folders, for the exit handler (which cannot capture anything).
+private let postmasters = Mutex<[pid_t: String]>([:])
+private let exitHandler: Void = {
+    atexit {
+        for (pid, folder) in postmasters.withLock({ $0 }) {
+            // SIGINT: a fast shutdown. Wait for it, then remove the folder.
+            kill(pid, SIGINT)
+            for _ in 0..<100 where kill(pid, 0) == 0 { usleep(50_000) }
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+}()
 
-/// Debian's PostgreSQL for the tests: one server per test process, made with `initdb` in a temporary
-/// folder and listening on a loopback port (and a unix socket in that folder), run as the `postgres` user
-/// when the tests run as root (PostgreSQL refuses root), stopped by its pid when the process exits.
+/// Debian's PostgreSQL for the tests, made with `initdb` in a temporary folder and listening on a
+/// loopback port (and a unix socket in that folder), run as the `postgres` user when the tests run as root
+/// (PostgreSQL refuses root), stopped by its pid when the process exits. ``shared`` is the test process's
+/// server; a test that stops and restarts its database (an outage) makes one of its own.
 public final class PostgreSQLServer: Sendable {
     /// The test process's server, started at first use.
     public static let shared: Result<PostgreSQLServer, TestHTTPError> = Result { () throws(TestHTTPError) in try PostgreSQLServer() }
@@ -15,8 +26,12 @@ public final class PostgreSQLServer: Sendable {
     private let bin: String
     private let folder: String
     private let databases = Mutex(0)
+    /// The postmaster's pid while it runs.
+    private let pid = Mutex<pid_t?>(nil)
 
-    private init() throws(TestHTTPError) {
+    /// A new server of the caller's own, started.
+    public init() throws(TestHTTPError) {
+        _ = exitHandler
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let version = versions.sorted().last, FileManager.default.fileExists(atPath: "/usr/lib/postgresql/\(version)/bin/initdb") else {
             throw TestHTTPError(description: "PostgreSQL is not installed: apt-get install postgresql (script/setup does)")
@@ -32,6 +47,11 @@ public final class PostgreSQLServer: Sendable {
             throw TestHTTPError(description: "initdb: \(error)")
         }
         port = try Self.freeLoopbackPort()
+        try start()
+    }
+
+    /// Starts the server (again) on its port and waits until it accepts connections.
+    public func start() throws(TestHTTPError) {
         let server = Process()
         let (postgres, arguments) = Self.asPostgres(
             bin + "/postgres",
@@ -50,26 +70,29 @@ public final class PostgreSQLServer: Sendable {
         }
         // Ready when the postmaster has written its pid file and accepts connections.
         let deadline = Date() + 30
-        var pid: pid_t?
+        var started: pid_t?
         while Date() < deadline {
             if let text = try? String(contentsOfFile: folder + "/data/postmaster.pid", encoding: .utf8),
                 let first = text.split(separator: "\n").first, let value = pid_t(first),
                 (try? Self.run(bin + "/pg_isready", ["-h", "127.0.0.1", "-p", "\(port)", "-q"])) != nil
             {
-                pid = value
+                started = value
                 break
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        guard let pid else { throw TestHTTPError(description: "postgres did not start on port \(port)") }
-        postmaster.withLock { $0 = (pid, folder) }
-        atexit {
-            guard let (pid, folder) = postmaster.withLock({ $0 }) else { return }
-            // SIGINT: a fast shutdown. Wait for it, then remove the folder.
-            kill(pid, SIGINT)
-            for _ in 0..<100 where kill(pid, 0) == 0 { usleep(50_000) }
-            try? FileManager.default.removeItem(atPath: folder)
-        }
+        guard let started else { throw TestHTTPError(description: "postgres did not start on port \(port)") }
+        pid.withLock { $0 = started }
+        postmasters.withLock { $0[started] = folder }
+    }
+
+    /// Stops the server (a fast shutdown: every connection is closed) and waits until it has exited.
+    public func stop() {
+        guard let running = pid.withLock({ $0 }) else { return }
+        kill(running, SIGINT)
+        for _ in 0..<200 where kill(running, 0) == 0 { usleep(25_000) }
+        pid.withLock { $0 = nil }
+        postmasters.withLock { _ = $0.removeValue(forKey: running) }
     }
 
     /// A new, empty database on the server; its URL.

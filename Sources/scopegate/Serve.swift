@@ -8,6 +8,7 @@ import ScopeGateStore
 import ScopeGateHTTP
 
 extension ChallengeMode: ExpressibleByArgument {}
+extension StoreLossPolicy: ExpressibleByArgument {}
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,6 +56,20 @@ struct Serve: ParsableCommand {
         name: .customLong("state-dir"),
         help: "Folder of the default store (default: the working directory; with --demo, a new temporary folder removed at exit).")
     var stateDir: String?
+
+    @Option(
+        name: .customLong("store-timeout"),
+        help:
+            "Milliseconds one use of the store may wait on it (connecting included); past it a write is answered 503 with Retry-After and the store counts as lost."
+    )
+    var storeTimeout = 2000
+
+    @Option(
+        name: .customLong("on-store-loss"),
+        help:
+            "What /auth does with tokens while the store cannot be reached: keep (decide from the revocations last read; /readyz says degraded) or deny (refuse every token; /readyz answers 503)."
+    )
+    var onStoreLoss = StoreLossPolicy.keep
 
     @Option(
         name: .customLong("refresh-token-lifetime"),
@@ -172,6 +187,7 @@ struct Serve: ParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
+        guard (100...60_000).contains(storeTimeout) else { throw ValidationError("--store-timeout must be 100 to 60000 (milliseconds)") }
         guard refreshTokenLifetime >= 0 else { throw ValidationError("--refresh-token-lifetime must not be negative") }
         if let refreshTokenIdle, refreshTokenIdle < 1 { throw ValidationError("--refresh-token-idle must be at least 1") }
         guard (0...Int(RefreshTokenSettings.maximumReuseGrace)).contains(refreshReuseGrace) else {
@@ -236,7 +252,7 @@ struct Serve: ParsableCommand {
             let opened: any StateStore
             let storedUsers: StoredUsers?
             do {
-                opened = try Self.openStore(storeURL)
+                opened = try Self.openStore(storeURL, timeout: .milliseconds(storeTimeout))
                 storedUsers = usersInStore ? try StoredUsers(store: opened) : nil
             } catch {
                 throw StartupError(description: "--store \(Self.storeName(storeURL)): \(error)")
@@ -319,8 +335,8 @@ struct Serve: ParsableCommand {
     }
 
     /// The store a `--store` URL names: `sqlite:PATH`, or `postgres://…` (a libpq URL).
-    static func openStore(_ url: String) throws -> any StateStore {
-        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return try PostgreSQLStore(url: url) }
+    static func openStore(_ url: String, timeout: Duration = .seconds(2)) throws -> any StateStore {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return try PostgreSQLStore(url: url, timeout: timeout) }
         guard url.hasPrefix("sqlite:"), url.count > "sqlite:".count else {
             throw StartupError(description: "\(storeName(url)) is not a store URL; expected sqlite:PATH or postgres://…")
         }
@@ -365,7 +381,7 @@ struct Serve: ParsableCommand {
         configuration.keySchedule = loaded.keySchedule
         configuration.clients = loaded.clients
         do {
-            configuration.revocations = try Revocations(store: opened)
+            configuration.revocations = try Revocations(store: opened, onStoreLoss: onStoreLoss)
         } catch {
             throw StartupError(description: "--store: \(error)")
         }

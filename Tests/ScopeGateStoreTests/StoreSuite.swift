@@ -32,6 +32,8 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case aHashIsReplacedOnlyIfUnchanged
     case importAddsAndReplacesAtOnce
     case loginFailuresAreKeptWhileOfUse
+    case aWaitEndsAtAnotherHandlesChange
+    case aSnapshotHoldsEveryRevocationAndItsCount
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -98,6 +100,37 @@ enum StoreCheck: String, CaseIterable, Sendable {
             try other.revokeToken(id: "y", issuer: "", until: now + 1)
             #expect(try store.changeCount() > third)
             #expect(try store.revokedTokens(at: now).count == 2)
+        case .aWaitEndsAtAnotherHandlesChange:
+            let count = try store.changeCount()
+            // Nothing changes: the wait lasts its timeout and reports the same count.
+            let quiet = ContinuousClock.now
+            #expect(try store.waitForChange(after: count, timeout: .milliseconds(300)) == count)
+            #expect(ContinuousClock.now - quiet >= .milliseconds(250))
+            // A count already different returns at once.
+            #expect(try store.waitForChange(after: count - 1, timeout: .seconds(5)) == count)
+            // Another handle (a replica, the CLI) changes the store while this one waits: the wait ends
+            // well before its timeout.
+            let other = try fixture.open()
+            let started = ContinuousClock.now
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { try? other.revokeToken(id: "pushed", issuer: "", until: now + 60) }
+            let after = try store.waitForChange(after: count, timeout: .seconds(5))
+            #expect(after > count)
+            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(try store.revokedTokens(at: now).map(\.tokenID) == ["pushed"])
+        case .aSnapshotHoldsEveryRevocationAndItsCount:
+            let empty = try store.revocationSnapshot(at: now)
+            #expect(empty.tokens.isEmpty && empty.notBefores.isEmpty && empty.families.isEmpty)
+            try store.revokeToken(id: "jti", issuer: "iss", until: now + 60)
+            try store.revokeToken(id: "ended", issuer: "iss", until: now - 1)
+            try store.setNotBefore(now, kind: "user", subject: "erin")
+            try store.createRefreshFamily(Self.family("fam-snap"), tokenHash: "h-snap", accessUntil: now + 600)
+            try store.revokeRefreshFamily(id: "fam-snap", at: now)
+            let snapshot = try store.revocationSnapshot(at: now)
+            #expect(snapshot.changeCount == (try store.changeCount()))
+            #expect(snapshot.changeCount > empty.changeCount)
+            #expect(snapshot.tokens == [RevokedToken(issuer: "iss", tokenID: "jti", until: now + 60)])
+            #expect(snapshot.notBefores == [SubjectNotBefore(kind: "user", subject: "erin", notBefore: now)])
+            #expect(snapshot.families == [RevokedFamily(id: "fam-snap", until: now + 600)])
         case .aRestartLosesNothing:
             try store.revokeToken(id: "kept", issuer: "iss", until: now + 3600)
             try store.setNotBefore(now, kind: "user", subject: "dave")

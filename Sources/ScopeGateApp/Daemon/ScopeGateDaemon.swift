@@ -57,8 +57,8 @@ public final class ScopeGateDaemon: Sendable {
         }
         let reloader = files.map { ConfigurationReloader(files: $0.0, initial: $0.1.contents, service: service, logger: logger) }
         self.reloader = reloader
-        configuration.revocations.startPolling(clock: clock)
-        configuration.storedUsers?.startPolling { [service] in service.usersChanged() }
+        configuration.storedUsers?.onChange { [service] in service.usersChanged() }
+        configuration.revocations.startWatching(users: configuration.storedUsers, logger: logger, clock: clock)
         // Still before listening: from here on SIGHUP reloads instead of ending the process.
         hangup = reloader.flatMap { reloader in options.reloadOnHangup ? SignalHandler(SIGHUP) { reloader.reload(reason: "SIGHUP") } : nil }
         if let reloader, let paths = files?.0.paths, options.watchFiles, !paths.isEmpty {
@@ -117,7 +117,6 @@ public final class ScopeGateDaemon: Sendable {
     /// Stops: no longer ready, no more reloads, listeners closed once their requests are answered.
     public func stop() {
         service.configuration.revocations.stop()
-        service.configuration.storedUsers?.stop()
         // Regulation counters still on their way to the store get there before the process ends.
         (service.loginAttempts as? LoginThrottle)?.flush()
         hangup?.cancel()

@@ -22,12 +22,24 @@ extension ScopeGateService {
         case "/healthz":
             return .respond(Self.healthy)
         case "/readyz":
-            return .respond(
-                isReady
-                    ? Self.ready
-                    : .json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")]))
+            guard isReady else { return .respond(.json(503, Array(#"{"status":"not ready"}"#.utf8), headers: [("Retry-After", "1")])) }
+            let revocations = configuration.revocations
+            guard revocations.store != nil, !revocations.health.isUp else { return .respond(Self.ready) }
+            // The store is lost: under `keep` decisions go on from the last copy (ready, degraded); under
+            // `deny` every token is refused, and the balancer had better send requests elsewhere.
+            let staleness = Int(revocations.health.staleness(now: clock()).rounded(.down))
+            return revocations.onStoreLoss == .deny
+                ? .respond(
+                    .json(
+                        503, Array(#"{"status":"unavailable","store":"unreachable","store_staleness_seconds":\#(staleness)}"#.utf8),
+                        headers: [("Retry-After", "1")]))
+                : .respond(.json(200, Array(#"{"status":"degraded","store":"unreachable","store_staleness_seconds":\#(staleness)}"#.utf8)))
         case "/metrics":
             if let source = queueDepth.withLock({ $0 }) { metrics.recordLoginQueueDepth(source()) }
+            let revocations = configuration.revocations
+            if revocations.store != nil {
+                metrics.recordStore(up: revocations.health.isUp, staleness: revocations.health.staleness(now: clock()))
+            }
             if let accessLogSink { metrics.recordLogLinesDropped(total: accessLogSink.dropped) }
             return .respond(
                 HTTPResponse(

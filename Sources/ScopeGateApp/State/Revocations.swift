@@ -2,13 +2,20 @@ public import FoundationEssentials
 import ScopeGateCore
 import ScopeGateHTTP
 public import ScopeGateStore
+import Dispatch
+public import Logging
 import Synchronization
 
-/// The revocations in force, as decisions read them: revoked access tokens (by `jti` and `iss`) and
-/// per-subject "not before" times, copied from the ``StateStore`` and kept current by a poll of its change
-/// count every second (so a `scopegate revoke` run against the same store is seen within a second) and at
-/// once for revocations this process makes. Decisions only read the copy: the polling threads never wait
-/// on the store. Without a store, revocations live in this process's memory only.
+/// The revocations in force, as decisions read them: revoked access tokens (by `jti` and `iss`), revoked
+/// refresh-token families and per-subject "not before" times, copied from the ``StateStore`` and kept
+/// current by a watch of its changes on a thread of its own: a snapshot when the watch starts, then a new
+/// one each time the change count moves (PostgreSQL pushes it at once with `LISTEN`/`NOTIFY`; SQLite is
+/// read every tenth of a second), and the count compared every second, which catches a missed
+/// notification. Revocations this process makes are in its copy at once. Decisions only read the copy:
+/// the polling threads never wait on the store, and when the store is lost decisions go on from the last
+/// copy (``StoreLossPolicy/keep``) or refuse every token (``StoreLossPolicy/deny``) while the watch
+/// reconnects, backing off up to 10 seconds, and reloads everything once the store answers again.
+/// Without a store, revocations live in this process's memory only.
 public final class Revocations: Sendable {
     final class Table: Sendable {
         /// jti → issuer → until.
@@ -28,67 +35,118 @@ public final class Revocations: Sendable {
     }
 
     private let table = Snapshot(Table())
-    /// Whether any revocation is in force: one atomic load on a decision when none is.
+    /// Whether a decision must look further than this flag: a revocation is in force, or the store is
+    /// lost under ``StoreLossPolicy/deny``. One atomic load on a decision when neither is.
     private let inForce = Atomic<Bool>(false)
     /// Where revocations and refresh-token families are kept; nil: this process's memory only.
     let store: (any StateStore)?
+    /// What decisions do while the store cannot be read.
+    public let onStoreLoss: StoreLossPolicy
+    /// Whether the store answers.
+    public let health: StoreHealth
+    /// The change count of the copy in force; -1: nothing read yet, or the store was lost since.
     private let seenChanges = Mutex<Int64>(-1)
-    private let poll = RepeatingPoll(label: "scopegate.revocations")
-    private let lastPurge = Mutex(Date.distantPast)
+    private let watching = Atomic<Bool>(false)
+    /// Wakes the watch from its back-off when it is stopped.
+    private let wake = DispatchSemaphore(value: 0)
 
     /// Revocations kept in `store`, loaded now.
-    public init(store: any StateStore, now: Date = Date()) throws(StoreError) {
+    public init(store: any StateStore, onStoreLoss: StoreLossPolicy = .keep, now: Date = Date()) throws(StoreError) {
         self.store = store
+        self.onStoreLoss = onStoreLoss
+        health = StoreHealth(now: now)
         try refresh(now: now)
     }
 
     /// Revocations kept in this process's memory only.
     public init() {
         store = nil
+        onStoreLoss = .keep
+        health = StoreHealth(now: Date())
     }
 
-    /// Polls the store every `interval` seconds from a thread of its own until ``stop()``: its changes,
-    /// its housekeeping, and once an hour a purge of what ended (any replica may do it). A store that
-    /// cannot be read keeps the copy in force; the next poll tries again.
-    public func startPolling(every interval: Double = 1, clock: @escaping @Sendable () -> Date = { Date() }) {
-        guard let store else { return }
-        poll.start(every: interval) { [self] in
-            let now = clock()
-            // Only the poll's queue touches lastPurge; a purge that failed is tried again at the next poll.
-            if now.timeIntervalSince(lastPurge.withLock { $0 }) >= Self.purgeInterval, (try? store.purge(before: now)) != nil {
-                lastPurge.withLock { $0 = now }
-            }
-            try? refresh(now: now)
-            try? store.maintain()
+    /// Watches the store from a thread of its own until ``stop()``: its changes (then the revocations
+    /// and, with `users`, the stored users are read again), its housekeeping about once a second, and once an hour a purge of what ended (any
+    /// replica may do it).
+    public func startWatching(
+        users: StoredUsers? = nil, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        guard let store, watching.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        // A serial queue of its own: a thread that may wait on the store without taking one of the pool's.
+        DispatchQueue(label: "scopegate.store-watch").async { [self] in
+            watch(store, users: users, logger: logger, clock: clock)
         }
     }
 
     private static let purgeInterval: TimeInterval = 3600
+    private static let longestBackoff: Double = 10
 
-    /// Ends the poll.
-    public func stop() {
-        poll.stop()
+    private func watch(
+        _ store: any StateStore, users: StoredUsers?, logger: Logger, clock: @Sendable () -> Date
+    ) {
+        var lastPurge = Date.distantPast
+        var lastMaintenance = Date.distantPast
+        var backoff = 0.5
+        var reread = false
+        while watching.load(ordering: .acquiring) {
+            do throws(StoreError) {
+                if reread {
+                    // The first read after a loss: everything again, users included.
+                    try refresh(now: clock())
+                    try users?.catchUp()
+                    reread = false
+                }
+                let now = clock()
+                if now.timeIntervalSince(lastMaintenance) >= 1 {
+                    // A purge that failed is tried again at the next turn.
+                    if now.timeIntervalSince(lastPurge) >= Self.purgeInterval, (try? store.purge(before: now)) != nil { lastPurge = now }
+                    try? store.maintain()
+                    lastMaintenance = now
+                }
+                let count = try store.waitForChange(after: seenChanges.withLock { $0 }, timeout: .seconds(1))
+                if count != seenChanges.withLock({ $0 }) {
+                    try refresh(now: clock())
+                    try users?.catchUp()
+                }
+                if health.recordSync(at: clock()) {
+                    logger.notice("store reachable again; revocations and users read again", metadata: ["store.changes": "\(count)"])
+                }
+                backoff = 0.5
+            } catch {
+                reread = true
+                if health.recordLoss(error.description) {
+                    if onStoreLoss == .deny { inForce.store(true, ordering: .releasing) }
+                    logger.error(
+                        "store unreachable; \(onStoreLoss == .deny ? "refusing every token" : "deciding from the revocations last read") until it returns",
+                        metadata: ["error": "\(error)", "store.last_read": "\(KeySchedule.formatTimestamp(health.lastSync))"])
+                }
+                _ = wake.wait(timeout: .now() + backoff)
+                backoff = min(backoff * 2, Self.longestBackoff)
+            }
+        }
     }
 
-    /// Reads the store again if it changed since the last read. One refresh at a time, so an older read
-    /// can never replace a newer one (a revocation just made is never undone by a poll that began before it).
+    /// Ends the watch (within a second).
+    public func stop() {
+        if watching.exchange(false, ordering: .acquiringAndReleasing) { wake.signal() }
+    }
+
+    /// Reads the store's revocations again, in one snapshot. One refresh at a time, and never an older
+    /// snapshot over a newer one (a revocation just made is never undone by a read that began before it).
     func refresh(now: Date) throws(StoreError) {
         guard let store else { return }
         try seenChanges.withLock { (seen: inout Int64) throws(StoreError) in
-            let count = try store.changeCount()
-            guard count != seen else { return }
-            let revoked = try store.revokedTokens(at: now)
-            let notBefores = try store.notBefores()
-            let families = try store.revokedFamilies(at: now)
+            let snapshot = try store.revocationSnapshot(at: now)
+            guard snapshot.changeCount >= seen || seen < 0 else { return }
             var tokens: [String: [String: Date]] = [:]
-            for token in revoked { tokens[token.tokenID, default: [:]][token.issuer] = token.until }
+            for token in snapshot.tokens { tokens[token.tokenID, default: [:]][token.issuer] = token.until }
             var notBefore: [String: Date] = [:]
-            for entry in notBefores { notBefore[Self.subjectKey(entry.kind, entry.subject)] = entry.notBefore }
+            for entry in snapshot.notBefores { notBefore[Self.subjectKey(entry.kind, entry.subject)] = entry.notBefore }
             let fresh = Table(
-                tokens: tokens, notBefore: notBefore, families: Dictionary(families.map { ($0.id, $0.until) }, uniquingKeysWith: max))
+                tokens: tokens, notBefore: notBefore, families: Dictionary(snapshot.families.map { ($0.id, $0.until) }, uniquingKeysWith: max))
             table.update { _ in fresh }
-            inForce.store(!fresh.isEmpty, ordering: .releasing)
-            seen = count
+            inForce.store(!fresh.isEmpty || (onStoreLoss == .deny && !health.isUp), ordering: .releasing)
+            seen = snapshot.changeCount
         }
     }
 
@@ -97,6 +155,7 @@ public final class Revocations: Sendable {
     /// Why `token` (about a principal of `kind`) is refused, or nil when no revocation touches it.
     func refusal(for token: VerifiedToken, kind: PrincipalKind, now: Date) -> String? {
         guard inForce.load(ordering: .acquiring) else { return nil }
+        if onStoreLoss == .deny, !health.isUp { return "the store of revocations cannot be reached" }
         let current = table.read()
         if let id = token.tokenID, let until = current.tokens[id]?[token.issuer ?? ""], until > now { return "the token was revoked" }
         if let family = token.sessionID, current.families[family] != nil { return "the token's login was revoked" }
@@ -120,15 +179,15 @@ public final class Revocations: Sendable {
     public func revoke(id: String, issuer: String, until: Date, now: Date) throws(StoreError) {
         if let store {
             try store.revokeToken(id: id, issuer: issuer, until: until)
-            try refresh(now: now)
-        } else {
-            table.update { current in
-                var tokens = current.tokens
-                tokens[id, default: [:]][issuer] = max(until, tokens[id]?[issuer] ?? until)
-                return Table(tokens: tokens, notBefore: current.notBefore, families: current.families)
-            }
-            inForce.store(true, ordering: .releasing)
+            // Recorded: if the read that follows fails, the copy learns it here and the watch reads it later.
+            if (try? refresh(now: now)) != nil { return }
         }
+        table.update { current in
+            var tokens = current.tokens
+            tokens[id, default: [:]][issuer] = max(until, tokens[id]?[issuer] ?? until)
+            return Table(tokens: tokens, notBefore: current.notBefore, families: current.families)
+        }
+        inForce.store(true, ordering: .releasing)
     }
 }
 
@@ -140,7 +199,15 @@ extension Revocations {
     func revokeFamily(id: String, now: Date) throws(StoreError) -> Bool {
         guard let store else { return false }
         let known = try store.revokeRefreshFamily(id: id, at: now)
-        try refresh(now: now)
+        if known, (try? refresh(now: now)) == nil {
+            // Recorded but not read back: refused here until the watch's next read brings the family's end.
+            table.update { current in
+                var families = current.families
+                families[id] = .distantFuture
+                return Table(tokens: current.tokens, notBefore: current.notBefore, families: families)
+            }
+            inForce.store(true, ordering: .releasing)
+        }
         return known
     }
 }

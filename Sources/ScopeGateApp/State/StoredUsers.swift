@@ -4,8 +4,8 @@ public import ScopeGateStore
 import Synchronization
 
 /// Users kept in the store (`serve --users store`, managed with `scopegate users`). Decisions read an
-/// in-memory directory of them, brought up to date by a poll of the store's changes every second (only the
-/// rows changed since the last read are read); logins read the user from the store itself, so a new
+/// in-memory directory of them, brought up to date whenever the store's changes move (only the rows
+/// changed since the last read are read; ``Revocations`` watches); logins read the user from the store itself, so a new
 /// password works at once and a hash upgraded at login is written back with compare-and-swap.
 public final class StoredUsers: Sendable {
     let store: any StateStore
@@ -15,8 +15,7 @@ public final class StoredUsers: Sendable {
         var directory: UserDirectory
     }
     private let copy: Mutex<Copy>
-    private let poll = RepeatingPoll(label: "scopegate.users")
-    /// What runs after a change decisions see (set when polling starts: puts the new copy in force).
+    /// What runs after a change decisions see (puts the new copy in force).
     private let changed = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Reads every user from `store`.
@@ -66,18 +65,16 @@ public final class StoredUsers: Sendable {
         }
     }
 
-    /// Polls the store every `interval` seconds until ``stop()``; `changed` runs (on the poll's thread) after
-    /// a change decisions see. A store that cannot be read keeps the copy in force; the next poll tries again.
-    func startPolling(every interval: Double = 1, changed: @escaping @Sendable () -> Void) {
-        self.changed.withLock { $0 = changed }
-        poll.start(every: interval) { [self] in
-            if (try? refresh()) == true { changed() }
-        }
+    /// Reads the users changed since the last read and, when decisions see the change, runs what
+    /// ``onChange(_:)`` set.
+    func catchUp() throws(StoreError) {
+        if try refresh(), let changed = changed.withLock({ $0 }) { changed() }
     }
 
-    /// Ends the poll.
-    public func stop() {
-        poll.stop()
+    /// Keeps what runs after a change decisions see (put in force by the watch of the store's changes,
+    /// ``Revocations/startWatching(users:logger:clock:)``, and by a login that caught up).
+    func onChange(_ changed: @escaping @Sendable () -> Void) {
+        self.changed.withLock { $0 = changed }
     }
 
     /// The user `name` as the store holds it now, for a login. When the copy decisions read is behind on
@@ -86,7 +83,7 @@ public final class StoredUsers: Sendable {
     func user(named name: String) throws(StoreError) -> UserRecord? {
         guard let record = try store.user(named: name).map(Self.record) else { return nil }
         let behind = copy.withLock { $0.users[name].map { Self.decisionsDiffer($0, record) } ?? true }
-        if behind, try refresh(), let changed = changed.withLock({ $0 }) { changed() }
+        if behind { try catchUp() }
         return record
     }
 }

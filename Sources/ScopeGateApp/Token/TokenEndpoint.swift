@@ -256,7 +256,20 @@ extension ScopeGateService {
             let family = RefreshFamily(
                 id: Base64URL.encode(try SecureRandom.bytes(16)), kind: principal.kind.rawValue, subject: principal.subject, clientID: client?.id,
                 scopes: scopes, createdAt: now, endsAt: now + lifetime, idleLimit: min(configuration.refreshTokens.idle ?? lifetime, lifetime))
-            try store.createRefreshFamily(family, tokenHash: RefreshToken.hash(token), accessUntil: accessUntil)
+            // While the store is lost a login still gets its access token, without a refresh token (RFC 6749
+            // §5.1 makes it optional): the client logs in again later rather than failing now.
+            guard configuration.revocations.health.isUp else {
+                logger.warning("store unreachable: the login gets no refresh token", metadata: ["auth.subject": "\(principal.subject)"])
+                return nil
+            }
+            do {
+                try store.createRefreshFamily(family, tokenHash: RefreshToken.hash(token), accessUntil: accessUntil)
+            } catch {
+                logger.warning(
+                    "cannot start a refresh-token family: the login gets no refresh token",
+                    metadata: ["auth.subject": "\(principal.subject)", "error": "\(error)"])
+                return nil
+            }
             return (token, family.id)
         }
     }

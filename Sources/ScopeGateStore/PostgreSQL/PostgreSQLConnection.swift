@@ -1,4 +1,5 @@
 internal import CPostgreSQL
+import Glibc
 
 /// A value bound to or read from a PostgreSQL statement, always in binary form: text travels as `bytea`
 /// (so a value holding a NUL byte, which `text` cannot, is stored whole), integers as `bigint`.
@@ -54,21 +55,38 @@ struct PostgreSQLError: Error, Sendable, CustomStringConvertible {
 
 /// One libpq connection this object owns and closes, used by one caller at a time (``PostgreSQLStore``
 /// hands each out from its pool). Every value is bound, never interpolated; results come back binary.
+/// Every wait on the server (connecting, each statement) ends at ``deadline``: a server that stopped
+/// answering costs the caller that long, never a hang, and the connection is then dropped.
 @safe final class PostgreSQLConnection: @unchecked Sendable {
     // @unchecked: a connection is used by one caller at a time (the pool hands it out and takes it back
     // under its lock); libpq allows a connection to move between threads (PQisthreadsafe).
     private let handle: OpaquePointer
+    /// When a wait on the server gives up; nil: never. The store sets it for each use.
+    var deadline: ContinuousClock.Instant?
+    /// Set when a wait gave up or the socket failed: what the server would say next is unknown.
+    private var broken = false
 
     /// Connects with a libpq connection string or `postgres://` URL (TLS, passwords and the rest as libpq
-    /// reads them: the URL, `PGPASSFILE`, the `PG*` environment).
-    init(_ conninfo: String) throws(PostgreSQLError) {
-        guard let connection = unsafe PQconnectdb(conninfo) else {
+    /// reads them: the URL, `PGPASSFILE`, the `PG*` environment), giving up at `deadline`.
+    init(_ conninfo: String, deadline: ContinuousClock.Instant? = nil) throws(PostgreSQLError) {
+        guard let connection = unsafe PQconnectStart(conninfo) else {
             throw PostgreSQLError(state: nil, description: "cannot connect: out of memory")
         }
         unsafe handle = unsafe connection
-        guard unsafe PQstatus(connection) == CONNECTION_OK else {
-            // libpq's message names the host and what failed, never the password.
+        self.deadline = deadline
+        guard unsafe PQstatus(connection) != CONNECTION_BAD else {
             throw PostgreSQLError(state: nil, description: "cannot connect: \(lastMessage)")
+        }
+        var polling = PGRES_POLLING_WRITING
+        while polling != PGRES_POLLING_OK {
+            switch polling {
+            case PGRES_POLLING_READING: try wait(for: Int16(POLLIN), doing: "cannot connect")
+            case PGRES_POLLING_WRITING: try wait(for: Int16(POLLOUT), doing: "cannot connect")
+            default:
+                // libpq's message names the host and what failed, never the password.
+                throw PostgreSQLError(state: nil, description: "cannot connect: \(lastMessage)")
+            }
+            polling = unsafe PQconnectPoll(connection)
         }
     }
 
@@ -76,17 +94,78 @@ struct PostgreSQLError: Error, Sendable, CustomStringConvertible {
         unsafe PQfinish(handle)
     }
 
-    /// Whether the connection still works (a server restart breaks it).
-    var isHealthy: Bool { unsafe PQstatus(handle) == CONNECTION_OK }
+    /// Whether the connection still works (a server restart breaks it, and so does a wait that gave up).
+    var isHealthy: Bool { unsafe !broken && PQstatus(handle) == CONNECTION_OK }
 
     private var lastMessage: String {
         guard let message = unsafe PQerrorMessage(handle) else { return "unknown error" }
         return unsafe String(cString: message).trimmingSpace()
     }
 
-    /// Runs statements that take no values (schema changes), several in one string.
+    /// Waits until the socket is ready for `events` or the deadline passes (then the connection is broken).
+    private func wait(for events: Int16, doing context: @autoclosure () -> String) throws(PostgreSQLError) {
+        guard try ready(for: events, until: deadline, doing: context()) else {
+            broken = true
+            throw PostgreSQLError(state: nil, description: "\(context()): no answer from the server in time")
+        }
+    }
+
+    /// Whether the socket became ready for `events` before `deadline` (nil: waits as long as it takes).
+    private func ready(
+        for events: Int16, until deadline: ContinuousClock.Instant?, doing context: @autoclosure () -> String
+    ) throws(PostgreSQLError)
+        -> Bool
+    {
+        while true {
+            var timeout: Int32 = -1
+            if let deadline {
+                let left = deadline - .now
+                guard left > .zero else { return false }
+                let (seconds, attoseconds) = left.components
+                timeout = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+            }
+            var descriptor = pollfd(fd: unsafe PQsocket(handle), events: events, revents: 0)
+            let ready = poll(&descriptor, 1, timeout)
+            if ready > 0 { return true }
+            if ready < 0, errno != EINTR {
+                broken = true
+                throw PostgreSQLError(state: nil, description: "\(context()): error \(errno)")
+            }
+        }
+    }
+
+    /// Reads what the server sent until a whole result is there (or the deadline passes).
+    private func awaitResult(_ sql: String) throws(PostgreSQLError) {
+        while unsafe PQisBusy(handle) == 1 {
+            try wait(for: Int16(POLLIN), doing: String(sql.prefix(60)))
+            guard unsafe PQconsumeInput(handle) == 1 else {
+                broken = true
+                throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)")
+            }
+        }
+    }
+
+    /// Collects the results of what was sent: the first that failed, else the last.
+    private func results(_ sql: String) throws(PostgreSQLError) -> OpaquePointer {
+        var kept: OpaquePointer?
+        while true {
+            try awaitResult(sql)
+            guard let result = unsafe PQgetResult(handle) else { break }
+            if let previous = unsafe kept, unsafe PQresultStatus(previous) == PGRES_FATAL_ERROR {
+                unsafe PQclear(result)
+            } else {
+                if let previous = unsafe kept { unsafe PQclear(previous) }
+                unsafe kept = unsafe result
+            }
+        }
+        guard let kept = unsafe kept else { throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)") }
+        return unsafe kept
+    }
+
+    /// Runs statements that take no values (schema changes, `LISTEN`), several in one string.
     func execute(_ sql: String) throws(PostgreSQLError) {
-        guard let result = unsafe PQexec(handle, sql) else { throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)") }
+        guard unsafe PQsendQuery(handle, sql) == 1 else { throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)") }
+        let result = try unsafe results(sql)
         defer { unsafe PQclear(result) }
         try unsafe check(result, sql)
     }
@@ -107,10 +186,11 @@ struct PostgreSQLError: Error, Sendable, CustomStringConvertible {
         let encoded = values.map(\.bytes)
         let lengths = encoded.map { Int32($0?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: values.count)
-        let result = unsafe Self.withPointers(to: encoded) { pointers in
-            unsafe PQexecParams(handle, sql, Int32(values.count), types, pointers, lengths, formats, 1)
+        let sent = unsafe Self.withPointers(to: encoded) { pointers in
+            unsafe PQsendQueryParams(handle, sql, Int32(values.count), types, pointers, lengths, formats, 1)
         }
-        guard let result = unsafe result else { throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)") }
+        guard sent == 1 else { throw PostgreSQLError(state: nil, description: "\(sql.prefix(60)): \(lastMessage)") }
+        let result = try unsafe results(sql)
         defer { unsafe PQclear(result) }
         try unsafe check(result, sql)
         let rowCount = unsafe PQntuples(result)
@@ -127,6 +207,27 @@ struct PostgreSQLError: Error, Sendable, CustomStringConvertible {
                 })
         }
         return rows
+    }
+
+    /// Waits up to `timeout` for a notification on a channel this connection listens on (`LISTEN`); true
+    /// when one or more came (all of them are consumed).
+    func awaitNotification(timeout: Duration) throws(PostgreSQLError) -> Bool {
+        if consumeNotifications() { return true }
+        guard try ready(for: Int16(POLLIN), until: .now + timeout, doing: "LISTEN") else { return false }
+        guard unsafe PQconsumeInput(handle) == 1 else {
+            broken = true
+            throw PostgreSQLError(state: nil, description: "LISTEN: \(lastMessage)")
+        }
+        return consumeNotifications()
+    }
+
+    private func consumeNotifications() -> Bool {
+        var any = false
+        while let notification = unsafe PQnotifies(handle) {
+            unsafe PQfreemem(notification)
+            any = true
+        }
+        return any
     }
 
     /// `body` with a C array of pointers to each value's bytes (nil for NULL), valid for the call.
@@ -150,8 +251,8 @@ struct PostgreSQLError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    func transaction<Result>(_ body: () throws(PostgreSQLError) -> Result) throws(PostgreSQLError) -> Result {
-        try query("BEGIN")
+    func transaction<Result>(_ begin: String = "BEGIN", _ body: () throws(PostgreSQLError) -> Result) throws(PostgreSQLError) -> Result {
+        try query(begin)
         do {
             let result = try body()
             try query("COMMIT")

@@ -89,15 +89,23 @@ public final class PostgreSQLStore: StateStore {
     public let name: String
     private let idle = Mutex<[PostgreSQLConnection]>([])
     private static let idleLimit = 8
+    /// The connection that listens for other processes' changes (``waitForChange(after:timeout:)``).
+    private let listener = Mutex<PostgreSQLConnection?>(nil)
+    /// The channel every counted change notifies.
+    private static let channel = "scopegate_changes"
+    /// How long one use of a connection (connecting included) may wait on the server.
+    public let timeout: Duration
     /// How many times a transaction that met a deadlock or a serialization failure is run again.
     private static let attempts = 5
 
     /// Connects to the database `url` names (`postgres://user@host:port/database?sslmode=verify-full`, or
-    /// any libpq connection string) and brings its schema up to date.
-    public init(url: String) throws(StoreError) {
+    /// any libpq connection string) and brings its schema up to date. Every use of a connection,
+    /// connecting included, gives up after `timeout`: a server that stopped answering is an error then.
+    public init(url: String, timeout: Duration = .seconds(2)) throws(StoreError) {
         conninfo = url
         name = Self.redacted(url)
-        let connection = try Self.open(url, name: name)
+        self.timeout = timeout
+        let connection = try Self.open(url, name: name, deadline: .now + timeout)
         try Self.migrate(connection, name: name)
         idle.withLock { $0.append(connection) }
     }
@@ -114,9 +122,9 @@ public final class PostgreSQLStore: StateStore {
         return withoutQuery((url[..<restStart] + rest[..<colon] + ":***" + rest[at...])[...])
     }
 
-    private static func open(_ conninfo: String, name: String) throws(StoreError) -> PostgreSQLConnection {
+    private static func open(_ conninfo: String, name: String, deadline: ContinuousClock.Instant) throws(StoreError) -> PostgreSQLConnection {
         do {
-            return try PostgreSQLConnection(conninfo)
+            return try PostgreSQLConnection(conninfo, deadline: deadline)
         } catch {
             throw StoreError("\(name): \(error.description)")
         }
@@ -149,11 +157,13 @@ public final class PostgreSQLStore: StateStore {
     /// Runs `body` with a connection of the pool (a new one when every one is in use); a connection that
     /// broke is dropped rather than kept.
     private func withConnection<Result>(_ body: (PostgreSQLConnection) throws(PostgreSQLError) -> Result) throws(StoreError) -> Result {
+        let deadline = ContinuousClock.now + timeout
         let connection: PostgreSQLConnection
         if let pooled = idle.withLock({ $0.popLast() }), pooled.isHealthy {
             connection = pooled
+            connection.deadline = deadline
         } else {
-            connection = try Self.open(conninfo, name: name)
+            connection = try Self.open(conninfo, name: name, deadline: deadline)
         }
         defer {
             if connection.isHealthy {
@@ -193,11 +203,17 @@ public final class PostgreSQLStore: StateStore {
         }
     }
 
-    /// Counts a change and returns the new count. The row stays locked until the transaction ends, so
-    /// counted changes commit in the order of their counts.
+    /// Counts a change and returns the new count, and notifies the listening replicas (PostgreSQL
+    /// delivers the notification when the transaction commits, not before). The row stays locked until the
+    /// transaction ends, so counted changes commit in the order of their counts.
     @discardableResult
     private static func count(_ connection: PostgreSQLConnection) throws(PostgreSQLError) -> Int64 {
-        try connection.query("UPDATE change_count SET count = count + 1 WHERE id = 1 RETURNING count").first?.first?.integer ?? 0
+        try connection.query(
+            """
+            WITH counted AS (UPDATE change_count SET count = count + 1 WHERE id = 1 RETURNING count)
+            SELECT count FROM counted, pg_notify('\(channel)', '')
+            """
+        ).first?.first?.integer ?? 0
     }
 
     /// Takes the change counter's row lock without counting: users' writes run one at a time from here.
@@ -220,9 +236,11 @@ public final class PostgreSQLStore: StateStore {
     }
 
     public func revokedTokens(at now: Date) throws(StoreError) -> [RevokedToken] {
-        let rows = try withConnection { connection throws(PostgreSQLError) in
-            try connection.query("SELECT issuer, token_id, until_ms FROM revoked_tokens WHERE until_ms > $1", [.integer(Self.milliseconds(now))])
-        }
+        try withConnection { connection throws(PostgreSQLError) in try Self.revokedTokens(at: now, in: connection) }
+    }
+
+    private static func revokedTokens(at now: Date, in connection: PostgreSQLConnection) throws(PostgreSQLError) -> [RevokedToken] {
+        let rows = try connection.query("SELECT issuer, token_id, until_ms FROM revoked_tokens WHERE until_ms > $1", [.integer(Self.milliseconds(now))])
         return rows.compactMap { row in
             guard row.count == 3, let issuer = row[0].text, let id = row[1].text, let until = row[2].integer else { return nil }
             return RevokedToken(issuer: issuer, tokenID: id, until: Self.date(until))
@@ -240,9 +258,11 @@ public final class PostgreSQLStore: StateStore {
     }
 
     public func notBefores() throws(StoreError) -> [SubjectNotBefore] {
-        let rows = try withConnection { connection throws(PostgreSQLError) in
-            try connection.query("SELECT kind, subject, not_before_ms FROM subject_not_before")
-        }
+        try withConnection { connection throws(PostgreSQLError) in try Self.notBefores(in: connection) }
+    }
+
+    private static func notBefores(in connection: PostgreSQLConnection) throws(PostgreSQLError) -> [SubjectNotBefore] {
+        let rows = try connection.query("SELECT kind, subject, not_before_ms FROM subject_not_before")
         return rows.compactMap { row in
             guard row.count == 3, let kind = row[0].text, let subject = row[1].text, let time = row[2].integer else { return nil }
             return SubjectNotBefore(kind: kind, subject: subject, notBefore: Self.date(time))
@@ -508,11 +528,13 @@ public final class PostgreSQLStore: StateStore {
     }
 
     public func revokedFamilies(at now: Date) throws(StoreError) -> [RevokedFamily] {
-        let rows = try withConnection { connection throws(PostgreSQLError) in
-            try connection.query(
-                "SELECT id, access_until_ms FROM refresh_families WHERE revoked_ms IS NOT NULL AND access_until_ms > $1",
-                [.integer(Self.milliseconds(now))])
-        }
+        try withConnection { connection throws(PostgreSQLError) in try Self.revokedFamilies(at: now, in: connection) }
+    }
+
+    private static func revokedFamilies(at now: Date, in connection: PostgreSQLConnection) throws(PostgreSQLError) -> [RevokedFamily] {
+        let rows = try connection.query(
+            "SELECT id, access_until_ms FROM refresh_families WHERE revoked_ms IS NOT NULL AND access_until_ms > $1",
+            [.integer(Self.milliseconds(now))])
         return rows.compactMap { row in
             guard row.count == 2, let id = row[0].text, let until = row[1].integer else { return nil }
             return RevokedFamily(id: id, until: Self.date(until))
@@ -523,8 +545,46 @@ public final class PostgreSQLStore: StateStore {
     public func maintain() throws(StoreError) {}
 
     public func changeCount() throws(StoreError) -> Int64 {
+        try withConnection { connection throws(PostgreSQLError) in try Self.changeCount(in: connection) }
+    }
+
+    private static func changeCount(in connection: PostgreSQLConnection) throws(PostgreSQLError) -> Int64 {
+        try connection.query("SELECT count FROM change_count WHERE id = 1").first?.first?.integer ?? 0
+    }
+
+    /// Listens on a connection of its own (`LISTEN`, then the count read, so no commit falls between
+    /// the two unseen) and wakes at the first notification.
+    public func waitForChange(after count: Int64, timeout wait: Duration) throws(StoreError) -> Int64 {
+        try listener.withLock { (listener: inout PostgreSQLConnection?) throws(StoreError) -> Int64 in
+            do throws(PostgreSQLError) {
+                if listener?.isHealthy != true {
+                    listener = nil
+                    let connection = try PostgreSQLConnection(conninfo, deadline: .now + timeout)
+                    connection.deadline = .now + timeout
+                    try connection.execute("LISTEN \(Self.channel)")
+                    listener = connection
+                }
+                guard let connection = listener else { return count }
+                connection.deadline = .now + timeout
+                let current = try Self.changeCount(in: connection)
+                guard current == count, try connection.awaitNotification(timeout: wait) else { return current }
+                connection.deadline = .now + timeout
+                return try Self.changeCount(in: connection)
+            } catch {
+                if listener?.isHealthy != true { listener = nil }
+                throw StoreError("\(name): \(error.description)")
+            }
+        }
+    }
+
+    public func revocationSnapshot(at now: Date) throws(StoreError) -> RevocationSnapshot {
         try withConnection { connection throws(PostgreSQLError) in
-            try connection.query("SELECT count FROM change_count WHERE id = 1").first?.first?.integer ?? 0
+            // One snapshot of the database for the four reads.
+            try connection.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { () throws(PostgreSQLError) in
+                RevocationSnapshot(
+                    changeCount: try Self.changeCount(in: connection), tokens: try Self.revokedTokens(at: now, in: connection),
+                    notBefores: try Self.notBefores(in: connection), families: try Self.revokedFamilies(at: now, in: connection))
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 public import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// The embedded ``StateStore``: one SQLite file (WAL), shared by the service and the `scopegate` commands
@@ -175,9 +176,11 @@ public final class SQLiteStore: StateStore {
     }
 
     public func revokedTokens(at now: Date) throws(StoreError) -> [RevokedToken] {
-        let rows = try withConnection { connection throws(SQLiteError) in
-            try connection.query("SELECT issuer, token_id, until_ms FROM revoked_tokens WHERE until_ms > ?", [.integer(Self.milliseconds(now))])
-        }
+        try withConnection { connection throws(SQLiteError) in try Self.revokedTokens(at: now, in: connection) }
+    }
+
+    private static func revokedTokens(at now: Date, in connection: SQLiteConnection) throws(SQLiteError) -> [RevokedToken] {
+        let rows = try connection.query("SELECT issuer, token_id, until_ms FROM revoked_tokens WHERE until_ms > ?", [.integer(Self.milliseconds(now))])
         return rows.compactMap { row in
             guard row.count == 3, let issuer = row[0].text, let id = row[1].text, let until = row[2].integer else { return nil }
             return RevokedToken(issuer: issuer, tokenID: id, until: Self.date(until))
@@ -195,9 +198,11 @@ public final class SQLiteStore: StateStore {
     }
 
     public func notBefores() throws(StoreError) -> [SubjectNotBefore] {
-        let rows = try withConnection { connection throws(SQLiteError) in
-            try connection.query("SELECT kind, subject, not_before_ms FROM subject_not_before")
-        }
+        try withConnection { connection throws(SQLiteError) in try Self.notBefores(in: connection) }
+    }
+
+    private static func notBefores(in connection: SQLiteConnection) throws(SQLiteError) -> [SubjectNotBefore] {
+        let rows = try connection.query("SELECT kind, subject, not_before_ms FROM subject_not_before")
         return rows.compactMap { row in
             guard row.count == 3, let kind = row[0].text, let subject = row[1].text, let time = row[2].integer else { return nil }
             return SubjectNotBefore(kind: kind, subject: subject, notBefore: Self.date(time))
@@ -459,11 +464,13 @@ public final class SQLiteStore: StateStore {
     }
 
     public func revokedFamilies(at now: Date) throws(StoreError) -> [RevokedFamily] {
-        let rows = try withConnection { connection throws(SQLiteError) in
-            try connection.query(
-                "SELECT id, access_until_ms FROM refresh_families WHERE revoked_ms IS NOT NULL AND access_until_ms > ?",
-                [.integer(Self.milliseconds(now))])
-        }
+        try withConnection { connection throws(SQLiteError) in try Self.revokedFamilies(at: now, in: connection) }
+    }
+
+    private static func revokedFamilies(at now: Date, in connection: SQLiteConnection) throws(SQLiteError) -> [RevokedFamily] {
+        let rows = try connection.query(
+            "SELECT id, access_until_ms FROM refresh_families WHERE revoked_ms IS NOT NULL AND access_until_ms > ?",
+            [.integer(Self.milliseconds(now))])
         return rows.compactMap { row in
             guard row.count == 2, let id = row[0].text, let until = row[1].integer else { return nil }
             return RevokedFamily(id: id, until: Self.date(until))
@@ -476,8 +483,40 @@ public final class SQLiteStore: StateStore {
     }
 
     public func changeCount() throws(StoreError) -> Int64 {
+        try withConnection { connection throws(SQLiteError) in try Self.changeCount(in: connection) }
+    }
+
+    private static func changeCount(in connection: SQLiteConnection) throws(SQLiteError) -> Int64 {
+        try connection.query("SELECT count FROM change_count WHERE id = 1").first?.first?.integer ?? 0
+    }
+
+    /// SQLite cannot tell one process of another's commit: the count is read every tenth of a second (a
+    /// read of one row of a local file).
+    public func waitForChange(after count: Int64, timeout: Duration) throws(StoreError) -> Int64 {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let current = try changeCount()
+            let left = deadline - .now
+            guard current == count, left > .zero else { return current }
+            Self.sleep(min(left, .milliseconds(100)))
+        }
+    }
+
+    private static func sleep(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
+    }
+
+    public func revocationSnapshot(at now: Date) throws(StoreError) -> RevocationSnapshot {
         try withConnection { connection throws(SQLiteError) in
-            try connection.query("SELECT count FROM change_count WHERE id = 1").first?.first?.integer ?? 0
+            // A read transaction: the four reads see one version of the file.
+            try connection.query("BEGIN")
+            defer { _ = try? connection.query("COMMIT") }
+            return RevocationSnapshot(
+                changeCount: try Self.changeCount(in: connection), tokens: try Self.revokedTokens(at: now, in: connection),
+                notBefores: try Self.notBefores(in: connection), families: try Self.revokedFamilies(at: now, in: connection))
         }
     }
 }

@@ -38,6 +38,10 @@ public final class ServiceMetrics: Sendable {
     /// `scopegate_report_decisions_total` by report rule and result, made at a rule's first decision.
     private let reportDecisions = Mutex([ReportKey: CoreMetrics.Counter]())
 
+    /// `scopegate_store_up` and `scopegate_store_staleness_seconds`, made at the first scrape of a service
+    /// that has a store.
+    private let storeGauges = Mutex<(up: CoreMetrics.Gauge, staleness: CoreMetrics.Gauge)?>(nil)
+
     private struct ReportKey: Hashable {
         let rule: String
         let wouldAllow: Bool
@@ -119,6 +123,21 @@ public final class ServiceMetrics: Sendable {
 
     /// Sets the number of logins queued or running.
     func recordLoginQueueDepth(_ depth: Int) { loginQueueDepth.record(depth) }
+
+    /// Sets whether the store answers and how many seconds ago it last did.
+    func recordStore(up: Bool, staleness: Double) {
+        let gauges = storeGauges.withLock { gauges in
+            if let gauges { return gauges }
+            let made = (
+                up: CoreMetrics.Gauge(label: "scopegate_store_up", factory: factory),
+                staleness: CoreMetrics.Gauge(label: "scopegate_store_staleness_seconds", factory: factory)
+            )
+            gauges = made
+            return made
+        }
+        gauges.up.record(up ? 1 : 0)
+        gauges.staleness.record(staleness)
+    }
 
     /// Records a reload's result.
     func recordReload(succeeded: Bool) {
