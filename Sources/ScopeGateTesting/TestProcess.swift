@@ -1,5 +1,6 @@
 public import Foundation
 import Glibc
+import Synchronization
 
 /// The `scopegate` binary the test build produced, beside the test bundle.
 public let scopegateBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scopegate")
@@ -67,55 +68,89 @@ public func terminate(_ process: Process) -> Int32? {
     return process.terminationStatus
 }
 
-/// A running `scopegate serve`, started and read until it logs the port it listens on.
+/// A running `scopegate serve`, started and read until it logs the port it listens on. Its log is read
+/// all along on a thread of its own (a busy replica never blocks on a full pipe).
 public struct ServingProcess {
     public let process: Process
-    public let errors: Pipe
-    public var log: String
     public let port: UInt16
+    private let reader: LogReader
 
-    /// Starts `scopegate serve` with `arguments` and `--port 0`.
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// What the process has logged so far.
+    public var log: String { reader.text }
+
+    /// Starts `scopegate serve` with `arguments` and `--port port` (0: any free port).
+    public init(_ arguments: [String], port requested: UInt16 = 0, environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = scopegateBinary
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.arguments = ["serve"] + arguments + ["--port", "0"]
+        process.arguments = ["serve"] + arguments + ["--port", "\(requested)"]
         process.currentDirectoryURL = try scratchWorkingDirectory()
-        errors = Pipe()
+        let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        log = ""
+        reader = LogReader(errors)
         var port: UInt16?
         let deadline = Date().addingTimeInterval(10)
         while port == nil, Date() < deadline, process.isRunning {
-            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+            let log = reader.text
             if let range = log.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 port = UInt16(log[range].split(separator: ":").last!)
+            } else {
+                Thread.sleep(forTimeInterval: 0.01)
             }
         }
         guard let port else {
             kill(process.processIdentifier, SIGKILL)
-            throw TestHTTPError(description: "scopegate serve did not start: \(log)")
+            Thread.sleep(forTimeInterval: 0.1)
+            throw TestHTTPError(description: "scopegate serve did not start: \(reader.text)")
         }
         self.port = port
     }
 
-    /// Reads the log until `pattern` (a regular expression) matches, for up to 10 s; the match, or nil.
-    public mutating func waitForLog(_ pattern: String) -> Substring? {
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
+    /// Reads the log until `pattern` (a regular expression) matches, for up to `timeout` seconds; the
+    /// match, or nil.
+    public func waitForLog(_ pattern: String, timeout: Double = 10) -> Substring? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            let log = reader.text
             if let range = log.range(of: pattern, options: .regularExpression) { return log[range] }
-            log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-        }
+            Thread.sleep(forTimeInterval: 0.01)
+        } while Date() < deadline
         return nil
     }
 
-    /// Sends SIGTERM, returns the exit status (nil if it had to be killed) and keeps the rest of the log.
-    public mutating func stop() -> Int32? {
+    /// Sends SIGTERM and returns the exit status (nil if it had to be killed); the log keeps the rest.
+    @discardableResult
+    public func stop() -> Int32? {
         let status = terminate(process)
-        log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        reader.finish()
         return status
+    }
+}
+
+/// A process's standard error, read as it comes on a thread of its own.
+private final class LogReader: Sendable {
+    private let buffer = Mutex(Data())
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer.withLock { $0.append(chunk) }
+            }
+            done.signal()
+        }
+    }
+
+    var text: String { String(decoding: buffer.withLock { $0 }, as: UTF8.self) }
+
+    /// Waits (up to 5 s) until the process's end of the pipe is closed and everything is read.
+    func finish() {
+        _ = done.wait(timeout: .now() + 5)
     }
 }
 

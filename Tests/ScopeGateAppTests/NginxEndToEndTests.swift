@@ -21,13 +21,18 @@ func freePort() throws -> UInt16 {
 /// Debian's nginx running `docker/nginx/default.conf.template`, rendered as the official image renders it.
 /// `serverNames`: the template's NGINX_SERVER_NAMES, the hosts nginx serves (others get 421).
 func startNginx(scopegate: UInt16, app: UInt16, serverNames: String = "127.0.0.1 localhost") throws -> ProxyProcess {
+    try startNginx(replicas: [scopegate], app: app, serverNames: serverNames)
+}
+
+/// The same with several ScopeGate replicas in the template's upstream pool.
+func startNginx(replicas: [UInt16], app: UInt16, serverNames: String = "127.0.0.1 localhost") throws -> ProxyProcess {
     try ProxyProcess(
         name: "nginx", candidates: ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"], package: "nginx-light",
         configure: { directory, port in
             let template = try String(contentsOf: repositoryRoot.appendingPathComponent("docker/nginx/default.conf.template"), encoding: .utf8)
             let rendered =
                 template
-                .replacingOccurrences(of: "${SCOPEGATE_ADDRESS}", with: "127.0.0.1:\(scopegate)")
+                .replacingOccurrences(of: "${SCOPEGATE_ADDRESS}", with: replicas.map { "127.0.0.1:\($0)" }.joined(separator: ";\n    server "))
                 .replacingOccurrences(of: "${APP_ADDRESS}", with: "127.0.0.1:\(app)")
                 .replacingOccurrences(of: "${NGINX_PORT}", with: "127.0.0.1:\(port)")
                 .replacingOccurrences(of: "${NGINX_SERVER_NAMES}", with: serverNames)
