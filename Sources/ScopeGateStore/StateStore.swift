@@ -79,6 +79,15 @@ public protocol StateStore: Sendable {
     /// not over.
     func loginFailures(at now: Date, memory: TimeInterval) throws(StoreError) -> [LoginFailure]
 
+    /// Counts one more failed login under each of `keys`, atomically (replicas counting the same key at
+    /// once all count): a key whose last failure is more than `memory` seconds before `now` starts again
+    /// at one. The counters after the change.
+    func addLoginFailures(_ keys: [String], at now: Date, memory: TimeInterval) throws(StoreError) -> [LoginFailure]
+
+    /// The login-regulation counters whose last failure is after `date` (what other replicas counted
+    /// since a replica last looked).
+    func loginFailures(after date: Date) throws(StoreError) -> [LoginFailure]
+
     /// Housekeeping the service runs about once a second, off the request threads (SQLite: a checkpoint
     /// of its write-ahead log, so a request's commit seldom has one to do).
     func maintain() throws(StoreError)

@@ -7,7 +7,8 @@ import Testing
 /// Three `serve` replicas on one PostgreSQL database of the test's own, behind Debian's nginx as an
 /// upstream pool (docker/nginx/default.conf.template with every replica listed): a revocation on one is
 /// refused on the others within a second (the distribution printed), one refresh token redeemed 100
-/// times at once across the three rotates once, the database stopped under load costs no 5xx while
+/// times at once across the three rotates once, a password guesser spread over them has one replica's
+/// budget, the database stopped under load costs no 5xx while
 /// writes answer 503 and the replicas say they are degraded, and once it returns they read everything
 /// again, `scopegate revoke` made meanwhile included; a replica restarted under load fails no decision.
 @Suite(.serialized) struct ReplicaTests {
@@ -75,6 +76,21 @@ import Testing
         let answered = statuses.withLock { $0 }
         #expect(answered.filter { $0 == 200 }.count == 1, "\(answered.sorted())")
         #expect(answered.filter { $0 == 400 }.count == 99, "\(answered.sorted())")
+
+        // One guesser spread over the three replicas has about one replica's budget: five free failures
+        // for a (user, address) pair, and each replica lets at most one more through before it hears of
+        // the ban (fifteen if each counted alone).
+        var answers: [Int] = []
+        for attempt in 0..<12 {
+            let guess = try sendRequest(
+                port: ports[attempt % 3], method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: formBody([("username", "mallory"), ("password", "guess-\(attempt)")]))
+            answers.append(guess.status)
+        }
+        let refusedLogins = answers.prefix { $0 != 429 }
+        print("a guesser over three replicas: \(refusedLogins.count) tries before the first 429 (one replica alone: 5)")
+        #expect(refusedLogins.count >= 5 && refusedLogins.count <= 8, "\(answers)")
+        #expect(answers.suffix(3) == [429, 429, 429], "\(answers)")
 
         // The database stops under load through nginx.
         let token = try Self.tokens(try Self.login(nginx.port))

@@ -34,6 +34,7 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case loginFailuresAreKeptWhileOfUse
     case aWaitEndsAtAnotherHandlesChange
     case aSnapshotHoldsEveryRevocationAndItsCount
+    case loginFailuresAddUpAcrossHandles
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -131,6 +132,24 @@ enum StoreCheck: String, CaseIterable, Sendable {
             #expect(snapshot.tokens == [RevokedToken(issuer: "iss", tokenID: "jti", until: now + 60)])
             #expect(snapshot.notBefores == [SubjectNotBefore(kind: "user", subject: "erin", notBefore: now)])
             #expect(snapshot.families == [RevokedFamily(id: "fam-snap", until: now + 600)])
+        case .loginFailuresAddUpAcrossHandles:
+            // Two handles (two replicas) counting the same keys at once: every failure counts.
+            let other = try fixture.open()
+            let errors = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 20) { index in
+                do {
+                    _ = try (index % 2 == 0 ? store : other).addLoginFailures(["pair\u{0}eve\u{0}10.0.0.1", "user\u{0}eve"], at: now, memory: 900)
+                } catch {
+                    errors.withLock { $0.append("\(error)") }
+                }
+            }
+            #expect(errors.withLock { $0 }.isEmpty)
+            let counted = try store.addLoginFailures(["user\u{0}eve"], at: now + 1, memory: 900)
+            #expect(counted.map(\.failures) == [21] && counted.map(\.lastFailure) == [now + 1])
+            #expect(Set(try other.loginFailures(after: now - 1).map(\.key)) == ["pair\u{0}eve\u{0}10.0.0.1", "user\u{0}eve"])
+            #expect(try other.loginFailures(after: now).map(\.key) == ["user\u{0}eve"])
+            // A failure past the memory starts the count again.
+            #expect(try store.addLoginFailures(["user\u{0}eve"], at: now + 1000, memory: 900).map(\.failures) == [1])
         case .aRestartLosesNothing:
             try store.revokeToken(id: "kept", issuer: "iss", until: now + 3600)
             try store.setNotBefore(now, kind: "user", subject: "dave")

@@ -14,8 +14,12 @@ import Synchronization
 /// minutes. A refused attempt costs no bcrypt time and is not counted. A success clears the pair and the
 /// user name; an address's count fades only with time, so logging into one's own account cannot reset it.
 ///
-/// With a store, the counters are also written there (from a queue of their own: no caller waits on the
-/// store) and read back at start, so a restart lifts no ban and forgets no failure.
+/// With a store, every failure is also counted there (atomically, from a queue of their own: no caller
+/// waits on the store) and the store's count, which every replica sharing it adds to, comes back into this
+/// one's counters; ``catchUp(now:)`` (run by the watch of the store about once a second) reads what the
+/// others counted. So one attacker spread over replicas has about the budget he would have against one
+/// (each replica may let one more try through before it hears of a ban another set), a restart lifts no
+/// ban and forgets no failure, and when the store cannot be reached each replica still regulates alone.
 public final class LoginThrottle: LoginAttemptStore {
     /// When a key starts waiting and how long it may wait at most.
     public struct Limits: Sendable {
@@ -84,29 +88,60 @@ public final class LoginThrottle: LoginAttemptStore {
     private let entries = Mutex<[Key: Entry]>([:])
     private let store: (any StateStore)?
     private let writes = DispatchQueue(label: "scopegate.login-failures")
+    /// Where ``catchUp(now:)`` last read the store up to (the writes' queue only).
+    private let readUpTo = Mutex(Date.distantPast)
 
     /// Creates a throttle; with `store`, its counters still of use at `now` are read back first.
     public init(limits: Limits = Limits(), store: (any StateStore)? = nil, now: Date = Date()) {
         self.limits = limits
         self.store = store
         if let saved = try? store?.loginFailures(at: now, memory: limits.memory) {
-            entries.withLock { entries in
-                for failure in saved {
-                    guard let key = Key(stored: failure.key) else { continue }
-                    entries[key] = Entry(failures: failure.failures, blockedUntil: failure.blockedUntil, lastFailure: failure.lastFailure)
-                }
+            merge(saved)
+            readUpTo.withLock { $0 = now }
+        }
+    }
+
+    /// Takes in counters the store holds: a key's count is the larger of this replica's and the store's
+    /// (which includes this replica's own, unless a write was lost), and its ban the one that count earns.
+    private func merge(_ shared: [LoginFailure]) {
+        guard !shared.isEmpty else { return }
+        entries.withLock { entries in
+            for failure in shared {
+                guard let key = Key(stored: failure.key) else { continue }
+                var entry = entries[key] ?? Entry()
+                if failure.lastFailure.timeIntervalSince(entry.lastFailure) > limits.memory { entry = Entry() }
+                guard failure.failures > entry.failures else { continue }
+                entry.failures = failure.failures
+                entry.lastFailure = max(entry.lastFailure, failure.lastFailure)
+                entry.blockedUntil = max(entry.blockedUntil, failure.blockedUntil, ban(key, failures: failure.failures, at: failure.lastFailure))
+                entries[key] = entry
             }
         }
     }
 
-    /// Writes changed counters to the store, in the order they changed, off the caller's thread.
-    private func persist(_ changed: [(Key, Entry)], removed: [Key]) {
+    /// When a key with `failures` failures, the last at `last`, may try again (distant past: at once).
+    private func ban(_ key: Key, failures: Int, at last: Date) -> Date {
+        let (free, cap): (Int, TimeInterval) =
+            switch key {
+            case .pair: (limits.pairFreeFailures, limits.maximumDelay)
+            case .address: (limits.addressFreeFailures, limits.maximumDelay)
+            case .user: (limits.userFreeFailures, limits.maximumUserDelay)
+            }
+        guard failures >= free else { return .distantPast }
+        return last + min(cap, limits.firstBan * Double(1 << min(failures - free, 30)))
+    }
+
+    /// Reads the failures other replicas counted since the last read (a second's overlap: a commit may
+    /// land a little after its failure's time). Without a store, nothing. May block: the watch of the
+    /// store runs it, about once a second.
+    public func catchUp(now: Date) {
         guard let store else { return }
-        let failures = changed.map {
-            LoginFailure(key: $0.0.stored, failures: $0.1.failures, blockedUntil: $0.1.blockedUntil, lastFailure: $0.1.lastFailure)
+        writes.async { [self] in
+            let since = readUpTo.withLock { $0 } - 1
+            guard let shared = try? store.loginFailures(after: since) else { return }
+            merge(shared)
+            readUpTo.withLock { $0 = now }
         }
-        let keys = removed.map(\.stored)
-        writes.async { try? store.saveLoginFailures(failures, removing: keys) }
     }
 
     /// Waits until every counter written so far is in the store (for tests and for stopping).
@@ -126,30 +161,25 @@ public final class LoginThrottle: LoginAttemptStore {
     /// Counts a failed login.
     public func recordFailure(username: String, address: IPAddress?, now: Date) {
         let keys = Self.keys(username: username, address: address)
-        let changed = entries.withLock { entries -> [(Key, Entry)] in
+        let changed = entries.withLock { entries -> [Key] in
             if entries.count >= limits.capacity { prune(&entries, now: now) }
-            var changed: [(Key, Entry)] = []
+            var changed: [Key] = []
             for key in keys {
                 var entry = entries[key] ?? Entry()
                 if now.timeIntervalSince(entry.lastFailure) > limits.memory { entry = Entry() }
                 entry.failures += 1
                 entry.lastFailure = now
-                let (free, cap): (Int, TimeInterval) =
-                    switch key {
-                    case .pair: (limits.pairFreeFailures, limits.maximumDelay)
-                    case .address: (limits.addressFreeFailures, limits.maximumDelay)
-                    case .user: (limits.userFreeFailures, limits.maximumUserDelay)
-                    }
-                if entry.failures >= free {
-                    let exponent = min(entry.failures - free, 30)
-                    entry.blockedUntil = now + min(cap, limits.firstBan * Double(1 << exponent))
-                }
+                entry.blockedUntil = max(entry.blockedUntil, ban(key, failures: entry.failures, at: now))
                 entries[key] = entry
-                changed.append((key, entry))
+                changed.append(key)
             }
             return changed
         }
-        persist(changed, removed: [])
+        guard let store else { return }
+        let memory = limits.memory
+        writes.async { [self] in
+            if let shared = try? store.addLoginFailures(changed.map(\.stored), at: now, memory: memory) { merge(shared) }
+        }
     }
 
     /// Clears the pair and the user name after a successful login.
@@ -157,7 +187,9 @@ public final class LoginThrottle: LoginAttemptStore {
         let removed = entries.withLock { entries -> [Key] in
             [Key.pair(username, address), .user(username)].filter { entries.removeValue(forKey: $0) != nil }
         }
-        if !removed.isEmpty { persist([], removed: removed) }
+        guard let store, !removed.isEmpty else { return }
+        let keys = removed.map(\.stored)
+        writes.async { try? store.saveLoginFailures([], removing: keys) }
     }
 
     private static func keys(username: String, address: IPAddress?) -> [Key] {

@@ -247,12 +247,42 @@ public final class SQLiteStore: StateStore {
     }
 
     public func loginFailures(at now: Date, memory: TimeInterval) throws(StoreError) -> [LoginFailure] {
-        let rows = try withConnection { connection throws(SQLiteError) in
-            try connection.query(
-                "SELECT key, failures, blocked_until_ms, last_failure_ms FROM login_failures WHERE last_failure_ms > ? OR blocked_until_ms > ?",
-                [.integer(Self.milliseconds(now - memory)), .integer(Self.milliseconds(now))])
+        try withConnection { connection throws(SQLiteError) in
+            Self.loginFailures(
+                try connection.query(
+                    "SELECT key, failures, blocked_until_ms, last_failure_ms FROM login_failures WHERE last_failure_ms > ? OR blocked_until_ms > ?",
+                    [.integer(Self.milliseconds(now - memory)), .integer(Self.milliseconds(now))]))
         }
-        return rows.compactMap { row in
+    }
+
+    public func addLoginFailures(_ keys: [String], at now: Date, memory: TimeInterval) throws(StoreError) -> [LoginFailure] {
+        try write { connection throws(SQLiteError) in
+            var counted: [[SQLiteValue]] = []
+            for key in keys {
+                counted += try connection.query(
+                    """
+                    INSERT INTO login_failures (key, failures, blocked_until_ms, last_failure_ms) VALUES (?, 1, 0, ?)
+                    ON CONFLICT (key) DO UPDATE SET
+                        failures = CASE WHEN login_failures.last_failure_ms < ? THEN 1 ELSE login_failures.failures + 1 END,
+                        last_failure_ms = max(login_failures.last_failure_ms, excluded.last_failure_ms)
+                    RETURNING key, failures, blocked_until_ms, last_failure_ms
+                    """, [.text(key), .integer(Self.milliseconds(now)), .integer(Self.milliseconds(now - memory))])
+            }
+            return Self.loginFailures(counted)
+        }
+    }
+
+    public func loginFailures(after date: Date) throws(StoreError) -> [LoginFailure] {
+        try withConnection { connection throws(SQLiteError) in
+            Self.loginFailures(
+                try connection.query(
+                    "SELECT key, failures, blocked_until_ms, last_failure_ms FROM login_failures WHERE last_failure_ms > ?",
+                    [.integer(Self.milliseconds(date))]))
+        }
+    }
+
+    private static func loginFailures(_ rows: [[SQLiteValue]]) -> [LoginFailure] {
+        rows.compactMap { row in
             guard row.count == 4, let key = row[0].text, let failures = row[1].integer, let blocked = row[2].integer, let last = row[3].integer
             else { return nil }
             return LoginFailure(key: key, failures: Int(failures), blockedUntil: Self.date(blocked), lastFailure: Self.date(last))
