@@ -88,6 +88,12 @@ public protocol StateStore: Sendable {
     /// since a replica last looked).
     func loginFailures(after date: Date) throws(StoreError) -> [LoginFailure]
 
+    /// Records that this process holds the keys `keys` at `now` (a key id and a fingerprint of its
+    /// material each), and returns every record of those key ids seen since `since`, this process's
+    /// included: a key id with two fingerprints means two replicas sign or verify with different
+    /// material under one `kid`.
+    func recordKeys(_ keys: [KeyRecord], at now: Date, since: Date) throws(StoreError) -> [KeyRecord]
+
     /// Housekeeping the service runs about once a second, off the request threads (SQLite: a checkpoint
     /// of its write-ahead log, so a request's commit seldom has one to do).
     func maintain() throws(StoreError)
@@ -227,5 +233,19 @@ extension StoredUser {
         case .ungrant(let scopes): user.scopes.removeAll(where: scopes.contains)
         }
         return user
+    }
+}
+
+/// A signing key as replicas compare them through the store: its `kid` and a fingerprint of its material
+/// (never the material), and when a process last said it holds it.
+public struct KeyRecord: Hashable, Sendable {
+    public let keyID: String
+    public let fingerprint: String
+    public let lastSeen: Date
+
+    public init(keyID: String, fingerprint: String, lastSeen: Date) {
+        self.keyID = keyID
+        self.fingerprint = fingerprint
+        self.lastSeen = lastSeen
     }
 }

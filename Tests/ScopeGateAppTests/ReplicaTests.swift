@@ -8,7 +8,7 @@ import Testing
 /// upstream pool (docker/nginx/default.conf.template with every replica listed): a revocation on one is
 /// refused on the others within a second (the distribution printed), one refresh token redeemed 100
 /// times at once across the three rotates once, a password guesser spread over them has one replica's
-/// budget, the database stopped under load costs no 5xx while
+/// budget, a replica with another secret is reported at start, the database stopped under load costs no 5xx while
 /// writes answer 503 and the replicas say they are degraded, and once it returns they read everything
 /// again, `scopegate revoke` made meanwhile included; a replica restarted under load fails no decision.
 @Suite(.serialized) struct ReplicaTests {
@@ -64,6 +64,16 @@ import Testing
         latencies.sort()
         print("revocation propagation over \(latencies.count): p50 \(latencies[latencies.count / 2]) ms, max \(latencies.last ?? 0) ms")
         #expect((latencies.last ?? 10_000) < 1000)
+
+        // A replica whose secret differs from the others' is reported as soon as it starts (a warning and
+        // a metric), never by its tokens failing elsewhere first.
+        let otherSecret = try temporaryFile("other-secret", "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0\n")
+        let stray = try ServingProcess(
+            Self.arguments(store: store).map { $0 == Self.secret ? otherSecret : $0 })
+        #expect(stray.waitForLog("the key without a kid.{0,40}different material on another replica", timeout: 5) != nil, "\(stray.log)")
+        #expect(try Self.metric(stray.port, "scopegate_key_mismatches") == 1)
+        stray.stop()
+        #expect(!a.log.contains(otherSecret) && !stray.log.contains("0f1e2d3c"))
 
         // One refresh token redeemed 100 times at once, spread over the three replicas: one success.
         let contested = try Self.tokens(try Self.login(a.port)).refresh

@@ -47,7 +47,7 @@ import ScopeGateTesting
 
     @Test func warnsAboutAWorldReadableSecretFile() throws {
         let readable = try temporaryFile("secret", "c2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1\n", permissions: 0o644)
-        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", readable])
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", readable])
         #expect(server.stop() == 0)
         let log = server.log
         #expect(log.contains("the secret file is readable by every user; restrict it with: chmod 600 \(readable)"))
@@ -62,7 +62,7 @@ import ScopeGateTesting
     }
 
     @Test func servesAndStopsOnSIGTERM() throws {
-        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret])
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret])
         let bound = server.port
         #expect(try sendRequest(port: bound, target: "/healthz").status == 200)
         let login = try sendRequest(

@@ -46,7 +46,7 @@ import Testing
         let old = try ClientSecretHash.generate(rounds: 1_000)
         let new = try ClientSecretHash.generate(rounds: 1_000)
         let clients = try temporaryFile("clients.yaml", clientsFile([old.hash]))
-        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--clients", clients, "--log-format", "json"])
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--clients", clients, "--log-format", "json"])
         let first = try clientToken(server.port, old.secret)
         #expect(first.status == 200)
         // client_secret_post: a wrong secret is a 400 invalid_client.

@@ -46,7 +46,7 @@ import ScopeGateTesting
             secret_file: secret
         """.write(toFile: keys, atomically: true, encoding: .utf8)
         let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
-        var server = try ServingProcess(["--policy", policy, "--users", users, "--keys", keys, "--no-watch"])
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--keys", keys, "--no-watch"])
         let token = try login(server.port)
         #expect(try auth(server.port, "/a", token: token) == 200)
         let verified = try runPython(
@@ -69,7 +69,7 @@ import ScopeGateTesting
 
     @Test func reloadsOnSIGHUPAndKeepsTheOldPolicyWhenTheNewOneIsBad() throws {
         let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
-        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--no-watch", "--log-format", "json"])
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--no-watch", "--log-format", "json"])
         let token = try login(server.port)
         #expect(try auth(server.port, "/a", token: token) == 200)
         #expect(try auth(server.port, "/b", token: token) == 403)
@@ -106,7 +106,7 @@ import ScopeGateTesting
 
     @Test func reloadsWhenAWatchedFileChanges() throws {
         let policy = try temporaryFile("policy.yaml", "rules:\n  - path: /a\n    scopes: [me]\n")
-        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret])
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret])
         let token = try login(server.port)
         #expect(try auth(server.port, "/a", token: token) == 200)
         try "rules:\n  - path: /a\n    scopes: [other]\n".write(toFile: policy, atomically: true, encoding: .utf8)
@@ -116,7 +116,7 @@ import ScopeGateTesting
     }
 
     @Test func servesOperatorEndpointsOnTheMetricsAddress() throws {
-        var server = try ServingProcess(["--demo", "--metrics-address", "127.0.0.1:0"])
+        let server = try ServingProcess(["--demo", "--metrics-address", "127.0.0.1:0"])
         let found = server.waitForLog(#"operator endpoints on http://127\.0\.0\.1:(\d+)"#)
         let line = try #require(found)
         let operatorPort = try #require(UInt16(line.split(separator: ":").last!))
@@ -132,10 +132,10 @@ import ScopeGateTesting
 
     @Test func sizesTheLargestRequestHead() throws {
         let cookie = [("Cookie", "a=" + String(repeating: "x", count: 20_000))]
-        var small = try ServingProcess(["--demo"])
+        let small = try ServingProcess(["--demo"])
         #expect(try sendRequest(port: small.port, target: "/healthz", headers: cookie).status == 431)
         #expect(small.stop() == 0)
-        var large = try ServingProcess(["--demo", "--max-request-head", "32"])
+        let large = try ServingProcess(["--demo", "--max-request-head", "32"])
         #expect(try sendRequest(port: large.port, target: "/healthz", headers: cookie).status == 200)
         #expect(large.stop() == 0)
         let refused = try run(["serve", "--demo", "--max-request-head", "2"])
@@ -167,7 +167,7 @@ import ScopeGateTesting
         // The same from the environment, and a sensible setting in force: one free failure, a 7 s first ban.
         let refused = try run(["serve", "--demo"], environment: ["SCOPEGATE_REGULATE_AFTER_USER": "0"])
         #expect(refused.errors.contains("--regulate-after-user must be at least 1"))
-        var serving = try ServingProcess(["--demo", "--regulate-after-pair", "1", "--regulation-first-ban", "7"])
+        let serving = try ServingProcess(["--demo", "--regulate-after-pair", "1", "--regulation-first-ban", "7"])
         let port = serving.port
         let login = { (password: String) in
             try sendRequest(
@@ -206,7 +206,7 @@ import ScopeGateTesting
     }
 
     @Test func accessLinesArriveWhileServingAndNoneIsLostOnStop() throws {
-        var server = try ServingProcess(["--demo"])
+        let server = try ServingProcess(["--demo"])
         // JSON lines (standard error is a pipe), each within a second of its request while the process runs.
         let start = Date()
         #expect(try sendRequest(port: server.port, target: "/healthz").status == 200)
@@ -226,7 +226,7 @@ import ScopeGateTesting
     }
 
     @Test func takesOptionsFromTheEnvironment() throws {
-        var server = try ServingProcess(
+        let server = try ServingProcess(
             ["--log-format", "text"],
             environment: [
                 "SCOPEGATE_DEMO": "true", "SCOPEGATE_METRICS_ADDRESS": "127.0.0.1:0", "SCOPEGATE_ACCESS_LOG": "false",

@@ -19,7 +19,7 @@ import Testing
 
     @Test func aRevocationFromTheCommandLineReachesTheRunningServer() throws {
         let store = "sqlite:" + URL(fileURLWithPath: policy).deletingLastPathComponent().appendingPathComponent("state.db").path
-        var server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--store", store])
+        let server = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--store", store])
         let token = try login(server.port)
         #expect(try auth(server.port, token) == 200)
         let revoked = try run(["revoke", "--store", store, "--user", "bob"])
@@ -64,7 +64,7 @@ import Testing
         kill(server.process.processIdentifier, SIGKILL)
         server.process.waitUntilExit()
         #expect(server.process.terminationReason == .uncaughtSignal)
-        var restarted = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--store", store])
+        let restarted = try ServingProcess(["--policy", policy, "--users", users, "--secret-file", secret, "--store", store])
         #expect(try auth(restarted.port, token) == 401)
         #expect(try auth(restarted.port, try login(restarted.port)) == 200)
         #expect(restarted.stop() == 0)
@@ -100,7 +100,7 @@ import Testing
         let successor = try tokens(try redeem(server.port, login.refresh))
         kill(server.process.processIdentifier, SIGKILL)
         server.process.waitUntilExit()
-        var restarted = try ServingProcess(arguments)
+        let restarted = try ServingProcess(arguments)
         // The answered redemption is on disk: the spent token is spent, its successor redeems.
         let next = try tokens(try redeem(restarted.port, successor.refresh))
         #expect(try auth(restarted.port, next.access) == 200)
@@ -169,13 +169,13 @@ import Testing
             "--policy", policy, "--users", users, "--secret-file", secret, "--state-dir", folder, "--regulate-after-pair", "2",
             "--regulation-first-ban", "60",
         ]
-        var server = try ServingProcess(arguments)
+        let server = try ServingProcess(arguments)
         let wrong = [("username", "bob"), ("password", "wrong")]
         #expect(try token(server.port, wrong).status == 400)
         #expect(try token(server.port, wrong).status == 400)
         #expect(try token(server.port, wrong).status == 429)
         #expect(server.stop() == 0)
-        var restarted = try ServingProcess(arguments)
+        let restarted = try ServingProcess(arguments)
         let banned = try token(restarted.port, [("username", "bob"), ("password", "secret")])
         #expect(banned.status == 429, "\(banned.text)")
         #expect(Int(banned.header("Retry-After") ?? "") ?? 0 > 50)
@@ -185,7 +185,7 @@ import Testing
     /// --demo keeps its store in a temporary folder of its own, gone when it stops; its login answers
     /// stay the tutorial's (no refresh token).
     @Test func theDemoStoreIsTemporary() throws {
-        var server = try ServingProcess(["--demo"])
+        let server = try ServingProcess(["--demo"])
         let found = server.waitForLog(#"/[^ "]*scopegate-demo-[A-Za-z0-9]+/"#)
         let folder = String(try #require(found).dropLast())
         #expect(FileManager.default.fileExists(atPath: folder + "/scopegate.db"))

@@ -30,7 +30,7 @@ import Testing
     @Test func usersManagedWhileTheServerRuns() throws {
         let state = try folder()
         let location = ["--state-dir", state]
-        var server = try ServingProcess(["--policy", policy, "--users", "store", "--secret-file", secret, "--bcrypt-cost", "4"] + location)
+        let server = try ServingProcess(["--policy", policy, "--users", "store", "--secret-file", secret, "--bcrypt-cost", "4"] + location)
         #expect(server.log.contains("the store holds no users yet"))
         let added = try run(["users", "add", "erin", "--scopes", "me,items", "--email", "erin@example.com", "--bcrypt-cost", "4"] + location, input: "pw\n")
         #expect(added.status == 0 && added.output == "added user erin\n", "\(added.errors)")
@@ -123,7 +123,7 @@ import Testing
         #expect(
             try run(["users", "list", "--state-dir", state]).output
                 == "judy\tenabled\tme\tdjango-pbkdf2-sha256-260000\nkim\tdisabled\t-\tdjango-pbkdf2-sha256-260000\n")
-        var server = try ServingProcess(
+        let server = try ServingProcess(
             ["--policy", policy, "--users", "store", "--secret-file", secret, "--state-dir", state, "--bcrypt-cost", "4"])
         #expect(try login(server.port, "judy", "django-pw").status == 200)
         #expect(try run(["users", "list", "--state-dir", state]).output.hasPrefix("judy\tenabled\tme\tbcrypt-4\n"))

@@ -35,6 +35,7 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case aWaitEndsAtAnotherHandlesChange
     case aSnapshotHoldsEveryRevocationAndItsCount
     case loginFailuresAddUpAcrossHandles
+    case keyRecordsShowOtherMaterialUnderOneKeyID
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -150,6 +151,19 @@ enum StoreCheck: String, CaseIterable, Sendable {
             #expect(try other.loginFailures(after: now).map(\.key) == ["user\u{0}eve"])
             // A failure past the memory starts the count again.
             #expect(try store.addLoginFailures(["user\u{0}eve"], at: now + 1000, memory: 900).map(\.failures) == [1])
+        case .keyRecordsShowOtherMaterialUnderOneKeyID:
+            let other = try fixture.open()
+            let mine = [KeyRecord(keyID: "k1", fingerprint: "f1", lastSeen: now), KeyRecord(keyID: "", fingerprint: "h1", lastSeen: now)]
+            #expect(
+                Set(try store.recordKeys(mine, at: now - 700, since: now - 1300))
+                    == Set(mine.map { KeyRecord(keyID: $0.keyID, fingerprint: $0.fingerprint, lastSeen: now - 700) }))
+            // The other handle holds k1 with other material: both records come back; recording again moves
+            // only the time.
+            let seen = try other.recordKeys([KeyRecord(keyID: "k1", fingerprint: "f2", lastSeen: now)], at: now, since: now - 600)
+            #expect(Set(seen.map(\.fingerprint)) == ["f2"], "the first record is older than the window")
+            let again = try store.recordKeys(mine, at: now, since: now - 600)
+            #expect(Set(again.filter { $0.keyID == "k1" }.map(\.fingerprint)) == ["f1", "f2"])
+            #expect(again.filter { $0.keyID == "" }.map(\.fingerprint) == ["h1"])
         case .aRestartLosesNothing:
             try store.revokeToken(id: "kept", issuer: "iss", until: now + 3600)
             try store.setNotBefore(now, kind: "user", subject: "dave")

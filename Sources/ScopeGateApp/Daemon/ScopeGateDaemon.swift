@@ -58,9 +58,8 @@ public final class ScopeGateDaemon: Sendable {
         let reloader = files.map { ConfigurationReloader(files: $0.0, initial: $0.1.contents, service: service, logger: logger) }
         self.reloader = reloader
         configuration.storedUsers?.onChange { [service] in service.usersChanged() }
-        let throttle = service.loginAttempts as? LoginThrottle
         configuration.revocations.startWatching(
-            users: configuration.storedUsers, everyTurn: { throttle?.catchUp(now: $0) }, logger: logger, clock: clock)
+            users: configuration.storedUsers, everyTurn: { [service] in service.storeTurn(now: $0) }, logger: logger, clock: clock)
         // Still before listening: from here on SIGHUP reloads instead of ending the process.
         hangup = reloader.flatMap { reloader in options.reloadOnHangup ? SignalHandler(SIGHUP) { reloader.reload(reason: "SIGHUP") } : nil }
         if let reloader, let paths = files?.0.paths, options.watchFiles, !paths.isEmpty {

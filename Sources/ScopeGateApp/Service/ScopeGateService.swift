@@ -25,6 +25,8 @@ public final class ScopeGateService: Sendable {
     let clientAuthentication = ClientAuthentication()
     /// Client secrets a hash accepted recently (kept across reloads; each use checks the current record).
     let clientSecrets = ClientSecretMemory()
+    /// Whether this replica's keys agree with the other replicas' (through the store).
+    let keyAgreement = KeyAgreement()
     /// The forward-auth decision and its steps.
     let decider: ForwardAuthDecider
     /// Counters and histograms behind `GET /metrics`.
@@ -126,6 +128,16 @@ public final class ScopeGateService: Sendable {
         return KeyScheduleLinter.warnings(
             for: schedule, file: file, at: clock(), tokenLifetime: configuration.tokenLifetime, leeway: configuration.verification.leeway,
             previous: previous)
+    }
+
+    /// What the watch of the store does on each turn besides reading revocations (about once a second):
+    /// other replicas' login failures read, and this replica's keys compared with theirs. May block.
+    func storeTurn(now: Date) {
+        (loginAttempts as? LoginThrottle)?.catchUp(now: now)
+        let state = current
+        guard let store = state.configuration.revocations.store else { return }
+        let keys = state.configuration.keySchedule?.keys.map(\.key) ?? state.keyring.keys
+        keyAgreement.check(keys, store: store, now: now, logger: logger, metrics: metrics)
     }
 
     /// Whether `/readyz` answers 200: set once the service accepts requests, cleared when it starts stopping.

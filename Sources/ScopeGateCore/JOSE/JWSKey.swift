@@ -28,3 +28,18 @@ extension JWSKey {
         name == algorithm.rawValue
     }
 }
+
+extension JWSKey {
+    /// A value equal for two copies of one key and different for two keys, safe to show and to share
+    /// (replicas compare theirs through the store): for a public key the SHA-256 of its public JWK, for
+    /// a secret key its own MAC of a fixed text (which tells nothing of the secret, nor of the MAC of
+    /// anything else).
+    public func fingerprint() throws(CryptoError) -> String {
+        if let jwk = publicJWK {
+            var writer = JSONWriter()
+            writer.value(jwk)
+            return Base64URL.encode(sha256(writer.bytes))
+        }
+        return Base64URL.encode(try sign(Array("ScopeGate key fingerprint".utf8)[...]))
+    }
+}

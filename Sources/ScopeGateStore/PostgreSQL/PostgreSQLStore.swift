@@ -78,6 +78,14 @@ public final class PostgreSQLStore: StateStore {
             last_failure_ms BIGINT NOT NULL
         );
         """,
+        """
+        CREATE TABLE signing_keys (
+            kid BYTEA NOT NULL,
+            fingerprint BYTEA NOT NULL,
+            last_seen_ms BIGINT NOT NULL,
+            PRIMARY KEY (kid, fingerprint)
+        );
+        """,
     ]
 
     /// The advisory lock migrations run under ("SCOPEGAT" in ASCII).
@@ -351,6 +359,29 @@ public final class PostgreSQLStore: StateStore {
             guard row.count == 4, let key = row[0].text, let failures = row[1].integer, let blocked = row[2].integer, let last = row[3].integer
             else { return nil }
             return LoginFailure(key: key, failures: Int(failures), blockedUntil: Self.date(blocked), lastFailure: Self.date(last))
+        }
+    }
+
+    public func recordKeys(_ keys: [KeyRecord], at now: Date, since: Date) throws(StoreError) -> [KeyRecord] {
+        try write { connection throws(PostgreSQLError) in
+            var seen: [KeyRecord] = []
+            for key in keys {
+                try connection.query(
+                    """
+                    INSERT INTO signing_keys (kid, fingerprint, last_seen_ms) VALUES ($1, $2, $3)
+                    ON CONFLICT (kid, fingerprint) DO UPDATE SET last_seen_ms = GREATEST(signing_keys.last_seen_ms, excluded.last_seen_ms)
+                    """, [.text(key.keyID), .text(key.fingerprint), .integer(Self.milliseconds(now))])
+            }
+            for id in Set(keys.map(\.keyID)) {
+                for row in try connection.query(
+                    "SELECT fingerprint, last_seen_ms FROM signing_keys WHERE kid = $1 AND last_seen_ms >= $2",
+                    [.text(id), .integer(Self.milliseconds(since))])
+                {
+                    guard row.count == 2, let fingerprint = row[0].text, let seenAt = row[1].integer else { continue }
+                    seen.append(KeyRecord(keyID: id, fingerprint: fingerprint, lastSeen: Self.date(seenAt)))
+                }
+            }
+            return seen
         }
     }
 

@@ -76,6 +76,14 @@ public final class SQLiteStore: StateStore {
             last_failure_ms INTEGER NOT NULL
         ) STRICT, WITHOUT ROWID;
         """,
+        """
+        CREATE TABLE signing_keys (
+            kid TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            last_seen_ms INTEGER NOT NULL,
+            PRIMARY KEY (kid, fingerprint)
+        ) STRICT, WITHOUT ROWID;
+        """,
     ]
 
     /// The file.
@@ -286,6 +294,29 @@ public final class SQLiteStore: StateStore {
             guard row.count == 4, let key = row[0].text, let failures = row[1].integer, let blocked = row[2].integer, let last = row[3].integer
             else { return nil }
             return LoginFailure(key: key, failures: Int(failures), blockedUntil: Self.date(blocked), lastFailure: Self.date(last))
+        }
+    }
+
+    public func recordKeys(_ keys: [KeyRecord], at now: Date, since: Date) throws(StoreError) -> [KeyRecord] {
+        try write { connection throws(SQLiteError) in
+            var seen: [KeyRecord] = []
+            for key in keys {
+                try connection.query(
+                    """
+                    INSERT INTO signing_keys (kid, fingerprint, last_seen_ms) VALUES (?, ?, ?)
+                    ON CONFLICT (kid, fingerprint) DO UPDATE SET last_seen_ms = max(signing_keys.last_seen_ms, excluded.last_seen_ms)
+                    """, [.text(key.keyID), .text(key.fingerprint), .integer(Self.milliseconds(now))])
+            }
+            for id in Set(keys.map(\.keyID)) {
+                for row in try connection.query(
+                    "SELECT fingerprint, last_seen_ms FROM signing_keys WHERE kid = ? AND last_seen_ms >= ?",
+                    [.text(id), .integer(Self.milliseconds(since))])
+                {
+                    guard row.count == 2, let fingerprint = row[0].text, let seenAt = row[1].integer else { continue }
+                    seen.append(KeyRecord(keyID: id, fingerprint: fingerprint, lastSeen: Self.date(seenAt)))
+                }
+            }
+            return seen
         }
     }
 

@@ -41,6 +41,8 @@ public final class ServiceMetrics: Sendable {
     /// `scopegate_store_up` and `scopegate_store_staleness_seconds`, made at the first scrape of a service
     /// that has a store.
     private let storeGauges = Mutex<(up: CoreMetrics.Gauge, staleness: CoreMetrics.Gauge)?>(nil)
+    /// `scopegate_key_mismatches`, made at the first comparison of keys with other replicas.
+    private let keyMismatches = Mutex<CoreMetrics.Gauge?>(nil)
 
     private struct ReportKey: Hashable {
         let rule: String
@@ -137,6 +139,17 @@ public final class ServiceMetrics: Sendable {
         }
         gauges.up.record(up ? 1 : 0)
         gauges.staleness.record(staleness)
+    }
+
+    /// Sets how many key ids have different material on another replica.
+    func recordKeyMismatches(_ count: Int) {
+        let gauge = keyMismatches.withLock { gauge in
+            if let gauge { return gauge }
+            let made = CoreMetrics.Gauge(label: "scopegate_key_mismatches", factory: factory)
+            gauge = made
+            return made
+        }
+        gauge.record(count)
     }
 
     /// Records a reload's result.
