@@ -195,7 +195,7 @@ import ScopeGateTesting
         let refusedNice = try run(["serve", "--demo", "--login-nice", "20"])
         #expect(refusedNice.status == 64)
         #expect(refusedNice.errors.contains("--login-nice must be 0 to 19"))
-        var accepted = try ServingProcess(["--demo", "--login-queue", "1", "--login-max-wait", "250", "--login-nice", "3"])
+        let accepted = try ServingProcess(["--demo", "--login-queue", "1", "--login-max-wait", "250", "--login-nice", "3"])
         #expect(try sendRequest(port: accepted.port, target: "/healthz").status == 200)
         // The password-check threads run at the niceness asked for; the polling threads keep the process's.
         let threads = threadNiceness(pid: "\(accepted.process.processIdentifier)")
