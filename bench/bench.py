@@ -130,6 +130,81 @@ uwsgi_temp_path {directory}/u; scgi_temp_path {directory}/s; {config_body} }}"""
     return process
 
 
+def start_postgres():
+    """Debian's PostgreSQL with its default settings in a folder of its own (as the postgres user when root,
+    since PostgreSQL refuses root), stopped at exit by the postmaster's pid; the URL of a new database."""
+    import glob
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not binaries:
+        raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
+    bin_dir = os.path.dirname(binaries[-1])
+    folder = tempfile.mkdtemp(prefix="scopegate-bench-postgres-")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    if os.getuid() == 0:
+        shutil.chown(folder, "postgres")
+    subprocess.run(as_postgres + [f"{bin_dir}/initdb", "-D", f"{folder}/data", "-U", "postgres", "-A", "trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    port = free_port()
+    subprocess.Popen(as_postgres + [f"{bin_dir}/postgres", "-D", f"{folder}/data", "-p", str(port), "-k", folder,
+                                    "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop_postgres():
+        try:
+            os.kill(int(open(f"{folder}/data/postmaster.pid").readline()), signal.SIGINT)
+            for _ in range(100):
+                if not os.path.exists(f"{folder}/data/postmaster.pid"):
+                    break
+                time.sleep(0.05)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+    atexit.register(stop_postgres)
+    deadline = time.time() + 30
+    while subprocess.run([f"{bin_dir}/pg_isready", "-h", "127.0.0.1", "-p", str(port), "-q"]).returncode != 0:
+        if time.time() > deadline:
+            raise SystemExit("postgres did not start")
+        time.sleep(0.05)
+    subprocess.run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "scopegate"], check=True)
+    return f"postgres://postgres@127.0.0.1:{port}/scopegate"
+
+
+def post(connection, path, fields):
+    connection.request("POST", path, urllib.parse.urlencode(fields), {"Content-Type": "application/x-www-form-urlencoded"})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def auth_status(connection, token):
+    connection.request("GET", "/auth", headers={"Authorization": f"Bearer {token}", "X-Original-URI": "/users/me/items/",
+                                                "X-Original-Method": "GET"})
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def propagation_ms(first_port, second_port, count):
+    """Revocations made on one replica (`/revoke`), each timed from its answer until the other replica refuses
+    the token: milliseconds, sorted."""
+    import http.client
+    first, second = http.client.HTTPConnection("127.0.0.1", first_port), http.client.HTTPConnection("127.0.0.1", second_port)
+    latencies = []
+    for _ in range(count):
+        status, body = post(first, "/token", {"username": "refresher", "password": "refreshpassword", "scope": "me items"})
+        token = json.loads(body)["access_token"]
+        if auth_status(second, token) != 200:
+            raise SystemExit("the second replica refused a fresh token")
+        status, _ = post(first, "/revoke", {"token": token})
+        started = time.perf_counter()
+        if status != 200:
+            raise SystemExit(f"/revoke answered {status}")
+        while auth_status(second, token) != 401:
+            if time.perf_counter() - started > 5:
+                raise SystemExit("a revocation did not reach the other replica within 5 s")
+        latencies.append((time.perf_counter() - started) * 1000)
+    return sorted(latencies)
+
+
 # Each wrk thread walks its half of a token file, one token per request, so with a file larger than the
 # verified-token cache (10,000 entries, VerifiedTokenCache) every request is a miss: the token is decoded,
 # verified and looked up again.
@@ -336,6 +411,24 @@ def main():
     refresh_script = f"{WORK}/refresh.lua"
     open(refresh_script, "w").write(REFRESH_SCRIPT)
 
+    # Replicas on PostgreSQL (Debian's, default settings): the default configuration with --store
+    # postgres://… beside the same with the default SQLite store, and two more replicas on the database
+    # for revocation propagation and regulation (limits raised so that failed logins are counted, never
+    # refused).
+    postgres_url = start_postgres()
+    pg_port, sqlite_port, replica_a_port, replica_b_port = (free_port() for _ in range(4))
+    pg_daemon, _ = start_scopegate(small, pg_port, ["--store", postgres_url])
+    sqlite_daemon, _ = start_scopegate(small, sqlite_port)
+    lenient = ["--regulate-after-pair", "1000000000", "--regulate-after-address", "1000000000", "--regulate-after-user", "1000000000"]
+    replica_options = ["--store", postgres_url, "--bcrypt-cost", "4", *lenient]
+    replica_a, _ = start_scopegate(small, replica_a_port, replica_options, users=f"{WORK}/users-refresh.yaml")
+    replica_b, _ = start_scopegate(small, replica_b_port, replica_options, users=f"{WORK}/users-refresh.yaml")
+    sqlite_replica_port = free_port()
+    sqlite_replica, _ = start_scopegate(small, sqlite_replica_port, ["--bcrypt-cost", "4", *lenient], users=f"{WORK}/users-refresh.yaml")
+    failed_login = f"{WORK}/failed-login.lua"
+    open(failed_login, "w").write('wrk.method = "POST"\nwrk.body = "username=refresher&password=wrong"\n'
+                                  'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
+
     def refresh_chains():
         path = f"{WORK}/refresh-tokens-{time.time_ns()}"
         with open(path, "w") as f:
@@ -402,7 +495,9 @@ def main():
                                      "chain", "plain", "ceiling", "auth10k", "auth5", "ES256", "EdDSA", "RS256",
                                      "miss-HS256", "miss-ES256", "miss-EdDSA", "miss-RS256", "identity", "no_identity",
                                      "client_credentials", "client_credentials_es256", "healthz_clients", "revocations",
-                                     "refresh", "healthz_refresh", "login_big", "login_one", "hosts", "hosts5"]}
+                                     "refresh", "healthz_refresh", "login_big", "login_one", "hosts", "hosts5", "auth_pg", "auth_sqlite",
+                                     "fail_pg", "fail_sqlite", "login_pg"]}
+    propagation = []
     openssl_rates = []
     peak_rss = 0.0
     for _ in range(REPEATS):
@@ -442,6 +537,15 @@ def main():
         for name in ("big", "one"):
             process, port = stored_daemons[name]
             results[f"login_{name}"].append(wrk(f"http://127.0.0.1:{port}/token", connections=1, pids=[process.pid], script=(stored_login,)))
+        results["auth_pg"].append(wrk(f"http://127.0.0.1:{pg_port}/auth", auth_headers, pids=[pg_daemon.pid]))
+        results["auth_sqlite"].append(wrk(f"http://127.0.0.1:{sqlite_port}/auth", auth_headers, pids=[sqlite_daemon.pid]))
+        # One connection: each failed login's latency, counted in the store (PostgreSQL, or SQLite), beside
+        # the same user's successful login on the PostgreSQL replica.
+        results["fail_pg"].append(wrk(f"http://127.0.0.1:{replica_a_port}/token", connections=1, pids=[replica_a.pid], script=(failed_login,)))
+        results["fail_sqlite"].append(
+            wrk(f"http://127.0.0.1:{sqlite_replica_port}/token", connections=1, pids=[sqlite_replica.pid], script=(failed_login,)))
+        results["login_pg"].append(wrk(f"http://127.0.0.1:{replica_a_port}/token", connections=1, pids=[replica_a.pid], script=(stored_login,)))
+    propagation = propagation_ms(replica_a_port, replica_b_port, 1000)
 
     # One cost-12 hash, timed here, gives the machine's login limit.
     # (libxcrypt through Python's crypt module: the same library ScopeGate calls, without a process start.)
@@ -482,6 +586,7 @@ def main():
     dropped = dropped_match.group(1) if dropped_match else "not counted"
     for process in (scopegate, scopegate_quiet, scopegate_warning, scopegate10k, scopegate_hosts, upstream, static, static_log, proxies, identity, no_identity,
                     clients_daemon, clients_es_daemon, revocations_daemon, miss_daemon, refresh_daemon,
+                    pg_daemon, sqlite_daemon, replica_a, replica_b, sqlite_replica,
                     *(entry[0] for entry in stored_daemons.values()),
                     *(entry[0] for entry in asymmetric.values())):
         stop(process)
@@ -547,6 +652,13 @@ def main():
     lookup = statistics.median(big["p50"] - one["p50"] for big, one in zip(results["login_big"], results["login_one"]))
     compare("  (login p50 ms, 100,000 users vs one)", results["login_big"], results["login_one"], "p50", 3)
     row("  (a login's lookup in 100,000 users, ms)", f"{max(lookup, 0):.3f}", "", "", "< 1")
+    compare("/auth req/s, PostgreSQL store vs SQLite", results["auth_pg"], results["auth_sqlite"], "rps", 0, "~1.00")
+    compare("  (CPU us/request, PostgreSQL vs SQLite)", results["auth_pg"], results["auth_sqlite"], "cpu_us", 1)
+    quantile = lambda values, q: values[min(len(values) - 1, int(q * len(values)))]
+    row(f"revocation reaching another replica, {len(propagation)}: p50/p99 ms", f"{quantile(propagation, 0.5):.2f}/{quantile(propagation, 0.99):.2f}",
+        f"max {propagation[-1]:.1f}", "", "p99<=100")
+    compare("failed login p50 ms, PostgreSQL vs SQLite counted", results["fail_pg"], results["fail_sqlite"], "p50", 3)
+    compare("  (failed vs successful login p50 ms, PostgreSQL)", results["fail_pg"], results["login_pg"], "p50", 3)
     compare("CPU us/decision, 10,000 rules vs 5 rules", results["auth10k"], results["auth5"], "cpu_us", 1, "<= 1.10")
     compare("CPU us/decision, 1,000 hosts x 10 rules vs 5 rules", results["hosts"], results["hosts5"], "cpu_us", 1, "<= 1.10")
     compare("/auth p99 ms during login flood vs alone", during, alone, "p99", 2, "<=5ms,<=2x")
@@ -557,7 +669,8 @@ def main():
     row("startup to first /healthz 200 (ms)", f"{ready_ms:.0f}", "", "", "<= 100")
     row("RSS idle / under load (MB)", f"{idle['VmRSS']:.1f}/{peak_rss:.1f}", "", "", "<= 20 idle")
     row("  (idle: anonymous / file-backed code, MB)", f"{idle['RssAnon']:.1f}/{idle['RssFile']:.1f}", "", "", "")
-    errors = sum(run["errors"] for runs in results.values() for run in runs)
+    # Failed logins answer 401 by design.
+    errors = sum(run["errors"] for name, runs in results.items() if not name.startswith("fail_") for run in runs)
     access_lines = sum(1 for line in open(f"{WORK}/scopegate-{sg_port}.log") if '"message":"request"' in line)
     print(f"\nnon-2xx answers in the throughput runs: {errors}")
     print(f"access-log lines the default ScopeGate wrote: {access_lines}, dropped: {dropped}")
