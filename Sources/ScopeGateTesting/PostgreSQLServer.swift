@@ -28,9 +28,15 @@ public final class PostgreSQLServer: Sendable {
     private let databases = Mutex(0)
     /// The postmaster's pid while it runs.
     private let pid = Mutex<pid_t?>(nil)
+    /// `-c name=value` settings beyond the tests' defaults.
+    private let settings: [String]
 
-    /// A new server of the caller's own, started.
-    public init() throws(TestHTTPError) {
+    /// A new server of the caller's own, started. `prepare` may write into the data folder (certificates,
+    /// `pg_hba.conf`) before the first start; `settings` are more `name=value` settings (`ssl=on`). The
+    /// helpers here (`newDatabase`, `psql`) connect through the unix socket, as the superuser, whatever
+    /// `pg_hba.conf` asks of TCP clients.
+    public init(settings: [String] = [], prepare: ((_ dataFolder: String) throws -> Void)? = nil) throws(TestHTTPError) {
+        self.settings = settings
         _ = exitHandler
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let version = versions.sorted().last, FileManager.default.fileExists(atPath: "/usr/lib/postgresql/\(version)/bin/initdb") else {
@@ -43,6 +49,10 @@ public final class PostgreSQLServer: Sendable {
             if getuid() == 0 { try Self.run("/usr/bin/chown", ["postgres", folder]) }
             let (initdb, arguments) = Self.asPostgres(bin + "/initdb", ["-D", folder + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
             try Self.run(initdb, arguments)
+            if let prepare {
+                try prepare(folder + "/data")
+                if getuid() == 0 { try Self.run("/usr/bin/chown", ["-R", "postgres", folder + "/data"]) }
+            }
         } catch {
             throw TestHTTPError(description: "initdb: \(error)")
         }
@@ -58,7 +68,7 @@ public final class PostgreSQLServer: Sendable {
             [
                 "-D", folder + "/data", "-p", "\(port)", "-k", folder, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-            ])
+            ] + settings.flatMap { ["-c", $0] })
         server.executableURL = URL(fileURLWithPath: postgres)
         server.arguments = arguments
         server.standardOutput = FileHandle.nullDevice
@@ -102,13 +112,13 @@ public final class PostgreSQLServer: Sendable {
             return count
         }
         let name = "scopegate_\(getpid())_\(index)"
-        try Self.run(bin + "/createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", name])
+        try Self.run(bin + "/createdb", ["-h", folder, "-p", "\(port)", "-U", "postgres", name])
         return "postgres://postgres@127.0.0.1:\(port)/\(name)"
     }
 
     /// Runs SQL against database `name` with psql, returning its unaligned output.
     public func psql(_ database: String, _ sql: String) throws -> String {
-        try Self.run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        try Self.run("/usr/bin/psql", ["-h", folder, "-p", "\(port)", "-U", "postgres", "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
     }
 
     /// The command that runs `path` as the `postgres` user when this process is root, as itself otherwise.

@@ -112,6 +112,8 @@ public final class Revocations: Sendable {
                 }
                 everyTurn(clock())
                 if health.recordSync(at: clock()) {
+                    // Under deny, decisions looked further while the store was lost; now only for revocations.
+                    inForce.store(!table.read().isEmpty, ordering: .releasing)
                     logger.notice("store reachable again; revocations and users read again", metadata: ["store.changes": "\(count)"])
                 }
                 backoff = 0.5
