@@ -156,6 +156,34 @@ import Testing
         #expect(steady.counts.keys.sorted() == [200], "answers through nginx while a replica restarted: \(steady.counts)")
     }
 
+    /// Users kept in the database (`--users store`) still log in while it is away, as last read, with
+    /// access tokens only.
+    @Test func storedUsersLogInWhileTheDatabaseIsAway() throws {
+        let database = try PostgreSQLServer()
+        defer { database.stop() }
+        let store = try database.newDatabase()
+        let imported = try run(["users", "import", Self.users, "--store", store])
+        #expect(imported.status == 0, "\(imported.errors)")
+        let replica = try ServingProcess(
+            [
+                "--policy", Self.policy, "--users", "store", "--secret-file", Self.secret, "--store", store, "--store-timeout", "500",
+                "--refresh-token-lifetime", "600",
+            ])
+        defer { replica.stop() }
+        #expect(try Self.login(replica.port).text.contains("refresh_token"))
+        database.stop()
+        #expect(waitUntil(timeout: 3) { (try? Self.metric(replica.port, "scopegate_store_up")) == 0 })
+        let started = ContinuousClock.now
+        let login = try Self.login(replica.port)
+        #expect(ContinuousClock.now - started < .milliseconds(400), "a login while the store is lost does not wait on it")
+        #expect(login.status == 200 && !login.text.contains("refresh_token"), "\(login.text)")
+        #expect(try Self.auth(replica.port, try Self.json(login)["access_token"] as? String ?? "") == 200)
+        let wrong = try sendRequest(
+            port: replica.port, method: "POST", target: "/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: formBody([("username", "bob"), ("password", "wrong")]))
+        #expect(wrong.status == 400 && wrong.text.contains("Incorrect username or password"))
+    }
+
     // MARK: - Requests
 
     static func login(_ port: UInt16) throws -> TestHTTPResponse {

@@ -26,6 +26,8 @@ public final class PasswordUpgrades: Sendable {
                 metadata: ["auth.subject": "\(user.username)", "password.scheme": "\(from)"])
             return
         }
+        // While the store is lost the upgrade waits for a later login (it would only wait on the store).
+        guard configuration.revocations.health.isUp else { return }
         let upgraded: String
         do {
             upgraded = try hasher.hash(password)

@@ -72,18 +72,27 @@ public final class StoredUsers: Sendable {
     }
 
     /// Keeps what runs after a change decisions see (put in force by the watch of the store's changes,
-    /// ``Revocations/startWatching(users:logger:clock:)``, and by a login that caught up).
+    /// ``Revocations/startWatching(users:everyTurn:logger:clock:)``, and by a login that caught up).
     func onChange(_ changed: @escaping @Sendable () -> Void) {
         self.changed.withLock { $0 = changed }
     }
 
     /// The user `name` as the store holds it now, for a login. When the copy decisions read is behind on
-    /// this user (added, granted a scope, enabled since the last poll), it catches up first, so the token
-    /// the login issues works at `/auth` at once. May block: call it from a worker.
-    func user(named name: String) throws(StoreError) -> UserRecord? {
-        guard let record = try store.user(named: name).map(Self.record) else { return nil }
+    /// this user (added, granted a scope, enabled since the last read), it catches up first, so the token
+    /// the login issues works at `/auth` at once. While the store is lost (`storeReachable` false, or the
+    /// read fails) the copy answers: logins go on with the users as last read. May block: call it from a
+    /// worker.
+    func user(named name: String, storeReachable: Bool = true) -> UserRecord? {
+        guard storeReachable else { return copy.withLock { $0.users[name] } }
+        let stored: StoredUser?
+        do {
+            stored = try store.user(named: name)
+        } catch {
+            return copy.withLock { $0.users[name] }
+        }
+        guard let record = stored.map(Self.record) else { return nil }
         let behind = copy.withLock { $0.users[name].map { Self.decisionsDiffer($0, record) } ?? true }
-        if behind { try catchUp() }
+        if behind { try? catchUp() }
         return record
     }
 }

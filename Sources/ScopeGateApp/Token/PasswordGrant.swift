@@ -33,15 +33,7 @@ struct PasswordGrant: GrantType {
         let hasher = configuration.passwordHasher
         let found: UserRecord?
         if let stored = configuration.storedUsers {
-            do {
-                found = try stored.user(named: username)
-            } catch {
-                context.logger.error("cannot read a user from the store", metadata: ["error": "\(error)"])
-                return .refused(
-                    GrantRefusal(
-                        response: FastAPIResponses.detail(503, "Cannot check logins right now", headers: [("Retry-After", "1")] + FastAPIResponses.noStore)),
-                    failedLogin: false)
-            }
+            found = stored.user(named: username, storeReachable: configuration.revocations.health.isUp)
         } else {
             found = configuration.users[username]
         }
