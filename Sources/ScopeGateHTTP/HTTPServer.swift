@@ -193,15 +193,17 @@ private final class RequestState: @unchecked Sendable {
     let method: String
     let path: [UInt8]
     let headers: HTTPHeaders
+    let query: [(name: String, value: String)]
     let clientAddress: IPAddress?
     var body: [UInt8] = []
     var rejection: HTTPResponse?
     var response: HTTPResponse?
 
-    init(method: String, path: [UInt8], headers: HTTPHeaders, clientAddress: IPAddress?) {
+    init(method: String, path: [UInt8], headers: HTTPHeaders, query: [(name: String, value: String)], clientAddress: IPAddress?) {
         self.method = method
         self.path = path
         self.headers = headers
+        self.query = query
         self.clientAddress = clientAddress
     }
 }
@@ -257,10 +259,10 @@ private final class ServerContext: @unchecked Sendable {
     ) -> MHD_Result {
         guard let existing = unsafe requestContext.pointee else {
             active.add(1)
-            let (headers, defect) = unsafe RequestHead.read(connection: connection, method: method, target: url, version: version)
+            let (headers, query, defect) = unsafe RequestHead.read(connection: connection, method: method, target: url, version: version)
             let state = unsafe RequestState(
                 method: Self.methodName(method), path: path(of: url),
-                headers: headers, clientAddress: clientAddress(of: connection))
+                headers: headers, query: query, clientAddress: clientAddress(of: connection))
             unsafe requestContext.pointee = unsafe Unmanaged.passRetained(state).toOpaque()
             if let defect {
                 // Never decide on what is left of a head libmicrohttpd could not hand over whole.
@@ -291,7 +293,7 @@ private final class ServerContext: @unchecked Sendable {
 
         let request = HTTPRequest(
             method: state.method, path: state.path, headers: state.headers, body: state.body,
-            clientAddress: state.clientAddress)
+            clientAddress: state.clientAddress, query: state.query)
         switch handler(request) {
         case .respond(let response):
             return unsafe queue(response, on: connection)

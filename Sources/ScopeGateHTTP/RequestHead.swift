@@ -36,22 +36,24 @@ enum RequestHeadDefect: Equatable, Sendable, CustomStringConvertible {
 /// What this cannot tell apart is one NUL right before a bare LF from a CR before it (both are two NULs
 /// once parsed): a value can lose one trailing NUL byte there, and nothing else.
 enum RequestHead {
-    /// The fields, and the defect that makes the head unreadable, if any.
+    /// The fields, the query's arguments as sent (percent-escapes intact; empty when there is no query),
+    /// and the defect that makes the head unreadable, if any.
     static func read(
         connection: OpaquePointer, method: UnsafePointer<CChar>, target: UnsafePointer<CChar>,
         version: UnsafePointer<CChar>
-    ) -> (HTTPHeaders, RequestHeadDefect?) {
+    ) -> (HTTPHeaders, [(name: String, value: String)], RequestHeadDefect?) {
         var walk = unsafe Walk(end: UnsafeRawPointer(version) + strlen(version))
         let methodStart = unsafe UnsafeRawPointer(method)
         let targetStart = unsafe UnsafeRawPointer(target)
-        guard unsafe targetStart == methodStart + strlen(method) + 1 else { return (walk.headers, .requestLine) }
+        guard unsafe targetStart == methodStart + strlen(method) + 1 else { return (walk.headers, [], .requestLine) }
         let targetEnd = unsafe targetStart + strlen(target)
         let afterTarget = unsafe targetEnd.distance(to: UnsafeRawPointer(version))
         // libmicrohttpd ends the target at the query's "?" and parses the query in place, so its first
         // argument starts right after: anything else between the target and the version was cut off.
         if unsafe afterTarget != 1 && !(afterTarget > 1 && firstQueryArgument(of: connection) == targetEnd + 1) {
-            return (walk.headers, .requestLine)
+            return (walk.headers, [], .requestLine)
         }
+        let query = unsafe afterTarget > 1 ? queryArguments(of: connection) : []
 
         unsafe withUnsafeMutablePointer(to: &walk) { pointer in
             _ = unsafe MHD_get_connection_values_n(
@@ -79,7 +81,27 @@ enum RequestHead {
             let tail = unsafe size > 0 ? walk.end.distance(to: methodStart + size) : 0
             if unsafe !(2...4).contains(tail) || !isZero(walk.end, count: tail) { walk.defect = .field }
         }
-        return (walk.headers, walk.defect)
+        return (walk.headers, query, walk.defect)
+    }
+
+    /// The query's arguments in order, as sent: libmicrohttpd splits them, and ScopeGate's unescaper
+    /// leaves their percent-escapes for the reader (an argument without `=` has an empty value).
+    private static func queryArguments(of connection: OpaquePointer) -> [(name: String, value: String)] {
+        var arguments: [(name: String, value: String)] = []
+        unsafe withUnsafeMutablePointer(to: &arguments) { pointer in
+            _ = unsafe MHD_get_connection_values_n(
+                connection, .GET_ARGUMENT_KIND,
+                { cls, _, key, keySize, value, valueSize in
+                    guard let cls = unsafe cls, let key = unsafe key else { return .YES }
+                    let list = unsafe cls.assumingMemoryBound(to: [(name: String, value: String)].self)
+                    guard unsafe list.pointee.count < 64 else { return .NO }
+                    let name = unsafe String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self)
+                    let text = unsafe value.map { unsafe String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self) } ?? ""
+                    unsafe list.pointee.append((name, text))
+                    return .YES
+                }, UnsafeMutableRawPointer(pointer))
+        }
+        return arguments
     }
 
     /// Where the first query argument's name starts, or nil when libmicrohttpd found none.

@@ -94,6 +94,13 @@ public protocol StateStore: Sendable {
     /// material under one `kid`.
     func recordKeys(_ keys: [KeyRecord], at now: Date, since: Date) throws(StoreError) -> [KeyRecord]
 
+    /// Keeps an authorization code until it is redeemed or expires.
+    func createAuthorizationCode(_ code: AuthorizationCode) throws(StoreError)
+
+    /// Redeems the code with hash `hash` at `now`, atomically: of any number of concurrent redemptions
+    /// one finds it ``CodeRedemption/redeemed(_:)``, the others ``CodeRedemption/reused(_:)``.
+    func redeemAuthorizationCode(hash: String, at now: Date) throws(StoreError) -> CodeRedemption
+
     /// Housekeeping the service runs about once a second, off the request threads (SQLite: a checkpoint
     /// of its write-ahead log, so a request's commit seldom has one to do).
     func maintain() throws(StoreError)

@@ -35,6 +35,58 @@ import Testing
         #expect(directory.grantableScopes == ["invoices:read", "items", "reports"])
     }
 
+    /// Clients of the code flow: public ones hold no secret and use only the code and refresh grants;
+    /// every redirect URI is absolute, fragment-free, https (http only to loopback) or a private-use scheme.
+    @Test func codeFlowClientsAndTheirRedirectURIs() throws {
+        let loaded = try ClientDirectory.load(
+            yaml: """
+                clients:
+                  spa:
+                    public: true
+                    grant_types: [authorization_code, refresh_token]
+                    redirect_uris: ["https://app.example/cb", "http://127.0.0.1/cb", "com.example.app:/cb"]
+                    scopes: [me]
+                """, file: "clients.yaml")
+        let spa = try #require(loaded["spa"])
+        #expect(spa.isPublic && spa.secretHashes.isEmpty && spa.redirectURIs.count == 3)
+        #expect(spa.registeredRedirect("http://127.0.0.1:8123/cb") == "http://127.0.0.1:8123/cb")
+        #expect(spa.registeredRedirect("http://127.0.0.1:0/cb") == nil && spa.registeredRedirect("http://127.0.0.1:99999/cb") == nil)
+        #expect(spa.registeredRedirect("https://app.example:443/cb") == nil && spa.registeredRedirect("https://app.example/cb/") == nil)
+        let yaml = """
+            clients:
+              a:
+                public: true
+                secret_hashes: ["\(Self.hash)"]
+                grant_types: [client_credentials]
+                redirect_uris: ["https://ok.example/cb"]
+                scopes: [me]
+              b:
+                secret_hashes: ["\(Self.hash)"]
+                grant_types: [authorization_code]
+                scopes: [me]
+              c:
+                secret_hashes: ["\(Self.hash)"]
+                grant_types: [authorization_code]
+                redirect_uris: ["/relative", "https://x.example/cb#frag", "http://app.example/cb", "javascript:alert(1)", "https:///nohost", "custom:/cb"]
+                scopes: [me]
+            """
+        let error = try #require(throws: ConfigurationError.self) { try ClientDirectory.load(yaml: yaml, file: "clients.yaml") }
+        let text = error.description
+        for expected in [
+            "client \"a\": a public client has no \"secret_hashes\"",
+            "client \"a\": a public client may use only \"authorization_code\" and \"refresh_token\"",
+            "client \"b\": \"authorization_code\" needs \"redirect_uris\"",
+            "redirect URI \"/relative\" must be absolute",
+            "redirect URI \"https://x.example/cb#frag\" must not have a fragment",
+            "redirect URI \"http://app.example/cb\" may use http only to a loopback address",
+            "redirect URI \"javascript:alert(1)\" must not use the javascript: scheme",
+            "redirect URI \"https:///nohost\" must name a host",
+            "redirect URI \"custom:/cb\" must use https, http to a loopback address, or a private-use scheme",
+        ] {
+            #expect(text.contains(expected), "missing: \(expected)\nin:\n\(text)")
+        }
+    }
+
     @Test func reportsEveryProblemWithItsPlace() throws {
         let yaml = """
             clients:
@@ -64,7 +116,7 @@ import Testing
             "clients.yaml:14:5: error: client \"w\": unknown key \"colour\"",
             "clients.yaml:7:21: error: client \"w\": secret hash is not a valid PBKDF2-SHA256 hash",
             "clients.yaml:7:20: error: client \"w\": \"secret_hashes\" holds one hash, or two while a secret is being rotated",
-            "clients.yaml:8:19: error: client \"w\": grant type \"implicit\" is not one ScopeGate offers clients (client_credentials, password, token_exchange, refresh_token)",
+            "clients.yaml:8:19: error: client \"w\": grant type \"implicit\" is not one ScopeGate offers clients (client_credentials, password, token_exchange, refresh_token, authorization_code)",
             "clients.yaml:9:14: error: client \"w\": \"a b\" is not a valid scope",
             "clients.yaml:10:21: error: client \"w\": default scope \"c\" is not in its \"scopes\"",
             "clients.yaml:11:17: error: client \"w\": an audience is 1 to 256 characters with no control characters",

@@ -36,6 +36,7 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case aSnapshotHoldsEveryRevocationAndItsCount
     case loginFailuresAddUpAcrossHandles
     case keyRecordsShowOtherMaterialUnderOneKeyID
+    case anAuthorizationCodeIsRedeemedOnce
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -164,6 +165,29 @@ enum StoreCheck: String, CaseIterable, Sendable {
             let again = try store.recordKeys(mine, at: now, since: now - 600)
             #expect(Set(again.filter { $0.keyID == "k1" }.map(\.fingerprint)) == ["f1", "f2"])
             #expect(again.filter { $0.keyID == "" }.map(\.fingerprint) == ["h1"])
+        case .anAuthorizationCodeIsRedeemedOnce:
+            let code = AuthorizationCode(
+                hash: "code-hash", clientID: "web-app", redirectURI: "https://app.example/cb", subject: "alice", scopes: ["me", "items"],
+                challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", createdAt: now, expiresAt: now + 60, tokenID: "jti-c", familyID: "fam-c")
+            try store.createAuthorizationCode(code)
+            try store.createAuthorizationCode(
+                AuthorizationCode(
+                    hash: "late", clientID: "web-app", redirectURI: "https://app.example/cb", subject: "alice", scopes: [], challenge: "x",
+                    createdAt: now, expiresAt: now + 60, tokenID: "j", familyID: "f"))
+            // Two handles (two replicas) redeeming it at once: one redemption, every other one a reuse.
+            let other = try fixture.open()
+            let outcomes = Mutex<[CodeRedemption]>([])
+            DispatchQueue.concurrentPerform(iterations: 20) { index in
+                if let outcome = try? (index % 2 == 0 ? store : other).redeemAuthorizationCode(hash: "code-hash", at: now + 1) {
+                    outcomes.withLock { $0.append(outcome) }
+                }
+            }
+            let all = outcomes.withLock { $0 }
+            #expect(all.count == 20)
+            #expect(all.filter { $0 == .redeemed(code) }.count == 1)
+            #expect(all.filter { $0 == .reused(code) }.count == 19)
+            #expect(try store.redeemAuthorizationCode(hash: "late", at: now + 60) == .unknown, "expired")
+            #expect(try store.redeemAuthorizationCode(hash: "none", at: now) == .unknown)
         case .aRestartLosesNothing:
             try store.revokeToken(id: "kept", issuer: "iss", until: now + 3600)
             try store.setNotBefore(now, kind: "user", subject: "dave")

@@ -209,6 +209,10 @@ public final class ScopeGateService: Sendable {
         case "/logout":
             guard request.method == "POST" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "POST")) }
             return logOut(request)
+        case "/authorize":
+            return authorize(request)
+        case "/static/scopegate.css":
+            return refusedUnlessRead(request) ?? .respond(HTMLPage.stylesheet)
         case "/users/me/", "/users/me/items/", "/status/":
             guard request.method == "GET" else { return .respond(FastAPIResponses.methodNotAllowed(allow: "GET")) }
             return .respond(demoEndpoint(request))

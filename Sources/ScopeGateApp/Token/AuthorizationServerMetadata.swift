@@ -33,6 +33,14 @@ struct AuthorizationServerMetadata: Sendable {
             "response_types_supported": .array([]),
             "scopes_supported": .array(scopes.map(JSONValue.string)),
         ]
+        // The code flow, once some client may use it (RFC 6749 §4.1, PKCE S256 only, RFC 9207's iss).
+        if AuthorizationCodeGrant().isOffered(by: configuration) {
+            members["authorization_endpoint"] = .string(issuer + "/authorize")
+            members["response_types_supported"] = .array([.string("code")])
+            members["response_modes_supported"] = .array([.string("query")])
+            members["code_challenge_methods_supported"] = .array([.string("S256")])
+            members["authorization_response_iss_parameter_supported"] = .bool(true)
+        }
         // RFC 7662: only where some client may introspect.
         if configuration.clients.clients.values.contains(where: \.introspect) {
             members["introspection_endpoint"] = .string(issuer + "/introspect")

@@ -11,6 +11,8 @@ struct ClientCredentials: Sendable {
         case basic = "client_secret_basic"
         /// `client_id` and `client_secret` in the form.
         case post = "client_secret_post"
+        /// `client_id` alone: a public client (RFC 6749 §2.1), which holds no secret.
+        case none
     }
 
     let id: String
@@ -54,8 +56,9 @@ struct ClientAuthentication: Sendable {
             guard let postedID else { return .failure(Self.invalidClient("client_secret without client_id", basic: false)) }
             return .success(ClientCredentials(id: postedID, secret: postedSecret, method: .post))
         }
-        if let postedID, clients[postedID] != nil {
-            // A registered client must prove it is one.
+        if let postedID, let client = clients[postedID] {
+            // A public client names itself; any other registered client must prove it is one.
+            if client.isPublic { return .success(ClientCredentials(id: postedID, secret: "", method: .none)) }
             return .failure(Self.invalidClient("client \(quotedForMessage(postedID)) must authenticate", basic: false))
         }
         return .success(nil)
@@ -76,9 +79,12 @@ struct ClientAuthentication: Sendable {
     }
 
     /// The client `credentials` prove without a hash: an enabled client whose pair was accepted recently.
+    /// A public client presenting its id alone needs no hash either; one presenting a secret is refused
+    /// (by ``authenticate(_:clients:memory:now:)``: it has none to match).
     func rememberedClient(_ credentials: ClientCredentials, clients: ClientDirectory, memory: ClientSecretMemory, now: Date) -> ClientRecord? {
-        guard let client = clients[credentials.id], !client.disabled, memory.remembers(credentials.id, credentials.secret, for: client, now: now)
-        else { return nil }
+        guard let client = clients[credentials.id], !client.disabled else { return nil }
+        if credentials.method == .none { return client.isPublic ? client : nil }
+        guard memory.remembers(credentials.id, credentials.secret, for: client, now: now) else { return nil }
         return client
     }
 

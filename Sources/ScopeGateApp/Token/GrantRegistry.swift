@@ -13,5 +13,6 @@ struct GrantRegistry: Sendable {
     }
 
     /// The grants ScopeGate offers.
-    static let standard = GrantRegistry([PasswordGrant(), RefreshTokenGrant(), ClientCredentialsGrant(), TokenExchangeGrant()], defaultGrant: PasswordGrant())
+    static let standard = GrantRegistry(
+        [PasswordGrant(), RefreshTokenGrant(), ClientCredentialsGrant(), TokenExchangeGrant(), AuthorizationCodeGrant()], defaultGrant: PasswordGrant())
 }

@@ -106,14 +106,18 @@ struct IssueDetails: Sendable {
     var issuedTokenType: String?
     /// What happens with refresh tokens.
     var refresh: RefreshIssue = .none
+    /// The access token's `jti`; nil: a new random one. (A code's redemption uses the one chosen with the
+    /// code, so that a second use of the code can revoke the token.)
+    var tokenID: String?
 }
 
 /// Whether a token response carries a refresh token.
 enum RefreshIssue: Sendable {
     /// None (client_credentials, token exchange, logins without refresh tokens).
     case none
-    /// A login: starts a family when refresh tokens are on for its client (or for logins without one).
-    case startFamily
+    /// A login: starts a family when refresh tokens are on for its client (or for logins without one),
+    /// with the id `id` (nil: a new random one).
+    case startFamily(id: String? = nil)
     /// A redemption: the family's successor token, and the family (`sid`).
     case successor(token: String, family: RefreshFamily)
 }

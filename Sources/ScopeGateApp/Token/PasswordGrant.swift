@@ -30,6 +30,20 @@ struct PasswordGrant: GrantType {
                 GrantRefusal(response: FastAPIResponses.oauthError("unauthorized_client", description: "this client may not use the password grant")),
                 failedLogin: false)
         }
+        guard let user = verifiedUser(username: username, password: password, context: context) else { return .refused(incorrect, failedLogin: true) }
+        configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
+        var granted: [String] = []
+        // Through a client, the user gets no more than the client may be granted either.
+        for scope in requested where user.allows(scope: scope) && context.client?.allows(scope: scope) != false && !granted.contains(scope) {
+            granted.append(scope)
+        }
+        return .granted(principal: user, scopes: granted, details: IssueDetails(refresh: .startFamily()))
+    }
+
+    /// The user `username` names when `password` is theirs; nil (the same work, the same answer) for an
+    /// unknown user, a wrong password, or a user named like a client. Logged and counted.
+    static func verifiedUser(username: String, password: String, context: GrantContext) -> UserRecord? {
+        let configuration = context.state.configuration
         let hasher = configuration.passwordHasher
         let found: UserRecord?
         if let stored = configuration.storedUsers {
@@ -43,26 +57,20 @@ struct PasswordGrant: GrantType {
             hasher.verifyDummy(password)
             context.logger.warning(
                 "login refused: the user has the name of a client; rename one of them", metadata: ["auth.subject": "\(user.username)"])
-            return .refused(incorrect, failedLogin: true)
+            return nil
         }
         guard let user = found else {
             hasher.verifyDummy(password)
             context.metrics.recordLoginFailure(unknownUser: true)
             context.logger.info("login refused", metadata: ["auth.subject": "\(username.prefix(128))", "auth.reason": "unknown user"])
-            return .refused(incorrect, failedLogin: true)
+            return nil
         }
         guard hasher.verify(password, against: user.passwordHash) else {
             context.metrics.recordLoginFailure(unknownUser: false)
             context.logger.info("login refused", metadata: ["auth.subject": "\(user.username)", "auth.reason": "wrong password"])
-            return .refused(incorrect, failedLogin: true)
+            return nil
         }
-        configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
-        var granted: [String] = []
-        // Through a client, the user gets no more than the client may be granted either.
-        for scope in requested where user.allows(scope: scope) && context.client?.allows(scope: scope) != false && !granted.contains(scope) {
-            granted.append(scope)
-        }
-        return .granted(principal: user, scopes: granted, details: IssueDetails(refresh: .startFamily))
+        return user
     }
 
     private static let incorrect = GrantRefusal(response: FastAPIResponses.detail(400, "Incorrect username or password", headers: FastAPIResponses.noStore))

@@ -204,7 +204,7 @@ extension ScopeGateService {
                 headers: [("Retry-After", "1")])
         }
         do {
-            let tokenID = Base64URL.encode(try SecureRandom.bytes(16))
+            let tokenID = try details.tokenID ?? Base64URL.encode(SecureRandom.bytes(16))
             claims = AccessTokenClaims(
                 subject: principal.subject, scopes: scopes, issuedAt: now,
                 expiresAt: now + lifetime, tokenID: tokenID,
@@ -248,13 +248,13 @@ extension ScopeGateService {
             return nil
         case .successor(let token, let family):
             return (token, family.id)
-        case .startFamily:
+        case .startFamily(let id):
             guard principal.kind == .user, let store = configuration.revocations.store,
                 let lifetime = configuration.refreshTokens.familyLifetime(for: client)
             else { return nil }
             let token = try RefreshToken.generate()
             let family = RefreshFamily(
-                id: Base64URL.encode(try SecureRandom.bytes(16)), kind: principal.kind.rawValue, subject: principal.subject, clientID: client?.id,
+                id: try id ?? Base64URL.encode(SecureRandom.bytes(16)), kind: principal.kind.rawValue, subject: principal.subject, clientID: client?.id,
                 scopes: scopes, createdAt: now, endsAt: now + lifetime, idleLimit: min(configuration.refreshTokens.idle ?? lifetime, lifetime))
             // While the store is lost a login still gets its access token, without a refresh token (RFC 6749
             // §5.1 makes it optional): the client logs in again later rather than failing now.

@@ -6,7 +6,9 @@ public struct ClientDirectory: PrincipalDirectory {
     public let clients: [String: ClientRecord]
 
     /// The keys a client entry may have.
-    static let clientKeys = ["secret_hashes", "grant_types", "scopes", "default_scopes", "audiences", "token_lifetime", "disabled", "introspect"]
+    static let clientKeys = [
+        "secret_hashes", "grant_types", "scopes", "default_scopes", "audiences", "token_lifetime", "disabled", "introspect", "redirect_uris", "public",
+    ]
     /// The longest `token_lifetime` a client may have, in seconds.
     public static let maximumTokenLifetime = 86_400
 
@@ -44,6 +46,11 @@ public struct ClientDirectory: PrincipalDirectory {
     ///     token_lifetime: 300                  # optional, seconds
     ///     disabled: false
     ///     introspect: false                    # may ask /introspect about tokens
+    ///   web-app:                               # the authorization code flow (a browser application)
+    ///     public: true                         # no secret: PKCE (S256) proves its codes
+    ///     grant_types: [authorization_code, refresh_token]
+    ///     redirect_uris: ["https://app.example.com/callback", "http://127.0.0.1/callback"]
+    ///     scopes: [me, items]
     /// ```
     public static func load(yaml text: String, file: String) throws(ConfigurationError) -> ClientDirectory {
         var document = YAMLDocument(file: file)
@@ -67,8 +74,12 @@ public struct ClientDirectory: PrincipalDirectory {
         }
         guard let members = document.members(of: value, what: label, allowed: clientKeys) else { return nil }
 
+        var isPublic = false
+        if let node = members["public"]?.value, let flag = document.bool(node, what: "\(label): \"public\"") { isPublic = flag }
         var hashes: [ClientSecretHash] = []
-        if let node = members["secret_hashes"]?.value {
+        if isPublic, let node = members["secret_hashes"]?.value {
+            document.error(at: node, "\(label): a public client has no \"secret_hashes\" (it holds no secret; PKCE proves its codes)")
+        } else if let node = members["secret_hashes"]?.value {
             if let list = document.strings(node, what: "\(label): \"secret_hashes\"") {
                 for (text, item) in list {
                     if let hash = ClientSecretHash(text) {
@@ -81,8 +92,8 @@ public struct ClientDirectory: PrincipalDirectory {
                     document.error(at: node, "\(label): \"secret_hashes\" holds one hash, or two while a secret is being rotated")
                 }
             }
-        } else {
-            document.error(at: value, "\(label): needs \"secret_hashes\" (make a secret and its hash with: scopegate clients secret)")
+        } else if !isPublic {
+            document.error(at: value, "\(label): needs \"secret_hashes\" (make a secret and its hash with: scopegate clients secret), or \"public: true\"")
         }
 
         var grantTypes: Set<ClientGrantType> = []
@@ -97,8 +108,13 @@ public struct ClientDirectory: PrincipalDirectory {
                     }
                 }
                 if list.isEmpty { document.error(at: node, "\(label): \"grant_types\" must name at least one grant type") }
-                if grantTypes.contains(.refreshToken) && !grantTypes.contains(.password) {
-                    document.error(at: node, "\(label): \"refresh_token\" needs \"password\" too (refresh tokens come with users' logins)")
+                if grantTypes.contains(.refreshToken) && grantTypes.isDisjoint(with: [.password, .authorizationCode]) {
+                    document.error(
+                        at: node, "\(label): \"refresh_token\" needs \"password\" or \"authorization_code\" too (refresh tokens come with users' logins)")
+                }
+                let publicGrants: Set<ClientGrantType> = [.authorizationCode, .refreshToken]
+                if isPublic, !grantTypes.isSubset(of: publicGrants) {
+                    document.error(at: node, "\(label): a public client may use only \"authorization_code\" and \"refresh_token\" (it cannot keep a secret)")
                 }
             }
         } else {
@@ -143,9 +159,52 @@ public struct ClientDirectory: PrincipalDirectory {
         var introspect = false
         if let node = members["introspect"]?.value, let flag = document.bool(node, what: "\(label): \"introspect\"") { introspect = flag }
 
+        var redirectURIs: [String] = []
+        if let node = members["redirect_uris"]?.value, let list = document.strings(node, what: "\(label): \"redirect_uris\"") {
+            for (uri, item) in list {
+                if let problem = redirectProblem(uri) { document.error(at: item, "\(label): redirect URI \(quotedForMessage(uri)) \(problem)") }
+            }
+            var seen = Set<String>()
+            redirectURIs = list.map(\.0).filter { seen.insert($0).inserted }
+        }
+        if grantTypes.contains(.authorizationCode), redirectURIs.isEmpty {
+            document.error(at: value, "\(label): \"authorization_code\" needs \"redirect_uris\" (where /authorize sends the user back)")
+        }
+
         guard document.diagnostics.count == errorsBefore else { return nil }
         return ClientRecord(
             id: id, secretHashes: hashes, grantTypes: grantTypes, scopes: scopes, defaultScopes: defaultScopes, audiences: audiences,
-            tokenLifetime: lifetime, disabled: disabled, introspect: introspect, line: key.mark.line, column: key.mark.column)
+            tokenLifetime: lifetime, disabled: disabled, introspect: introspect, redirectURIs: redirectURIs, isPublic: isPublic, line: key.mark.line,
+            column: key.mark.column)
+    }
+
+    /// Why `uri` cannot be a redirect URI, or nil: an absolute URI without a fragment (RFC 6749 §3.1.2),
+    /// `https`, or `http` only to a loopback address (RFC 8252 §7.3, §8.3), or a private-use scheme of a
+    /// native application (`com.example.app:/callback`, RFC 8252 §7.1), at most 2,048 characters of
+    /// printable ASCII.
+    static func redirectProblem(_ uri: String) -> String? {
+        guard uri.utf8.count <= 2048, uri.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            return "must be at most 2048 printable ASCII characters"
+        }
+        guard !uri.contains("#") else { return "must not have a fragment (RFC 6749 §3.1.2)" }
+        guard let colon = uri.firstIndex(of: ":") else { return "must be absolute (a scheme, then the rest)" }
+        let scheme = uri[..<colon].lowercased()
+        guard let first = scheme.first, first.isLetter, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else {
+            return "must be absolute (a scheme, then the rest)"
+        }
+        let rest = uri[uri.index(after: colon)...]
+        switch scheme {
+        case "https":
+            guard rest.hasPrefix("//"), rest.count > 2, !rest.dropFirst(2).hasPrefix("/") else { return "must name a host" }
+        case "http":
+            let loopback = ["//127.0.0.1/", "//127.0.0.1:", "//[::1]/", "//[::1]:", "//localhost/", "//localhost:"]
+            guard loopback.contains(where: rest.hasPrefix) else { return "may use http only to a loopback address (127.0.0.1, [::1], localhost); use https" }
+        case "javascript", "data", "file", "vbscript", "blob":
+            return "must not use the \(scheme): scheme"
+        default:
+            // A private-use scheme (RFC 8252 §7.1) names the application: reverse domain name, with a dot.
+            guard scheme.contains(".") else { return "must use https, http to a loopback address, or a private-use scheme such as com.example.app:" }
+        }
+        return nil
     }
 }

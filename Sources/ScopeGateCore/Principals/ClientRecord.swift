@@ -21,6 +21,11 @@ public final class ClientRecord: Sendable {
     public let disabled: Bool
     /// Whether it may ask `/introspect` about tokens (RFC 7662).
     public let introspect: Bool
+    /// Where `/authorize` may send the user back (the authorization code flow), compared whole.
+    public let redirectURIs: [String]
+    /// A public client (a browser or native application) holds no secret: it identifies itself by its id
+    /// alone and proves each code is its own with PKCE.
+    public let isPublic: Bool
     /// Where the client is written, for messages.
     public let line: Int
     public let column: Int
@@ -28,8 +33,8 @@ public final class ClientRecord: Sendable {
     /// Creates a client.
     public init(
         id: String, secretHashes: [ClientSecretHash], grantTypes: Set<ClientGrantType>, scopes: [String], defaultScopes: [String] = [],
-        audiences: [String] = [], tokenLifetime: TimeInterval? = nil, disabled: Bool = false, introspect: Bool = false, line: Int = 0,
-        column: Int = 0
+        audiences: [String] = [], tokenLifetime: TimeInterval? = nil, disabled: Bool = false, introspect: Bool = false,
+        redirectURIs: [String] = [], isPublic: Bool = false, line: Int = 0, column: Int = 0
     ) {
         self.id = id
         self.secretHashes = secretHashes
@@ -40,8 +45,25 @@ public final class ClientRecord: Sendable {
         self.tokenLifetime = tokenLifetime
         self.disabled = disabled
         self.introspect = introspect
+        self.redirectURIs = redirectURIs
+        self.isPublic = isPublic
         self.line = line
         self.column = column
+    }
+
+    /// The registered redirect URI `uri` is, if any: the same string, or (RFC 8252 §7.3) a registered
+    /// loopback one (`http://127.0.0.1/…`, `http://[::1]/…`) with any port, since a native application
+    /// listens wherever the system lets it.
+    public func registeredRedirect(_ uri: String) -> String? {
+        if redirectURIs.contains(uri) { return uri }
+        for host in ["http://127.0.0.1", "http://[::1]"] where uri.hasPrefix(host + ":") {
+            let rest = uri.dropFirst(host.count + 1)
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard (1...5).contains(digits.count), let port = Int(digits), (1...65535).contains(port) else { return nil }
+            let withoutPort = host + rest.dropFirst(digits.count)
+            if redirectURIs.contains(withoutPort) { return uri }
+        }
+        return nil
     }
 
     /// The hash `secret` matches, if any; costs each hash's full work.
@@ -58,8 +80,12 @@ public enum ClientGrantType: String, Sendable, CaseIterable, Hashable {
     case password
     /// RFC 8693: a ScopeGate access token exchanged for a narrower one for the same subject.
     case tokenExchange = "token_exchange"
-    /// RFC 6749 §6: refresh tokens with the password grant's logins through this client, redeemed by it.
+    /// RFC 6749 §6: refresh tokens with the password grant's or the code flow's logins through this
+    /// client, redeemed by it.
     case refreshToken = "refresh_token"
+    /// RFC 6749 §4.1 with PKCE (RFC 7636): users sign in at `/authorize` and consent; the client trades the
+    /// code for tokens.
+    case authorizationCode = "authorization_code"
 }
 
 extension PrincipalKind {

@@ -86,6 +86,22 @@ public final class PostgreSQLStore: StateStore {
             PRIMARY KEY (kid, fingerprint)
         );
         """,
+        """
+        CREATE TABLE authorization_codes (
+            hash BYTEA PRIMARY KEY,
+            client_id BYTEA NOT NULL,
+            redirect_uri BYTEA NOT NULL,
+            subject BYTEA NOT NULL,
+            scopes BYTEA NOT NULL,
+            challenge BYTEA NOT NULL,
+            created_ms BIGINT NOT NULL,
+            expires_ms BIGINT NOT NULL,
+            token_id BYTEA NOT NULL,
+            family_id BYTEA NOT NULL,
+            used_ms BIGINT
+        );
+        CREATE INDEX authorization_codes_expires ON authorization_codes (expires_ms);
+        """,
     ]
 
     /// The advisory lock migrations run under ("SCOPEGAT" in ASCII).
@@ -295,6 +311,8 @@ public final class PostgreSQLStore: StateStore {
             // Regulation counters a day past their last failure and their ban are of no use to anyone.
             try connection.query(
                 "DELETE FROM login_failures WHERE last_failure_ms <= $1 AND blocked_until_ms <= $1", [.integer(Self.milliseconds(date - 86_400))])
+            // Codes an hour past their end: long enough that a second use within their life is seen as one.
+            try connection.query("DELETE FROM authorization_codes WHERE expires_ms <= $1", [.integer(Self.milliseconds(date - 3600))])
         }
         return removed
     }
@@ -382,6 +400,42 @@ public final class PostgreSQLStore: StateStore {
                 }
             }
             return seen
+        }
+    }
+
+    public func createAuthorizationCode(_ code: AuthorizationCode) throws(StoreError) {
+        try write { connection throws(PostgreSQLError) in
+            try connection.query(
+                """
+                INSERT INTO authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, created_ms, expires_ms, token_id, family_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                """,
+                [
+                    .text(code.hash), .text(code.clientID), .text(code.redirectURI), .text(code.subject), .text(code.scopes.joined(separator: " ")),
+                    .text(code.challenge), .integer(Self.milliseconds(code.createdAt)), .integer(Self.milliseconds(code.expiresAt)), .text(code.tokenID),
+                    .text(code.familyID),
+                ])
+        }
+    }
+
+    public func redeemAuthorizationCode(hash: String, at now: Date) throws(StoreError) -> CodeRedemption {
+        try write { connection throws(PostgreSQLError) -> CodeRedemption in
+            let rows = try connection.query(
+                """
+                SELECT client_id, redirect_uri, subject, scopes, challenge, created_ms, expires_ms, token_id, family_id, used_ms
+                FROM authorization_codes WHERE hash = $1 FOR UPDATE
+                """, [.text(hash)])
+            guard let row = rows.first, row.count == 10, let client = row[0].text, let redirect = row[1].text, let subject = row[2].text,
+                let scopes = row[3].text, let challenge = row[4].text, let created = row[5].integer, let expires = row[6].integer,
+                let tokenID = row[7].text, let familyID = row[8].text
+            else { return .unknown }
+            let code = AuthorizationCode(
+                hash: hash, clientID: client, redirectURI: redirect, subject: subject, scopes: scopes.split(separator: " ").map(String.init),
+                challenge: challenge, createdAt: Self.date(created), expiresAt: Self.date(expires), tokenID: tokenID, familyID: familyID)
+            if row[9].integer != nil { return .reused(code) }
+            guard expires > Self.milliseconds(now) else { return .unknown }
+            try connection.query("UPDATE authorization_codes SET used_ms = $1 WHERE hash = $2", [.integer(Self.milliseconds(now)), .text(hash)])
+            return .redeemed(code)
         }
     }
 

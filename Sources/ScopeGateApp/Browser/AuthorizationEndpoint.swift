@@ -1,0 +1,371 @@
+import FoundationEssentials
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+import ScopeGateStore
+
+/// An authorization request (RFC 6749 §4.1.1 with PKCE, RFC 7636 §4.3), checked: the client, where to
+/// send the user back, the scopes it may ask for, and the challenge its code will be bound to.
+struct AuthorizationRequest: Sendable {
+    let client: ClientRecord
+    /// The redirect URI the user is sent back to.
+    let redirect: String
+    /// The `redirect_uri` parameter as given ("" when the client's only one was meant): the token
+    /// request must name the same.
+    let redirectParameter: String
+    /// The scopes asked for that the client may have, in the order asked.
+    let scopes: [String]
+    let state: String?
+    let challenge: String
+
+    /// The fields a form carries to send the request again (`POST /authorize`).
+    var fields: [(String, String)] {
+        var fields = [("response_type", "code"), ("client_id", client.id), ("scope", scopes.joined(separator: " "))]
+        if !redirectParameter.isEmpty { fields.append(("redirect_uri", redirectParameter)) }
+        if let state { fields.append(("state", state)) }
+        fields += [("code_challenge", challenge), ("code_challenge_method", "S256")]
+        return fields
+    }
+}
+
+/// What checking an authorization request found.
+enum AuthorizationCheck: Sendable {
+    case valid(AuthorizationRequest)
+    /// The client or the redirect URI cannot be trusted: an error page, never a redirect (no open redirect).
+    case page(HTTPResponse)
+    /// Any other error, sent back to the client at its redirect URI (RFC 6749 §4.1.2.1).
+    case redirect(HTTPResponse)
+}
+
+extension ScopeGateService {
+    /// The parameters of an authorization request, and the page's own.
+    static let authorizationParameters: Set<String> = [
+        "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
+    ]
+
+    /// `GET /authorize` shows the sign-in and consent page for a valid request; `POST /authorize` is that
+    /// page's form: the user's choice (Allow with the ticked scopes, or Deny) and credentials.
+    func authorize(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let state = current
+        switch request.method {
+        case "GET", "HEAD":
+            let fields: [(name: String, value: String)]
+            do {
+                fields = try request.queryFields()
+            } catch {
+                return .respond(HTMLPage.error(status: 400, title: "Sign-in request refused", message: "The request's query is not valid: \(error)."))
+            }
+            switch checkAuthorization(fields, state: state, status: 302) {
+            case .page(let response), .redirect(let response): return .respond(response)
+            case .valid(let authorization):
+                let csrf = csrfToken(in: request) ?? Base64URL.encode((try? SecureRandom.bytes(32)) ?? [])
+                return .respond(signInPage(authorization, csrf: csrf, state: state, status: 200, message: nil))
+            }
+        case "POST":
+            return authorizeDecision(request, state: state)
+        default:
+            return .respond(FastAPIResponses.methodNotAllowed(allow: "GET, POST"))
+        }
+    }
+
+    /// Checks an authorization request's parameters in RFC 6749 §4.1.2.1's order: client and redirect URI
+    /// first (their errors stay on ScopeGate), then the rest (sent back to the client, with `state`).
+    func checkAuthorization(_ fields: [(name: String, value: String)], state: ServiceState, status: Int) -> AuthorizationCheck {
+        var values: [String: String] = [:]
+        var repeated: String?
+        for (name, value) in fields where Self.authorizationParameters.contains(name) {
+            if values.updateValue(value, forKey: name) != nil { repeated = repeated ?? name }
+        }
+        let configuration = state.configuration
+        guard let clientID = values["client_id"] else {
+            return .page(HTMLPage.error(status: 400, title: "Sign-in request refused", message: "The request names no application (client_id)."))
+        }
+        guard let client = configuration.clients[clientID], !client.disabled, client.grantTypes.contains(.authorizationCode) else {
+            return .page(
+                HTMLPage.error(
+                    status: 400, title: "Sign-in request refused",
+                    message: "The application \(clientID.prefix(128)) is not one that may ask for sign-in here."))
+        }
+        guard repeated != "client_id", repeated != "redirect_uri" else {
+            return .page(HTMLPage.error(status: 400, title: "Sign-in request refused", message: "The request names its \(repeated ?? "") twice."))
+        }
+        let redirect: String
+        let parameter = values["redirect_uri"] ?? ""
+        if parameter.isEmpty {
+            guard client.redirectURIs.count == 1, let only = client.redirectURIs.first, values["redirect_uri"] == nil else {
+                return .page(
+                    HTMLPage.error(
+                        status: 400, title: "Sign-in request refused",
+                        message: "The request must say where to return (redirect_uri): the application has several addresses."))
+            }
+            redirect = only
+        } else {
+            guard let registered = client.registeredRedirect(parameter) else {
+                return .page(
+                    HTMLPage.error(
+                        status: 400, title: "Sign-in request refused",
+                        message: "The address to return to is not one registered for \(client.id): no redirect is made to it."))
+            }
+            redirect = registered
+        }
+        let returned = values["state"]
+        func refuse(_ error: String, _ description: String) -> AuthorizationCheck {
+            .redirect(
+                authorizationRedirect(
+                    to: redirect, ["error": error, "error_description": description], state: returned, status: status, configuration: configuration))
+        }
+        if let repeated { return refuse("invalid_request", "\(repeated) appears more than once") }
+        guard values["response_type"] == "code" else {
+            return values["response_type"] == nil
+                ? refuse("invalid_request", "response_type is required")
+                : refuse("unsupported_response_type", "only response_type=code is offered")
+        }
+        guard let challenge = values["code_challenge"] else { return refuse("invalid_request", "code_challenge is required (PKCE, RFC 7636)") }
+        guard values["code_challenge_method"] == "S256" else {
+            return refuse("invalid_request", "code_challenge_method must be S256 (plain is refused)")
+        }
+        guard AuthorizationCodes.isPKCEValue(challenge) else {
+            return refuse("invalid_request", "code_challenge must be 43 to 128 unreserved characters (an S256 challenge is 43)")
+        }
+        let asked = values["scope"].map { $0.split(separator: " ").map(String.init) } ?? client.defaultScopes
+        var scopes: [String] = []
+        for scope in asked where client.allows(scope: scope) && !scopes.contains(scope) { scopes.append(scope) }
+        guard !scopes.isEmpty else { return refuse("invalid_scope", "none of the scopes asked for may be granted to this application") }
+        return .valid(
+            AuthorizationRequest(client: client, redirect: redirect, redirectParameter: parameter, scopes: scopes, state: returned, challenge: challenge))
+    }
+
+    /// A redirect to the client (`status`: 302 after a GET, 303 after the page's POST) with `parameters`,
+    /// `state` unchanged when there was one, and `iss` when ScopeGate has an issuer (RFC 9207).
+    func authorizationRedirect(
+        to redirect: String, _ parameters: [String: String], state: String?, status: Int, configuration: ServiceConfiguration
+    ) -> HTTPResponse {
+        var query = parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if let state { query.append(("state", state)) }
+        if let issuer = configuration.issuer { query.append(("iss", issuer)) }
+        let encoded = query.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
+        let location = redirect + (redirect.contains("?") ? "&" : "?") + encoded
+        return HTTPResponse(status: status, headers: [("Location", location), ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer")])
+    }
+
+    /// application/x-www-form-urlencoded: unreserved characters as they are, everything else escaped.
+    static func formEncode(_ text: String) -> String {
+        var encoded = ""
+        for byte in text.utf8 {
+            if (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || "-._~".utf8.contains(byte) {
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return encoded
+    }
+
+    // MARK: - The page
+
+    /// The CSRF cookie's name: `__Host-` (Secure, the whole host, no Domain) behind https, where a
+    /// sibling host cannot plant one.
+    private func csrfCookieName(_ configuration: ServiceConfiguration) -> String {
+        configuration.issuer?.hasPrefix("https://") == true ? "__Host-scopegate-csrf" : "scopegate-csrf"
+    }
+
+    /// The CSRF token the browser's cookie holds, if it holds a well-formed one.
+    private func csrfToken(in request: HTTPRequest) -> String? {
+        let name = csrfCookieName(current.configuration)
+        for raw in request.headers.rawValues("Cookie") {
+            for pair in String(decoding: raw, as: UTF8.self).split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).trimmingWhitespace() }
+                guard parts.count == 2, parts[0] == name else { continue }
+                let value = parts[1]
+                if value.utf8.count == 43, Base64URL.decode(value)?.count == 32 { return value }
+            }
+        }
+        return nil
+    }
+
+    /// The sign-in and consent page for `authorization`: each scope as a ticked checkbox with its
+    /// description from the policy, the user's name and password, Allow and Deny. Sets the CSRF cookie
+    /// the form's hidden field repeats.
+    func signInPage(_ authorization: AuthorizationRequest, csrf: String, state: ServiceState, status: Int, message: String?) -> HTTPResponse {
+        let configuration = state.configuration
+        let client = HTMLPage.escape(authorization.client.id)
+        var body = "<h1>Sign in to continue to \(client)</h1>\n"
+        if let message { body += "<p class=\"error\" role=\"alert\">\(HTMLPage.escape(message))</p>\n" }
+        body += "<form method=\"post\" action=\"/authorize\">\n"
+        for (name, value) in authorization.fields {
+            body += "<input type=\"hidden\" name=\"\(HTMLPage.escape(name))\" value=\"\(HTMLPage.escape(value))\">\n"
+        }
+        body += "<input type=\"hidden\" name=\"csrf\" value=\"\(HTMLPage.escape(csrf))\">\n"
+        body += "<fieldset>\n<legend>\(client) asks to</legend>\n"
+        for (index, scope) in authorization.scopes.enumerated() {
+            let description = configuration.policy.scopeDescriptions[scope].map { "<small>\(HTMLPage.escape($0))</small>" } ?? ""
+            body += """
+                <div class="scope"><input type="checkbox" id="scope-\(index)" name="grant" value="\(HTMLPage.escape(scope))" checked>\
+                <label for="scope-\(index)"><code>\(HTMLPage.escape(scope))</code></label>\(description)</div>
+
+                """
+        }
+        body += "</fieldset>\n"
+        body += """
+            <label for="username">Username</label>
+            <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false">
+            <label for="password">Password</label>
+            <input type="password" id="password" name="password" autocomplete="current-password">
+            <div class="actions">
+            <button type="submit" class="primary" name="action" value="allow">Allow</button>
+            <button type="submit" class="secondary" name="action" value="deny">Deny</button>
+            </div>
+            </form>
+            <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
+            """
+        let secure = configuration.issuer?.hasPrefix("https://") == true
+        let cookie = "\(csrfCookieName(configuration))=\(csrf); Path=\(secure ? "/" : "/authorize"); HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
+        return HTMLPage.response(
+            status: status, title: "Sign in", body: body, formTargets: Self.origin(of: authorization.redirect).map { [$0] } ?? [],
+            headers: [("Set-Cookie", cookie)])
+    }
+
+    /// `scheme://authority` of an absolute URI, for the page and its `form-action`; nil for other forms.
+    static func origin(of uri: String) -> String? {
+        guard let colon = uri.firstIndex(of: ":") else { return nil }
+        let afterScheme = uri[uri.index(after: colon)...]
+        // A private-use scheme: the scheme names the application.
+        guard afterScheme.hasPrefix("//") else { return String(uri[...colon]) }
+        let rest = afterScheme.dropFirst(2)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return String(uri[...colon]) + "//" + authority
+    }
+
+    // MARK: - The decision
+
+    /// The page's form: refused unless it comes from ScopeGate's own page (the CSRF cookie and field
+    /// agree, and `Origin` and `Sec-Fetch-Site`, when sent, are this site's); the request checked again;
+    /// Deny sends the user back with `access_denied`; Allow checks the credentials on a worker (regulated
+    /// as `/token`'s logins are), then issues a code for the ticked scopes the user may have.
+    private func authorizeDecision(_ request: HTTPRequest, state: ServiceState) -> HTTPHandlerResult {
+        let fields: [(name: String, value: String)]
+        do {
+            fields = try FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])
+        } catch {
+            return .respond(HTMLPage.error(status: 400, title: "Sign-in refused", message: "The form is not valid: \(error)."))
+        }
+        guard sameSite(request, configuration: state.configuration) else {
+            return .respond(HTMLPage.error(status: 403, title: "Sign-in refused", message: "The form was not sent from ScopeGate's own page."))
+        }
+        let posted = Dictionary(fields.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        guard let cookie = csrfToken(in: request), let field = posted["csrf"], Self.constantTimeEqual(cookie, field) else {
+            return .respond(
+                HTMLPage.error(status: 403, title: "Sign-in refused", message: "The form has expired or was not sent from ScopeGate's own page: start again."))
+        }
+        let authorization: AuthorizationRequest
+        switch checkAuthorization(fields, state: state, status: 303) {
+        case .page(let response), .redirect(let response): return .respond(response)
+        case .valid(let value): authorization = value
+        }
+        let configuration = state.configuration
+        guard posted["action"] == "allow" else {
+            logger.info("authorization denied by the user", metadata: ["auth.client": "\(authorization.client.id)"])
+            return .respond(
+                authorizationRedirect(
+                    to: authorization.redirect, ["error": "access_denied", "error_description": "the user denied the request"],
+                    state: authorization.state, status: 303, configuration: configuration))
+        }
+        let username = posted["username"] ?? ""
+        let password = posted["password"] ?? ""
+        guard !username.isEmpty, !password.isEmpty else {
+            return .respond(signInPage(authorization, csrf: cookie, state: state, status: 400, message: "Enter your username and password."))
+        }
+        let ticked = Set(fields.filter { $0.name == "grant" }.map(\.value))
+        let address = clientAddress(of: request, trusting: configuration.trustedProxies)
+        return .deferred(
+            overloaded: { [metrics] reason in
+                metrics.recordLoginOverloaded(reason)
+                return HTMLPage.error(status: 503, title: "Too busy", message: "Too many sign-ins in progress: try again in a moment.")
+            },
+            work: { [self] in
+                signIn(authorization, username: username, password: password, ticked: ticked, csrf: cookie, address: address, state: state)
+            })
+    }
+
+    /// On a hashing worker: regulation, the password, the code.
+    private func signIn(
+        _ authorization: AuthorizationRequest, username: String, password: String, ticked: Set<String>, csrf: String, address: IPAddress?,
+        state: ServiceState
+    ) -> HTTPResponse {
+        if let wait = loginAttempts.retryAfter(username: username, address: address, now: clock()) {
+            let seconds = Int(wait.rounded(.up))
+            metrics.recordLoginThrottled()
+            return signInPage(
+                authorization, csrf: csrf, state: state, status: 429,
+                message: "Too many failed sign-ins: try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
+        }
+        let context = GrantContext(state: state, client: authorization.client, now: clock(), metrics: metrics, logger: logger)
+        guard let user = PasswordGrant.verifiedUser(username: username, password: password, context: context) else {
+            loginAttempts.recordFailure(username: username, address: address, now: clock())
+            return signInPage(authorization, csrf: csrf, state: state, status: 400, message: "Incorrect username or password.")
+        }
+        loginAttempts.recordSuccess(username: username, address: address)
+        let configuration = state.configuration
+        guard !user.isDisabled else {
+            return signInPage(authorization, csrf: csrf, state: state, status: 403, message: "This account is disabled.")
+        }
+        configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
+        let granted = authorization.scopes.filter { ticked.contains($0) && user.allows(scope: $0) }
+        guard !granted.isEmpty else {
+            return authorizationRedirect(
+                to: authorization.redirect, ["error": "access_denied", "error_description": "no scope the application asked for was granted"],
+                state: authorization.state, status: 303, configuration: configuration)
+        }
+        guard let store = configuration.revocations.store else {
+            return HTMLPage.error(status: 503, title: "Sign-in unavailable", message: "ScopeGate has no store for codes.")
+        }
+        let code: String
+        do {
+            code = try AuthorizationCodes.generate()
+            let now = clock()
+            try store.createAuthorizationCode(
+                AuthorizationCode(
+                    hash: AuthorizationCodes.hash(code), clientID: authorization.client.id, redirectURI: authorization.redirectParameter,
+                    subject: user.username, scopes: granted, challenge: authorization.challenge, createdAt: now,
+                    expiresAt: now + AuthorizationCodes.lifetime, tokenID: Base64URL.encode(try SecureRandom.bytes(16)),
+                    familyID: Base64URL.encode(try SecureRandom.bytes(16))))
+        } catch {
+            logger.error("cannot keep an authorization code", metadata: ["error": "\(error)"])
+            return HTMLPage.error(
+                status: 503, title: "Sign-in unavailable", message: "ScopeGate cannot complete sign-ins right now: try again in a moment.")
+        }
+        logger.info(
+            "authorization granted",
+            metadata: ["auth.subject": "\(user.username)", "auth.client": "\(authorization.client.id)", "auth.scopes": "\(granted.joined(separator: " "))"])
+        return authorizationRedirect(to: authorization.redirect, ["code": code], state: authorization.state, status: 303, configuration: configuration)
+    }
+
+    /// Whether a POST comes from this site: `Sec-Fetch-Site` (when the browser sends it) is not
+    /// cross-site, and `Origin` (when sent) is ScopeGate's issuer origin or the origin of the Host the
+    /// request was sent to.
+    private func sameSite(_ request: HTTPRequest, configuration: ServiceConfiguration) -> Bool {
+        if let site = request.headers["Sec-Fetch-Site"]?.trimmingWhitespace().lowercased(), site == "cross-site" || site == "same-site" {
+            return false
+        }
+        guard let origin = request.headers["Origin"]?.trimmingWhitespace() else { return true }
+        var allowed: [String] = []
+        if let issuer = configuration.issuer, let issuerOrigin = Self.origin(of: issuer) { allowed.append(issuerOrigin) }
+        if let host = request.headers["Host"]?.trimmingWhitespace(), !host.isEmpty {
+            allowed += ["http://\(host)", "https://\(host)"]
+        }
+        return allowed.contains { $0.lowercased() == origin.lowercased() }
+    }
+
+    private static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
+        let a = Array(left.utf8)
+        let b = Array(right.utf8)
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
