@@ -58,6 +58,11 @@ struct Serve: ParsableCommand {
     var stateDir: String?
 
     @Option(
+        name: .customLong("docs-assets"),
+        help: "A swagger-ui-dist folder (swagger-ui-bundle.js, swagger-ui.css) that /docs loads from ScopeGate instead of a CDN.")
+    var docsAssets: String?
+
+    @Option(
         name: .customLong("store-timeout"),
         help:
             "Milliseconds one use of the store may wait on it (connecting included); past it a write is answered 503 with Retry-After and the store counts as lost."
@@ -394,6 +399,13 @@ struct Serve: ParsableCommand {
         configuration.challenge = challenge
         configuration.trustedProxies = trusted
         configuration.issuer = issuer
+        if let docsAssets {
+            do {
+                configuration.docsAssets = try DocsAssets(folder: docsAssets)
+            } catch {
+                throw StartupError(description: "--docs-assets: \(error)")
+            }
+        }
         configuration.audience = audience
         configuration.accessLog = accessLog
         configuration.loginLimits.pairFreeFailures = regulateAfterPair

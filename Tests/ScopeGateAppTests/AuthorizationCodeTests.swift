@@ -83,6 +83,40 @@ import Testing
         #expect(try daemon.auth("/users/me/", token: lines[3]).status == 401)
     }
 
+    /// `/openapi.json` (checked by openapi-spec-validator) and the metadata describe the flow once a
+    /// client may use it; the reference page mentions it.
+    @Test func theDocumentsDescribeTheFlow() throws {
+        let document = try daemon.get("/openapi.json")
+        let verdict = try runPython(
+            """
+            import json, sys
+            from openapi_spec_validator import validate
+            document = json.loads(sys.argv[1])
+            validate(document)
+            print(sorted(document["paths"]["/authorize"].keys()))
+            """, arguments: [document.text])
+        #expect(verdict == "['get', 'post']")
+        #expect(try daemon.get("/docs/reference").text.contains("<code>/authorize</code>"))
+        let withIssuer = try TestDaemon(configure: { configuration in
+            configuration.issuer = "https://auth.example"
+            configuration.clients = daemon.service.configuration.clients
+            configuration.revocations = daemon.service.configuration.revocations
+        })
+        let metadata = try #require(
+            try JSONSerialization.jsonObject(with: Data(withIssuer.get("/.well-known/oauth-authorization-server").body)) as? [String: Any])
+        #expect(metadata["authorization_endpoint"] as? String == "https://auth.example/authorize")
+        #expect(metadata["code_challenge_methods_supported"] as? [String] == ["S256"])
+        #expect(metadata["response_types_supported"] as? [String] == ["code"])
+        #expect((metadata["grant_types_supported"] as? [String])?.contains("authorization_code") == true)
+        #expect((metadata["token_endpoint_auth_methods_supported"] as? [String])?.contains("none") == true)
+        // With an issuer, every answer to the client carries it (RFC 9207).
+        let refused = try withIssuer.get("/authorize?response_type=code&client_id=spa&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&state=q")
+        #expect(
+            refused.header("Location")
+                == "https://app.example/callback?error=invalid_request&error_description=code_challenge%20is%20required%20%28PKCE%2C%20RFC%207636%29&state=q&iss=https%3A%2F%2Fauth.example"
+        )
+    }
+
     /// A client or redirect URI that cannot be trusted gets a page, never a redirect; every other error is
     /// sent back to the client with its state.
     @Test func badRequestsArePagesOrRedirectsAsRFC6749Says() throws {

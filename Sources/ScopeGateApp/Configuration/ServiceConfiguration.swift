@@ -57,6 +57,8 @@ public struct ServiceConfiguration: Sendable {
     public var storedUsers: StoredUsers?
     /// What logins do about hashes weaker than preferred. Not replaced by a reload.
     public var passwordUpgrades = PasswordUpgrades()
+    /// A local Swagger UI for `/docs` (`--docs-assets`); nil: `/docs` loads it from a CDN.
+    public var docsAssets: DocsAssets?
 
     /// 127.0.0.0/8 and ::1.
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]

@@ -28,9 +28,10 @@ enum OpenAPIDocument {
 
     private static let security = "OAuth2PasswordBearer"
 
-    private static func document(for configuration: ServiceConfiguration) -> JSONValue {
+    /// The document as a value, for `/openapi.json` and the reference page.
+    static func document(for configuration: ServiceConfiguration) -> JSONValue {
         let scopeMap = JSONValue.object(scopes(of: configuration).mapValues { .string($0) })
-        return [
+        var document: JSONValue = [
             "openapi": "3.1.0",
             "info": [
                 "title": "ScopeGate",
@@ -82,6 +83,59 @@ enum OpenAPIDocument {
                     ]
                 ],
                 "schemas": schemas,
+            ],
+        ]
+        // The code flow, once some client may use it.
+        if AuthorizationCodeGrant().isOffered(by: configuration), case .object(var members) = document, case .object(var paths)? = members["paths"] {
+            paths["/authorize"] = ["get": authorizeOperation, "post": authorizeFormOperation]
+            members["paths"] = .object(paths)
+            document = .object(members)
+        }
+        return document
+    }
+
+    private static let html: JSONValue = ["text/html": ["schema": ["type": "string"]]]
+
+    private static var authorizeOperation: JSONValue {
+        let query = { (name: String, description: String) -> JSONValue in
+            ["name": .string(name), "in": "query", "required": false, "schema": ["type": "string"], "description": .string(description)]
+        }
+        return [
+            "operationId": "authorize",
+            "summary": "The authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636): the sign-in and consent page",
+            "parameters": [
+                query("response_type", "code"), query("client_id", "A client with the authorization_code grant."),
+                query("redirect_uri", "One of the client's redirect_uris (a loopback one with any port)."),
+                query("scope", "Space-separated scopes to ask for."), query("state", "Returned unchanged."),
+                query("code_challenge", "BASE64URL(SHA256(code_verifier)): 43 characters."), query("code_challenge_method", "S256"),
+            ],
+            "responses": [
+                "200": ["description": "The sign-in and consent page.", "content": html],
+                "302": [
+                    "description": "An error sent back to the client's redirect URI, with state.",
+                    "headers": ["Location": header("The redirect URI with error and state.")],
+                ],
+                "400": ["description": "An unknown client or redirect URI: an error page, never a redirect.", "content": html],
+            ],
+        ]
+    }
+
+    private static var authorizeFormOperation: JSONValue {
+        [
+            "operationId": "authorize_decision",
+            "summary": "The sign-in and consent page's form: Allow with the ticked scopes and the credentials, or Deny",
+            "requestBody": [
+                "required": true,
+                "content": ["application/x-www-form-urlencoded": ["schema": ["type": "object", "additionalProperties": ["type": "string"]]]],
+            ],
+            "responses": [
+                "303": [
+                    "description": "Back to the client with code and state, or with error=access_denied.", "headers": ["Location": header("The redirect URI.")],
+                ],
+                "400": ["description": "A malformed form, an invalid request, or wrong credentials (the page again).", "content": html],
+                "403": ["description": "Not sent from ScopeGate's own page (CSRF), or a disabled account.", "content": html],
+                "429": ["description": "Too many failed sign-ins (the page again).", "content": html],
+                "503": ["description": "Too busy, or the store is unreachable.", "content": html],
             ],
         ]
     }
@@ -157,7 +211,11 @@ enum OpenAPIDocument {
                 "required": true,
                 "content": [
                     "application/x-www-form-urlencoded": [
-                        "schema": ["oneOf": [ref("LoginForm"), ref("RefreshForm"), ref("ClientCredentialsForm"), ref("TokenExchangeForm")]]
+                        "schema": [
+                            "oneOf": [
+                                ref("LoginForm"), ref("RefreshForm"), ref("ClientCredentialsForm"), ref("TokenExchangeForm"), ref("AuthorizationCodeForm"),
+                            ]
+                        ]
                     ]
                 ],
             ],
@@ -278,6 +336,18 @@ enum OpenAPIDocument {
                     ]
                 ],
             ],
+            "AuthorizationCodeForm": [
+                "type": "object",
+                "required": ["grant_type", "code", "code_verifier"],
+                "properties": [
+                    "grant_type": ["type": "string", "pattern": "^authorization_code$"],
+                    "code": stringType,
+                    "redirect_uri": stringType,
+                    "code_verifier": stringType,
+                    "client_id": stringType,
+                    "client_secret": ["type": "string", "format": "password"],
+                ],
+            ],
             "LoginForm": [
                 "type": "object",
                 "required": ["username", "password"],
@@ -387,7 +457,16 @@ enum OpenAPIDocument {
     }
 
     /// FastAPI's `/docs`: Swagger UI from the jsDelivr CDN, pointed at `/openapi.json`.
-    static let swaggerUIPage = """
+    /// Where Swagger UI comes from without `--docs-assets`.
+    static let swaggerUICDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+
+    /// `/docs`: Swagger UI over `/openapi.json`, its script and stylesheet from `assets` (the CDN, or
+    /// ScopeGate's `/docs/assets` with `--docs-assets`).
+    static func swaggerUIPage(assets: String) -> String {
+        swaggerUITemplate.split(separator: swaggerUICDN, omittingEmptySubsequences: false).joined(separator: assets)
+    }
+
+    private static let swaggerUITemplate = """
         <!DOCTYPE html>
         <html>
         <head>

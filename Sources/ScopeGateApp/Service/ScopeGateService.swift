@@ -229,12 +229,18 @@ public final class ScopeGateService: Sendable {
         case "/openapi.json":
             return refusedUnlessRead(request) ?? .respond(.json(200, current.openAPI))
         case "/docs":
+            let local = current.configuration.docsAssets != nil
             return refusedUnlessRead(request)
                 ?? .respond(
                     HTTPResponse(
                         status: 200, headers: [("Content-Type", "text/html; charset=utf-8")],
-                        body: Array(OpenAPIDocument.swaggerUIPage.utf8)))
+                        body: Array(OpenAPIDocument.swaggerUIPage(assets: local ? "/docs/assets" : OpenAPIDocument.swaggerUICDN).utf8)))
+        case "/docs/reference":
+            return refusedUnlessRead(request) ?? .respond(current.reference)
         default:
+            if request.pathText.hasPrefix("/docs/assets/"), let answer = current.configuration.docsAssets?.answer(request.pathText) {
+                return refusedUnlessRead(request) ?? .respond(answer)
+            }
             if let metadata = current.metadata.answers[request.pathText] {
                 return refusedUnlessRead(request) ?? .respond(metadata)
             }

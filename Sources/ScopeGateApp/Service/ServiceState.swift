@@ -18,6 +18,8 @@ final class ServiceState: Sendable {
     let publicAnswer: HTTPResponse
     /// `/openapi.json`, whose scopes come from this policy and these users.
     let openAPI: [UInt8]
+    /// `/docs/reference`, built from the same description.
+    let reference: HTTPResponse
     /// `/.well-known/jwks.json`: this key ring's public keys.
     let jwks: JWKSDocument
     /// The identity tokens the policy asks allows to carry; nil when it asks for none.
@@ -46,6 +48,7 @@ final class ServiceState: Sendable {
             leeway: configuration.verification.leeway, principals: configuration.principals, identityTokenHeaders: identityTokenHeaders)
         publicAnswer = IdentityHeaders.allowAnswer(for: nil, scopes: [], extra: IdentityHeaders.emptyTokens(identityTokenHeaders)).prepared()
         openAPI = OpenAPIDocument.build(for: configuration)
+        reference = ReferencePage.build(for: configuration)
         jwks = JWKSDocument(keyring)
         identityTokens = IdentityTokens.make(for: configuration, keyring: keyring, now: now)
         metadata = AuthorizationServerMetadata(configuration: configuration, keyring: keyring, grants: grants)
