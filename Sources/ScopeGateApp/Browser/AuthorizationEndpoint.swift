@@ -186,7 +186,12 @@ extension ScopeGateService {
     /// The sign-in and consent page for `authorization`: each scope as a ticked checkbox with its
     /// description from the policy, the user's name and password, Allow and Deny. Sets the CSRF cookie
     /// the form's hidden field repeats.
-    func signInPage(_ authorization: AuthorizationRequest, csrf: String, state: ServiceState, status: Int, message: String?) -> HTTPResponse {
+    /// `ticked` and `username`: what the person chose and typed before, kept when the page comes back
+    /// with a message (nil: every scope ticked, no name).
+    func signInPage(
+        _ authorization: AuthorizationRequest, csrf: String, state: ServiceState, status: Int, message: String?, ticked: Set<String>? = nil,
+        username: String? = nil
+    ) -> HTTPResponse {
         let configuration = state.configuration
         let client = HTMLPage.escape(authorization.client.id)
         var body = "<h1>Sign in to continue to \(client)</h1>\n"
@@ -200,7 +205,8 @@ extension ScopeGateService {
         for (index, scope) in authorization.scopes.enumerated() {
             let description = configuration.policy.scopeDescriptions[scope].map { "<small>\(HTMLPage.escape($0))</small>" } ?? ""
             body += """
-                <div class="scope"><input type="checkbox" id="scope-\(index)" name="grant" value="\(HTMLPage.escape(scope))" checked>\
+                <div class="scope"><input type="checkbox" id="scope-\(index)" name="grant" value="\(HTMLPage.escape(scope))"\
+                \(ticked?.contains(scope) == false ? "" : " checked")>\
                 <label for="scope-\(index)"><code>\(HTMLPage.escape(scope))</code></label>\(description)</div>
 
                 """
@@ -208,7 +214,8 @@ extension ScopeGateService {
         body += "</fieldset>\n"
         body += """
             <label for="username">Username</label>
-            <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false">
+            <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"\
+            \(username.map { " value=\"\(HTMLPage.escape($0))\"" } ?? "")>
             <label for="password">Password</label>
             <input type="password" id="password" name="password" autocomplete="current-password">
             <div class="actions">
@@ -273,7 +280,10 @@ extension ScopeGateService {
         let username = posted["username"] ?? ""
         let password = posted["password"] ?? ""
         guard !username.isEmpty, !password.isEmpty else {
-            return .respond(signInPage(authorization, csrf: cookie, state: state, status: 400, message: "Enter your username and password."))
+            return .respond(
+                signInPage(
+                    authorization, csrf: cookie, state: state, status: 400, message: "Enter your username and password.",
+                    ticked: Set(fields.filter { $0.name == "grant" }.map(\.value)), username: username))
         }
         let ticked = Set(fields.filter { $0.name == "grant" }.map(\.value))
         let address = clientAddress(of: request, trusting: configuration.trustedProxies)
@@ -297,12 +307,13 @@ extension ScopeGateService {
             metrics.recordLoginThrottled()
             return signInPage(
                 authorization, csrf: csrf, state: state, status: 429,
-                message: "Too many failed sign-ins: try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
+                message: "Too many failed sign-ins: try again in \(seconds) \(seconds == 1 ? "second" : "seconds").", ticked: ticked, username: username)
         }
         let context = GrantContext(state: state, client: authorization.client, now: clock(), metrics: metrics, logger: logger)
         guard let user = PasswordGrant.verifiedUser(username: username, password: password, context: context) else {
             loginAttempts.recordFailure(username: username, address: address, now: clock())
-            return signInPage(authorization, csrf: csrf, state: state, status: 400, message: "Incorrect username or password.")
+            return signInPage(
+                authorization, csrf: csrf, state: state, status: 400, message: "Incorrect username or password.", ticked: ticked, username: username)
         }
         loginAttempts.recordSuccess(username: username, address: address)
         let configuration = state.configuration

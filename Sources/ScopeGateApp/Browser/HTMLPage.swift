@@ -34,7 +34,6 @@ enum HTMLPage {
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta name="referrer" content="no-referrer">
             <title>\(escape(title)) · ScopeGate</title>
             <link rel="stylesheet" href="/static/scopegate.css">
             </head>
@@ -57,7 +56,9 @@ enum HTMLPage {
                 ),
                 ("X-Frame-Options", "DENY"),
                 ("X-Content-Type-Options", "nosniff"),
-                ("Referrer-Policy", "no-referrer"),
+                // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the
+                // page's own form, which the form's check would take for another site's.
+                ("Referrer-Policy", "same-origin"),
                 ("Cache-Control", "no-store"),
             ] + headers,
             body: Array(html.utf8))
