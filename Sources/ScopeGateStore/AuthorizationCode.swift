@@ -49,3 +49,30 @@ public enum CodeRedemption: Hashable, Sendable {
     /// No such code, or it expired unused.
     case unknown
 }
+
+/// A person's signed-in browser (a session): kept by the hash of its cookie's value, ending
+/// `idleLimit` seconds after its last use or at `endsAt`, whichever comes first.
+public struct BrowserSession: Hashable, Sendable {
+    /// SHA-256 of the cookie's value, base64url: the value itself is never kept.
+    public let hash: String
+    /// The user signed in.
+    public let subject: String
+    public let createdAt: Date
+    public let lastSeen: Date
+    public let endsAt: Date
+    public let idleLimit: TimeInterval
+
+    public init(hash: String, subject: String, createdAt: Date, lastSeen: Date, endsAt: Date, idleLimit: TimeInterval) {
+        self.hash = hash
+        self.subject = subject
+        self.createdAt = createdAt
+        self.lastSeen = lastSeen
+        self.endsAt = endsAt
+        self.idleLimit = idleLimit
+    }
+
+    /// Whether the session is still in force at `now`.
+    public func isLive(at now: Date) -> Bool {
+        now < endsAt && now.timeIntervalSince(lastSeen) < idleLimit
+    }
+}

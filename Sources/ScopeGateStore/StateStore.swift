@@ -101,6 +101,24 @@ public protocol StateStore: Sendable {
     /// one finds it ``CodeRedemption/redeemed(_:)``, the others ``CodeRedemption/reused(_:)``.
     func redeemAuthorizationCode(hash: String, at now: Date) throws(StoreError) -> CodeRedemption
 
+    /// Keeps a new browser session.
+    func createSession(_ session: BrowserSession) throws(StoreError)
+
+    /// The session with hash `hash` when it is still in force at `now`, else nil.
+    func session(hash: String, at now: Date) throws(StoreError) -> BrowserSession?
+
+    /// Records that the session was used at `now` (its idle time starts again).
+    func touchSession(hash: String, at now: Date) throws(StoreError)
+
+    /// Ends the session with hash `hash` (a counted change: every replica drops its copy); false when
+    /// there was none.
+    @discardableResult
+    func endSession(hash: String) throws(StoreError) -> Bool
+
+    /// Ends every session of `subject` (a counted change); how many ended.
+    @discardableResult
+    func endSessions(subject: String) throws(StoreError) -> Int
+
     /// Housekeeping the service runs about once a second, off the request threads (SQLite: a checkpoint
     /// of its write-ahead log, so a request's commit seldom has one to do).
     func maintain() throws(StoreError)

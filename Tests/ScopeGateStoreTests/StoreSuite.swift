@@ -37,6 +37,7 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case loginFailuresAddUpAcrossHandles
     case keyRecordsShowOtherMaterialUnderOneKeyID
     case anAuthorizationCodeIsRedeemedOnce
+    case sessionsIdleEndAndAreEndedEverywhere
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -188,6 +189,26 @@ enum StoreCheck: String, CaseIterable, Sendable {
             #expect(all.filter { $0 == .reused(code) }.count == 19)
             #expect(try store.redeemAuthorizationCode(hash: "late", at: now + 60) == .unknown, "expired")
             #expect(try store.redeemAuthorizationCode(hash: "none", at: now) == .unknown)
+        case .sessionsIdleEndAndAreEndedEverywhere:
+            let session = BrowserSession(hash: "s-1", subject: "alice", createdAt: now, lastSeen: now, endsAt: now + 7200, idleLimit: 600)
+            try store.createSession(session)
+            try store.createSession(BrowserSession(hash: "s-2", subject: "alice", createdAt: now, lastSeen: now, endsAt: now + 7200, idleLimit: 600))
+            try store.createSession(BrowserSession(hash: "s-3", subject: "bob", createdAt: now, lastSeen: now, endsAt: now + 7200, idleLimit: 600))
+            let other = try fixture.open()
+            #expect(try other.session(hash: "s-1", at: now + 1) == session)
+            #expect(try other.session(hash: "s-1", at: now + 600) == nil, "idle for its whole limit")
+            try other.touchSession(hash: "s-1", at: now + 500)
+            #expect(try store.session(hash: "s-1", at: now + 900)?.lastSeen == now + 500)
+            #expect(try store.session(hash: "s-1", at: now + 7200) == nil, "past its end")
+            #expect(try store.session(hash: "unknown", at: now) == nil)
+            let count = try store.changeCount()
+            #expect(try other.endSession(hash: "s-1") && !(try other.endSession(hash: "s-1")))
+            #expect(try store.changeCount() > count, "ending a session is a change every replica hears of")
+            #expect(try store.session(hash: "s-1", at: now + 1) == nil)
+            #expect(try store.endSessions(subject: "alice") == 1)
+            #expect(try store.session(hash: "s-2", at: now + 1) == nil && store.session(hash: "s-3", at: now + 1) != nil)
+            #expect(try store.purge(before: now + 8000) >= 0)
+            #expect(try store.session(hash: "s-3", at: now + 1) == nil, "purged once ended")
         case .aRestartLosesNothing:
             try store.revokeToken(id: "kept", issuer: "iss", until: now + 3600)
             try store.setNotBefore(now, kind: "user", subject: "dave")

@@ -102,6 +102,18 @@ public final class PostgreSQLStore: StateStore {
         );
         CREATE INDEX authorization_codes_expires ON authorization_codes (expires_ms);
         """,
+        """
+        CREATE TABLE browser_sessions (
+            hash BYTEA PRIMARY KEY,
+            subject BYTEA NOT NULL,
+            created_ms BIGINT NOT NULL,
+            last_seen_ms BIGINT NOT NULL,
+            ends_ms BIGINT NOT NULL,
+            idle_ms BIGINT NOT NULL
+        );
+        CREATE INDEX browser_sessions_subject ON browser_sessions (subject);
+        CREATE INDEX browser_sessions_ends ON browser_sessions (ends_ms);
+        """,
     ]
 
     /// The advisory lock migrations run under ("SCOPEGAT" in ASCII).
@@ -313,6 +325,9 @@ public final class PostgreSQLStore: StateStore {
                 "DELETE FROM login_failures WHERE last_failure_ms <= $1 AND blocked_until_ms <= $1", [.integer(Self.milliseconds(date - 86_400))])
             // Codes an hour past their end: long enough that a second use within their life is seen as one.
             try connection.query("DELETE FROM authorization_codes WHERE expires_ms <= $1", [.integer(Self.milliseconds(date - 3600))])
+            try connection.query(
+                "DELETE FROM browser_sessions WHERE ends_ms <= $1 OR last_seen_ms + idle_ms <= $2",
+                [.integer(Self.milliseconds(date)), .integer(Self.milliseconds(date))])
         }
         return removed
     }
@@ -437,6 +452,55 @@ public final class PostgreSQLStore: StateStore {
             try connection.query("UPDATE authorization_codes SET used_ms = $1 WHERE hash = $2", [.integer(Self.milliseconds(now)), .text(hash)])
             return .redeemed(code)
         }
+    }
+
+    public func createSession(_ session: BrowserSession) throws(StoreError) {
+        try write { connection throws(PostgreSQLError) in
+            try connection.query(
+                "INSERT INTO browser_sessions (hash, subject, created_ms, last_seen_ms, ends_ms, idle_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+                [
+                    .text(session.hash), .text(session.subject), .integer(Self.milliseconds(session.createdAt)), .integer(Self.milliseconds(session.lastSeen)),
+                    .integer(Self.milliseconds(session.endsAt)), .integer(Int64((session.idleLimit * 1000).rounded())),
+                ])
+        }
+    }
+
+    public func session(hash: String, at now: Date) throws(StoreError) -> BrowserSession? {
+        let rows = try withConnection { connection throws(PostgreSQLError) in
+            try connection.query("SELECT subject, created_ms, last_seen_ms, ends_ms, idle_ms FROM browser_sessions WHERE hash = $1", [.text(hash)])
+        }
+        guard let row = rows.first, row.count == 5, let subject = row[0].text, let created = row[1].integer, let seen = row[2].integer,
+            let ends = row[3].integer, let idle = row[4].integer
+        else { return nil }
+        let session = BrowserSession(
+            hash: hash, subject: subject, createdAt: Self.date(created), lastSeen: Self.date(seen), endsAt: Self.date(ends),
+            idleLimit: Double(idle) / 1000)
+        return session.isLive(at: now) ? session : nil
+    }
+
+    public func touchSession(hash: String, at now: Date) throws(StoreError) {
+        try write { connection throws(PostgreSQLError) in
+            try connection.query(
+                "UPDATE browser_sessions SET last_seen_ms = GREATEST(last_seen_ms, $1) WHERE hash = $2", [.integer(Self.milliseconds(now)), .text(hash)])
+        }
+    }
+
+    @discardableResult
+    public func endSession(hash: String) throws(StoreError) -> Bool {
+        var ended = false
+        try change { connection throws(PostgreSQLError) in
+            ended = !(try connection.query("DELETE FROM browser_sessions WHERE hash = $1 RETURNING hash", [.text(hash)]).isEmpty)
+        }
+        return ended
+    }
+
+    @discardableResult
+    public func endSessions(subject: String) throws(StoreError) -> Int {
+        var ended = 0
+        try change { connection throws(PostgreSQLError) in
+            ended = try connection.query("DELETE FROM browser_sessions WHERE subject = $1 RETURNING hash", [.text(subject)]).count
+        }
+        return ended
     }
 
     // MARK: Users

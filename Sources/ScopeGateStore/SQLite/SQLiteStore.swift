@@ -100,6 +100,18 @@ public final class SQLiteStore: StateStore {
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX authorization_codes_expires ON authorization_codes (expires_ms);
         """,
+        """
+        CREATE TABLE browser_sessions (
+            hash TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            last_seen_ms INTEGER NOT NULL,
+            ends_ms INTEGER NOT NULL,
+            idle_ms INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX browser_sessions_subject ON browser_sessions (subject);
+        CREATE INDEX browser_sessions_ends ON browser_sessions (ends_ms);
+        """,
     ]
 
     /// The file.
@@ -248,6 +260,9 @@ public final class SQLiteStore: StateStore {
                 [.integer(Self.milliseconds(date - 86_400))])
             // Codes an hour past their end: long enough that a second use within their life is seen as one.
             try connection.query("DELETE FROM authorization_codes WHERE expires_ms <= ?", [.integer(Self.milliseconds(date - 3600))])
+            try connection.query(
+                "DELETE FROM browser_sessions WHERE ends_ms <= ? OR last_seen_ms + idle_ms <= ?",
+                [.integer(Self.milliseconds(date)), .integer(Self.milliseconds(date))])
         }
         return removed
     }
@@ -372,6 +387,55 @@ public final class SQLiteStore: StateStore {
             try connection.query("UPDATE authorization_codes SET used_ms = ? WHERE hash = ?", [.integer(Self.milliseconds(now)), .text(hash)])
             return .redeemed(code)
         }
+    }
+
+    public func createSession(_ session: BrowserSession) throws(StoreError) {
+        try write { connection throws(SQLiteError) in
+            try connection.query(
+                "INSERT INTO browser_sessions (hash, subject, created_ms, last_seen_ms, ends_ms, idle_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .text(session.hash), .text(session.subject), .integer(Self.milliseconds(session.createdAt)), .integer(Self.milliseconds(session.lastSeen)),
+                    .integer(Self.milliseconds(session.endsAt)), .integer(Int64((session.idleLimit * 1000).rounded())),
+                ])
+        }
+    }
+
+    public func session(hash: String, at now: Date) throws(StoreError) -> BrowserSession? {
+        let rows = try withConnection { connection throws(SQLiteError) in
+            try connection.query("SELECT subject, created_ms, last_seen_ms, ends_ms, idle_ms FROM browser_sessions WHERE hash = ?", [.text(hash)])
+        }
+        guard let row = rows.first, row.count == 5, let subject = row[0].text, let created = row[1].integer, let seen = row[2].integer,
+            let ends = row[3].integer, let idle = row[4].integer
+        else { return nil }
+        let session = BrowserSession(
+            hash: hash, subject: subject, createdAt: Self.date(created), lastSeen: Self.date(seen), endsAt: Self.date(ends),
+            idleLimit: Double(idle) / 1000)
+        return session.isLive(at: now) ? session : nil
+    }
+
+    public func touchSession(hash: String, at now: Date) throws(StoreError) {
+        try write { connection throws(SQLiteError) in
+            try connection.query(
+                "UPDATE browser_sessions SET last_seen_ms = max(last_seen_ms, ?) WHERE hash = ?", [.integer(Self.milliseconds(now)), .text(hash)])
+        }
+    }
+
+    @discardableResult
+    public func endSession(hash: String) throws(StoreError) -> Bool {
+        var ended = false
+        try change { connection throws(SQLiteError) in
+            ended = !(try connection.query("DELETE FROM browser_sessions WHERE hash = ? RETURNING hash", [.text(hash)]).isEmpty)
+        }
+        return ended
+    }
+
+    @discardableResult
+    public func endSessions(subject: String) throws(StoreError) -> Int {
+        var ended = 0
+        try change { connection throws(SQLiteError) in
+            ended = try connection.query("DELETE FROM browser_sessions WHERE subject = ? RETURNING hash", [.text(subject)]).count
+        }
+        return ended
     }
 
     // MARK: Users
