@@ -2,7 +2,8 @@ extension Serve {
     /// The options `SCOPEGATE_*` variables may set, and whether each is a flag (with its `--no-` form).
     static let environmentOptions: [(name: String, flag: Bool)] = [
         ("host", false), ("port", false), ("policy", false), ("users", false), ("secret-file", false), ("keys", false), ("clients", false), ("store", false),
-        ("state-dir", false), ("store-timeout", false), ("on-store-loss", false), ("docs-assets", false), ("refresh-token-lifetime", false),
+        ("state-dir", false), ("store-timeout", false), ("on-store-loss", false), ("docs-assets", false), ("session-idle", false), ("session-lifetime", false),
+        ("refresh-token-lifetime", false),
         ("refresh-token-idle", false),
         ("refresh-reuse-grace", false), ("demo", true),
         ("token-lifetime", false), ("leeway", false), ("trusted-proxies", false), ("challenge", false), ("bcrypt-cost", false),

@@ -57,6 +57,12 @@ struct Serve: ParsableCommand {
         help: "Folder of the default store (default: the working directory; with --demo, a new temporary folder removed at exit).")
     var stateDir: String?
 
+    @Option(name: .customLong("session-idle"), help: "Seconds a browser's sign-in may go unused before it ends.")
+    var sessionIdle = Int(SessionSettings().idle)
+
+    @Option(name: .customLong("session-lifetime"), help: "Seconds after signing in when a browser's sign-in ends whatever happens.")
+    var sessionLifetime = Int(SessionSettings().lifetime)
+
     @Option(
         name: .customLong("docs-assets"),
         help: "A swagger-ui-dist folder (swagger-ui-bundle.js, swagger-ui.css) that /docs loads from ScopeGate instead of a CDN.")
@@ -192,6 +198,9 @@ struct Serve: ParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
+        guard sessionIdle >= 60, sessionLifetime >= sessionIdle else {
+            throw ValidationError("--session-idle must be at least 60 seconds and --session-lifetime at least --session-idle")
+        }
         guard (100...60_000).contains(storeTimeout) else { throw ValidationError("--store-timeout must be 100 to 60000 (milliseconds)") }
         guard refreshTokenLifetime >= 0 else { throw ValidationError("--refresh-token-lifetime must not be negative") }
         if let refreshTokenIdle, refreshTokenIdle < 1 { throw ValidationError("--refresh-token-idle must be at least 1") }
@@ -399,6 +408,8 @@ struct Serve: ParsableCommand {
         configuration.challenge = challenge
         configuration.trustedProxies = trusted
         configuration.issuer = issuer
+        configuration.sessions.idle = TimeInterval(sessionIdle)
+        configuration.sessions.lifetime = TimeInterval(sessionLifetime)
         if let docsAssets {
             do {
                 configuration.docsAssets = try DocsAssets(folder: docsAssets)

@@ -59,7 +59,15 @@ extension ScopeGateService {
             case .page(let response), .redirect(let response): return .respond(response)
             case .valid(let authorization):
                 let csrf = csrfToken(in: request) ?? Base64URL.encode((try? SecureRandom.bytes(32)) ?? [])
-                return .respond(signInPage(authorization, csrf: csrf, state: state, status: 200, message: nil))
+                guard hasSessionCookie(request, configuration: state.configuration) else {
+                    return .respond(signInPage(authorization, csrf: csrf, state: state, status: 200, message: nil))
+                }
+                // Signed in already: the consent page alone (the session is read on a waiting worker).
+                return .waiting(
+                    overloaded: { _ in HTMLPage.error(status: 503, title: "Too busy", message: "Try again in a moment.") },
+                    work: { [self] in
+                        signInPage(authorization, csrf: csrf, state: state, status: 200, message: nil, signedIn: signedInUser(request, state: state))
+                    })
             }
         case "POST":
             return authorizeDecision(request, state: state)
@@ -165,13 +173,23 @@ extension ScopeGateService {
 
     /// The CSRF cookie's name: `__Host-` (Secure, the whole host, no Domain) behind https, where a
     /// sibling host cannot plant one.
-    private func csrfCookieName(_ configuration: ServiceConfiguration) -> String {
-        configuration.issuer?.hasPrefix("https://") == true ? "__Host-scopegate-csrf" : "scopegate-csrf"
+    func csrfCookieName(_ configuration: ServiceConfiguration) -> String {
+        Self.securePages(configuration) ? "__Host-scopegate-csrf" : "scopegate-csrf"
+    }
+
+    /// Whether ScopeGate's pages are served over https (its issuer says so): cookies are then `Secure`
+    /// and `__Host-`.
+    static func securePages(_ configuration: ServiceConfiguration) -> Bool {
+        configuration.issuer?.hasPrefix("https://") == true
     }
 
     /// The CSRF token the browser's cookie holds, if it holds a well-formed one.
-    private func csrfToken(in request: HTTPRequest) -> String? {
-        let name = csrfCookieName(current.configuration)
+    func csrfToken(in request: HTTPRequest) -> String? {
+        Self.cookie(named: csrfCookieName(current.configuration), in: request)
+    }
+
+    /// The value of the cookie `name` when it is a well-formed ScopeGate value (256 bits, base64url).
+    static func cookie(named name: String, in request: HTTPRequest) -> String? {
         for raw in request.headers.rawValues("Cookie") {
             for pair in String(decoding: raw, as: UTF8.self).split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).trimmingWhitespace() }
@@ -183,6 +201,13 @@ extension ScopeGateService {
         return nil
     }
 
+    /// The CSRF cookie for a page, and its token (the browser's own when it has one).
+    func csrfCookie(for request: HTTPRequest, configuration: ServiceConfiguration) -> (token: String, header: (String, String)) {
+        let token = csrfToken(in: request) ?? Base64URL.encode((try? SecureRandom.bytes(32)) ?? [])
+        let secure = Self.securePages(configuration)
+        return (token, ("Set-Cookie", "\(csrfCookieName(configuration))=\(token); Path=/; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"))
+    }
+
     /// The sign-in and consent page for `authorization`: each scope as a ticked checkbox with its
     /// description from the policy, the user's name and password, Allow and Deny. Sets the CSRF cookie
     /// the form's hidden field repeats.
@@ -190,11 +215,11 @@ extension ScopeGateService {
     /// with a message (nil: every scope ticked, no name).
     func signInPage(
         _ authorization: AuthorizationRequest, csrf: String, state: ServiceState, status: Int, message: String?, ticked: Set<String>? = nil,
-        username: String? = nil
+        username: String? = nil, signedIn: UserRecord? = nil
     ) -> HTTPResponse {
         let configuration = state.configuration
         let client = HTMLPage.escape(authorization.client.id)
-        var body = "<h1>Sign in to continue to \(client)</h1>\n"
+        var body = signedIn == nil ? "<h1>Sign in to continue to \(client)</h1>\n" : "<h1>Continue to \(client)?</h1>\n"
         if let message { body += "<p class=\"error\" role=\"alert\">\(HTMLPage.escape(message))</p>\n" }
         body += "<form method=\"post\" action=\"/authorize\">\n"
         for (name, value) in authorization.fields {
@@ -212,21 +237,33 @@ extension ScopeGateService {
                 """
         }
         body += "</fieldset>\n"
-        body += """
-            <label for="username">Username</label>
-            <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"\
-            \(username.map { " value=\"\(HTMLPage.escape($0))\"" } ?? "")>
-            <label for="password">Password</label>
-            <input type="password" id="password" name="password" autocomplete="current-password">
-            <div class="actions">
-            <button type="submit" class="primary" name="action" value="allow">Allow</button>
-            <button type="submit" class="secondary" name="action" value="deny">Deny</button>
-            </div>
-            </form>
-            <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
-            """
-        let secure = configuration.issuer?.hasPrefix("https://") == true
-        let cookie = "\(csrfCookieName(configuration))=\(csrf); Path=\(secure ? "/" : "/authorize"); HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
+        if let signedIn {
+            body += """
+                <p>Signed in as <strong>\(HTMLPage.escape(signedIn.username))</strong>. Not you? <a href="/signout">Sign out</a>.</p>
+                <div class="actions">
+                <button type="submit" class="primary" name="action" value="allow">Allow</button>
+                <button type="submit" class="secondary" name="action" value="deny">Deny</button>
+                </div>
+                </form>
+                <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
+                """
+        } else {
+            body += """
+                <label for="username">Username</label>
+                <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"\
+                \(username.map { " value=\"\(HTMLPage.escape($0))\"" } ?? "")>
+                <label for="password">Password</label>
+                <input type="password" id="password" name="password" autocomplete="current-password">
+                <div class="actions">
+                <button type="submit" class="primary" name="action" value="allow">Allow</button>
+                <button type="submit" class="secondary" name="action" value="deny">Deny</button>
+                </div>
+                </form>
+                <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
+                """
+        }
+        let secure = Self.securePages(configuration)
+        let cookie = "\(csrfCookieName(configuration))=\(csrf); Path=/; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
         return HTMLPage.response(
             status: status, title: "Sign in", body: body, formTargets: Self.origin(of: authorization.redirect).map { [$0] } ?? [],
             headers: [("Set-Cookie", cookie)])
@@ -279,13 +316,25 @@ extension ScopeGateService {
         }
         let username = posted["username"] ?? ""
         let password = posted["password"] ?? ""
+        let ticked = Set(fields.filter { $0.name == "grant" }.map(\.value))
+        if username.isEmpty, password.isEmpty, hasSessionCookie(request, configuration: configuration) {
+            // Signed in: no password, only the store (the session, then the code), on a waiting worker.
+            return .waiting(
+                overloaded: { _ in HTMLPage.error(status: 503, title: "Too busy", message: "Try again in a moment.") },
+                work: { [self] in
+                    guard let user = signedInUser(request, state: state) else {
+                        return signInPage(
+                            authorization, csrf: cookie, state: state, status: 400, message: "Your session has ended: sign in again.", ticked: ticked)
+                    }
+                    return issueCode(authorization, for: user, ticked: ticked, state: state)
+                })
+        }
         guard !username.isEmpty, !password.isEmpty else {
             return .respond(
                 signInPage(
                     authorization, csrf: cookie, state: state, status: 400, message: "Enter your username and password.",
                     ticked: Set(fields.filter { $0.name == "grant" }.map(\.value)), username: username))
         }
-        let ticked = Set(fields.filter { $0.name == "grant" }.map(\.value))
         let address = clientAddress(of: request, trusting: configuration.trustedProxies)
         return .deferred(
             overloaded: { [metrics] reason in
@@ -321,6 +370,16 @@ extension ScopeGateService {
             return signInPage(authorization, csrf: csrf, state: state, status: 403, message: "This account is disabled.")
         }
         configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
+        // Signing in here signs the browser in: the next authorization asks for consent only.
+        return issueCode(authorization, for: user, ticked: ticked, state: state, headers: startSession(for: user, state: state).map { [$0] } ?? [])
+    }
+
+    /// A code for the ticked scopes `user` may have (none: `access_denied`), kept in the store, and the
+    /// redirect that carries it (with `headers`, such as a new session's cookie).
+    private func issueCode(
+        _ authorization: AuthorizationRequest, for user: UserRecord, ticked: Set<String>, state: ServiceState, headers: [(String, String)] = []
+    ) -> HTTPResponse {
+        let configuration = state.configuration
         let granted = authorization.scopes.filter { ticked.contains($0) && user.allows(scope: $0) }
         guard !granted.isEmpty else {
             return authorizationRedirect(
@@ -348,13 +407,15 @@ extension ScopeGateService {
         logger.info(
             "authorization granted",
             metadata: ["auth.subject": "\(user.username)", "auth.client": "\(authorization.client.id)", "auth.scopes": "\(granted.joined(separator: " "))"])
-        return authorizationRedirect(to: authorization.redirect, ["code": code], state: authorization.state, status: 303, configuration: configuration)
+        var redirect = authorizationRedirect(to: authorization.redirect, ["code": code], state: authorization.state, status: 303, configuration: configuration)
+        if !headers.isEmpty { redirect = HTTPResponse(status: redirect.status, headers: redirect.headers + headers, body: redirect.body) }
+        return redirect
     }
 
     /// Whether a POST comes from this site: `Sec-Fetch-Site` (when the browser sends it) is not
     /// cross-site, and `Origin` (when sent) is ScopeGate's issuer origin or the origin of the Host the
     /// request was sent to.
-    private func sameSite(_ request: HTTPRequest, configuration: ServiceConfiguration) -> Bool {
+    func sameSite(_ request: HTTPRequest, configuration: ServiceConfiguration) -> Bool {
         if let site = request.headers["Sec-Fetch-Site"]?.trimmingWhitespace().lowercased(), site == "cross-site" || site == "same-site" {
             return false
         }
@@ -367,7 +428,7 @@ extension ScopeGateService {
         return allowed.contains { $0.lowercased() == origin.lowercased() }
     }
 
-    private static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
+    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
         let a = Array(left.utf8)
         let b = Array(right.utf8)
         guard a.count == b.count else { return false }

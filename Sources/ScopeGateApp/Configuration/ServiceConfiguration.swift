@@ -59,6 +59,8 @@ public struct ServiceConfiguration: Sendable {
     public var passwordUpgrades = PasswordUpgrades()
     /// A local Swagger UI for `/docs` (`--docs-assets`); nil: `/docs` loads it from a CDN.
     public var docsAssets: DocsAssets?
+    /// How long a signed-in browser stays signed in.
+    public var sessions = SessionSettings()
 
     /// 127.0.0.0/8 and ::1.
     public static let loopback = [CIDRRange("127.0.0.0/8")!, CIDRRange("::1/128")!]

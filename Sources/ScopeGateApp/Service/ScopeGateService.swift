@@ -211,6 +211,10 @@ public final class ScopeGateService: Sendable {
             return logOut(request)
         case "/authorize":
             return authorize(request)
+        case "/signin":
+            return signInEndpoint(request)
+        case "/signout":
+            return signOutEndpoint(request)
         case "/static/scopegate.css":
             return refusedUnlessRead(request) ?? .respond(HTMLPage.stylesheet)
         case "/users/me/", "/users/me/items/", "/status/":

@@ -1,0 +1,234 @@
+public import FoundationEssentials
+import Logging
+import ScopeGateCore
+import ScopeGateHTTP
+import ScopeGateStore
+
+/// How long a browser stays signed in (`--session-idle`, `--session-lifetime`).
+public struct SessionSettings: Sendable {
+    /// Seconds a session may go unused before it ends.
+    public var idle: TimeInterval = 3600
+    /// Seconds after sign-in when it ends whatever happens.
+    public var lifetime: TimeInterval = 43_200
+
+    public init() {}
+}
+
+extension ScopeGateService {
+    /// The session cookie's name: `__Host-` (Secure, the whole host) behind https.
+    func sessionCookieName(_ configuration: ServiceConfiguration) -> String {
+        Self.securePages(configuration) ? "__Host-scopegate-session" : "scopegate-session"
+    }
+
+    /// Whether the request carries a session cookie at all (looking it up needs the store).
+    func hasSessionCookie(_ request: HTTPRequest, configuration: ServiceConfiguration) -> Bool {
+        Self.cookie(named: sessionCookieName(configuration), in: request) != nil
+    }
+
+    /// The signed-in user of the request's session: the session in force in the store, its user present
+    /// and enabled. Touches the session (its idle time starts again) at most once a minute. May block:
+    /// call it from a worker.
+    func signedInUser(_ request: HTTPRequest, state: ServiceState) -> UserRecord? {
+        let configuration = state.configuration
+        guard let value = Self.cookie(named: sessionCookieName(configuration), in: request), let store = configuration.revocations.store else {
+            return nil
+        }
+        let now = clock()
+        let hash = AuthorizationCodes.hash(value)
+        guard let session = try? store.session(hash: hash, at: now) else { return nil }
+        guard let user = configuration.users[session.subject], !user.isDisabled,
+            !configuration.revocations.revokedLogin(kind: .user, subject: user.username, at: session.createdAt)
+        else { return nil }
+        if now.timeIntervalSince(session.lastSeen) >= 60 { try? store.touchSession(hash: hash, at: now) }
+        return user
+    }
+
+    /// Starts a session for `user` (a new cookie value, so a session fixed before sign-in is never
+    /// reused): the `Set-Cookie` field, or nil when the store cannot keep it (the sign-in then holds for
+    /// this request only).
+    func startSession(for user: UserRecord, state: ServiceState) -> (String, String)? {
+        let configuration = state.configuration
+        guard let store = configuration.revocations.store, let bytes = try? SecureRandom.bytes(32) else { return nil }
+        let value = Base64URL.encode(bytes)
+        let now = clock()
+        let settings = configuration.sessions
+        do {
+            try store.createSession(
+                BrowserSession(
+                    hash: AuthorizationCodes.hash(value), subject: user.username, createdAt: now, lastSeen: now, endsAt: now + settings.lifetime,
+                    idleLimit: settings.idle))
+        } catch {
+            logger.warning("cannot keep a browser session", metadata: ["error": "\(error)"])
+            return nil
+        }
+        logger.info("signed in", metadata: ["auth.subject": "\(user.username)"])
+        let secure = Self.securePages(configuration)
+        return (
+            "Set-Cookie",
+            "\(sessionCookieName(configuration))=\(value); Path=/; Max-Age=\(Int(settings.lifetime)); HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
+        )
+    }
+
+    // MARK: - /signin
+
+    /// `GET /signin?rd=…` shows the sign-in form (or, when signed in already, sends the browser on);
+    /// `POST /signin` checks the credentials on a worker with `/token`'s regulation, starts a session and
+    /// sends the browser to `rd` when it is safe (``ReturnAddress``), else to `/signin`.
+    func signInEndpoint(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let state = current
+        let configuration = state.configuration
+        switch request.method {
+        case "GET", "HEAD":
+            let query = (try? request.queryFields()) ?? []
+            let rd = query.first { $0.name == "rd" }?.value
+            let target = rd.flatMap { ReturnAddress.check($0, policy: configuration.policy, ownHost: request.headers["Host"]) }
+            if rd != nil, target == nil {
+                return .respond(
+                    HTMLPage.error(status: 400, title: "Sign-in refused", message: "The address to return to is not one ScopeGate sends browsers to."))
+            }
+            let csrf = csrfCookie(for: request, configuration: configuration)
+            guard hasSessionCookie(request, configuration: configuration) else {
+                return .respond(signInForm(rd: target, csrf: csrf, message: nil, username: nil, status: 200))
+            }
+            return .waiting(
+                overloaded: { _ in HTMLPage.error(status: 503, title: "Too busy", message: "Try again in a moment.") },
+                work: { [self] in
+                    guard let user = signedInUser(request, state: state) else {
+                        return signInForm(rd: target, csrf: csrf, message: nil, username: nil, status: 200)
+                    }
+                    if let target { return Self.seeOther(target) }
+                    return signedInPage(user, csrf: csrf)
+                })
+        case "POST":
+            let fields = (try? FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])) ?? []
+            let posted = Dictionary(fields.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+            guard sameSite(request, configuration: configuration), let cookie = csrfToken(in: request), let field = posted["csrf"],
+                Self.constantTimeEqual(cookie, field)
+            else {
+                return .respond(HTMLPage.error(status: 403, title: "Sign-in refused", message: "The form was not sent from ScopeGate's own page: start again."))
+            }
+            let rd = posted["rd"].flatMap { ReturnAddress.check($0, policy: configuration.policy, ownHost: request.headers["Host"]) }
+            let csrf = (cookie, csrfCookie(for: request, configuration: configuration).header)
+            let username = posted["username"] ?? ""
+            let password = posted["password"] ?? ""
+            guard !username.isEmpty, !password.isEmpty else {
+                return .respond(signInForm(rd: rd, csrf: csrf, message: "Enter your username and password.", username: username, status: 400))
+            }
+            let address = clientAddress(of: request, trusting: configuration.trustedProxies)
+            return .deferred(
+                overloaded: { [metrics] reason in
+                    metrics.recordLoginOverloaded(reason)
+                    return HTMLPage.error(status: 503, title: "Too busy", message: "Too many sign-ins in progress: try again in a moment.")
+                },
+                work: { [self] in
+                    if let wait = loginAttempts.retryAfter(username: username, address: address, now: clock()) {
+                        let seconds = Int(wait.rounded(.up))
+                        metrics.recordLoginThrottled()
+                        return signInForm(
+                            rd: rd, csrf: csrf, message: "Too many failed sign-ins: try again in \(seconds) \(seconds == 1 ? "second" : "seconds").",
+                            username: username, status: 429)
+                    }
+                    let context = GrantContext(state: state, client: nil, now: clock(), metrics: metrics, logger: logger)
+                    guard let user = PasswordGrant.verifiedUser(username: username, password: password, context: context) else {
+                        loginAttempts.recordFailure(username: username, address: address, now: clock())
+                        return signInForm(rd: rd, csrf: csrf, message: "Incorrect username or password.", username: username, status: 400)
+                    }
+                    loginAttempts.recordSuccess(username: username, address: address)
+                    guard !user.isDisabled else {
+                        return signInForm(rd: rd, csrf: csrf, message: "This account is disabled.", username: username, status: 403)
+                    }
+                    configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
+                    guard let session = startSession(for: user, state: state) else {
+                        return HTMLPage.error(
+                            status: 503, title: "Sign-in unavailable", message: "ScopeGate cannot keep sessions right now: try again in a moment.")
+                    }
+                    return HTTPResponse(status: 303, headers: [("Location", rd ?? "/signin"), ("Cache-Control", "no-store"), session])
+                })
+        default:
+            return .respond(FastAPIResponses.methodNotAllowed(allow: "GET, POST"))
+        }
+    }
+
+    /// `GET /signout` shows the sign-out form; `POST /signout` (from it) ends the session everywhere
+    /// (the store's copy, which every replica shares) and clears the cookie.
+    func signOutEndpoint(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let state = current
+        let configuration = state.configuration
+        switch request.method {
+        case "GET", "HEAD":
+            let csrf = csrfCookie(for: request, configuration: configuration)
+            return .respond(
+                HTMLPage.response(
+                    status: 200, title: "Sign out",
+                    body: "<h1>Sign out of ScopeGate?</h1>\n" + Self.signOutForm(csrf: csrf.token, primary: true), headers: [csrf.header]))
+        case "POST":
+            let fields = (try? FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])) ?? []
+            guard sameSite(request, configuration: configuration), let cookie = csrfToken(in: request),
+                let field = fields.first(where: { $0.name == "csrf" })?.value, Self.constantTimeEqual(cookie, field)
+            else {
+                return .respond(HTMLPage.error(status: 403, title: "Sign-out refused", message: "The form was not sent from ScopeGate's own page."))
+            }
+            let value = Self.cookie(named: sessionCookieName(configuration), in: request)
+            return .waiting(
+                overloaded: { _ in HTMLPage.error(status: 503, title: "Too busy", message: "Try again in a moment.") },
+                work: { [self] in
+                    if let value, let store = configuration.revocations.store {
+                        do {
+                            if try store.endSession(hash: AuthorizationCodes.hash(value)) { logger.info("signed out") }
+                        } catch {
+                            return HTMLPage.error(
+                                status: 503, title: "Sign-out unavailable", message: "ScopeGate cannot end the session right now: try again in a moment.")
+                        }
+                    }
+                    let secure = Self.securePages(configuration)
+                    return HTMLPage.response(
+                        status: 200, title: "Signed out",
+                        body: "<h1>Signed out</h1>\n<p>You are signed out of ScopeGate.</p>\n<p><a href=\"/signin\">Sign in again</a></p>",
+                        headers: [("Set-Cookie", "\(sessionCookieName(configuration))=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")")])
+                })
+        default:
+            return .respond(FastAPIResponses.methodNotAllowed(allow: "GET, POST"))
+        }
+    }
+
+    // MARK: - Pages
+
+    private func signInForm(rd: String?, csrf: (token: String, header: (String, String)), message: String?, username: String?, status: Int) -> HTTPResponse {
+        var body = "<h1>Sign in</h1>\n"
+        if let message { body += "<p class=\"error\" role=\"alert\">\(HTMLPage.escape(message))</p>\n" }
+        body += "<form method=\"post\" action=\"/signin\">\n<input type=\"hidden\" name=\"csrf\" value=\"\(HTMLPage.escape(csrf.token))\">\n"
+        if let rd { body += "<input type=\"hidden\" name=\"rd\" value=\"\(HTMLPage.escape(rd))\">\n" }
+        body += """
+            <label for="username">Username</label>
+            <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"\
+            \(username.map { " value=\"\(HTMLPage.escape($0))\"" } ?? "")>
+            <label for="password">Password</label>
+            <input type="password" id="password" name="password" autocomplete="current-password">
+            <div class="actions"><button type="submit" class="primary">Sign in</button></div>
+            </form>
+            """
+        let targets = rd.flatMap { Self.origin(of: $0) }.map { [$0] } ?? []
+        return HTMLPage.response(status: status, title: "Sign in", body: body, formTargets: targets, headers: [csrf.header])
+    }
+
+    private func signedInPage(_ user: UserRecord, csrf: (token: String, header: (String, String))) -> HTTPResponse {
+        HTMLPage.response(
+            status: 200, title: "Signed in",
+            body: "<h1>Signed in</h1>\n<p>You are signed in as <strong>\(HTMLPage.escape(user.username))</strong>.</p>\n"
+                + Self.signOutForm(csrf: csrf.token, primary: false),
+            headers: [csrf.header])
+    }
+
+    static func signOutForm(csrf: String, primary: Bool) -> String {
+        """
+        <form method="post" action="/signout">
+        <input type="hidden" name="csrf" value="\(HTMLPage.escape(csrf))">
+        <div class="actions"><button type="submit" class="\(primary ? "primary" : "secondary")">Sign out</button></div>
+        </form>
+        """
+    }
+
+    static func seeOther(_ location: String) -> HTTPResponse {
+        HTTPResponse(status: 303, headers: [("Location", location), ("Cache-Control", "no-store")])
+    }
+}

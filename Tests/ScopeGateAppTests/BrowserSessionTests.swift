@@ -1,0 +1,107 @@
+import Foundation
+import ScopeGateApp
+import ScopeGateCore
+import ScopeGateHTTP
+import ScopeGateStore
+import ScopeGateTesting
+import Testing
+
+@testable import ScopeGateApp
+
+/// Browser sessions: `/signin` starts one (a new cookie value each time, kept hashed in the store),
+/// `/authorize` then asks for consent only, `/signout` ends it in the store; `rd` is sent only where
+/// ScopeGate or the policy's hosts live.
+@Suite struct BrowserSessionTests {
+    let daemon: TestDaemon
+    let store: SQLiteStore
+
+    init() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-session-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: folder.appendingPathComponent("scopegate.db").path)
+        self.store = store
+        daemon = try TestDaemon(configure: { configuration in
+            configuration.clients = ClientDirectory([
+                ClientRecord(
+                    id: "spa", secretHashes: [], grantTypes: [.authorizationCode], scopes: ["me", "items"], redirectURIs: ["https://app.example/cb"],
+                    isPublic: true)
+            ])
+            configuration.revocations = try! Revocations(store: store)
+        })
+    }
+
+    /// The `name=value` of a `Set-Cookie` field named `name`.
+    static func cookie(_ response: TestHTTPResponse, _ name: String) -> String? {
+        response.headers("Set-Cookie").first { $0.hasPrefix(name + "=") }?.split(separator: ";").first.map(String.init)
+    }
+
+    func post(_ target: String, _ fields: [(String, String)], cookies: [String]) throws -> TestHTTPResponse {
+        try sendRequest(
+            port: daemon.port, method: "POST", target: target,
+            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", cookies.joined(separator: "; "))], body: formBody(fields))
+    }
+
+    @Test func signInThenConsentOnlyThenSignOut() throws {
+        let form = try daemon.get("/signin?rd=%2Fusers%2Fme%2F")
+        #expect(form.status == 200 && form.text.contains(#"name="rd" value="/users/me/""#))
+        let csrf = try #require(Self.cookie(form, "scopegate-csrf"))
+        let token = String(csrf.split(separator: "=", maxSplits: 1)[1])
+        // A session value planted before signing in is never the one signed in (no fixation).
+        let planted = "scopegate-session=" + String(repeating: "B", count: 43)
+        let wrong = try post("/signin", [("csrf", token), ("rd", "/users/me/"), ("username", "johndoe"), ("password", "nope")], cookies: [csrf])
+        #expect(wrong.status == 400 && wrong.text.contains("Incorrect username or password.") && Self.cookie(wrong, "scopegate-session") == nil)
+        let signedIn = try post("/signin", [("csrf", token), ("rd", "/users/me/"), ("username", "johndoe"), ("password", "secret")], cookies: [csrf, planted])
+        #expect(signedIn.status == 303 && signedIn.header("Location") == "/users/me/")
+        let session = try #require(Self.cookie(signedIn, "scopegate-session"))
+        #expect(session != planted && signedIn.headers("Set-Cookie").contains { $0.contains("HttpOnly; SameSite=Lax") && $0.contains("Max-Age=43200") })
+        // The store keeps the hash, never the value.
+        let value = String(session.split(separator: "=", maxSplits: 1)[1])
+        #expect(try store.session(hash: Base64URL.encode(sha256(Array(value.utf8))), at: Date())?.subject == "johndoe")
+
+        // Signed in: /signin says so, /authorize asks for consent only, and its form needs no password.
+        #expect(try daemon.get("/signin", headers: [("Cookie", session)]).text.contains("signed in as <strong>johndoe</strong>"))
+        let query =
+            "response_type=code&client_id=spa&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=me%20items&state=k"
+            + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        let consent = try daemon.get("/authorize?" + query, headers: [("Cookie", session + "; " + csrf)])
+        #expect(consent.status == 200 && consent.text.contains("Continue to spa?") && !consent.text.contains("type=\"password\""))
+        var fields = try HTTPRequestQuery.fields(query)
+        fields += [("csrf", token), ("grant", "me"), ("action", "allow")]
+        let granted = try post("/authorize", fields, cookies: [session, csrf])
+        #expect(granted.status == 303 && granted.header("Location")?.hasPrefix("https://app.example/cb?code=") == true, "\(granted.text)")
+
+        // Sign-out ends it in the store: the next authorization asks for the password again.
+        #expect(try post("/signout", [], cookies: [session, csrf]).status == 403, "no CSRF field")
+        let out = try post("/signout", [("csrf", token)], cookies: [session, csrf])
+        #expect(out.status == 200 && out.text.contains("Signed out") && out.headers("Set-Cookie").contains { $0.hasPrefix("scopegate-session=; ") })
+        #expect(try store.session(hash: Base64URL.encode(sha256(Array(value.utf8))), at: Date()) == nil)
+        let again = try daemon.get("/authorize?" + query, headers: [("Cookie", session + "; " + csrf)])
+        #expect(again.text.contains("type=\"password\""))
+        let stale = try post("/authorize", fields, cookies: [session, csrf])
+        #expect(stale.status == 400 && stale.text.contains("Your session has ended"))
+    }
+
+    /// The return address: paths on ScopeGate's host and URLs of the policy's hosts, and none of the
+    /// redirect tricks other forward-auth services shipped fixes for.
+    @Test func returnAddressesGoOnlyWhereTheyShould() throws {
+        let policy = try Policy.load(
+            yaml: "rules:\n  - hosts: [app.example.com]\n    path: /**\n    scopes: []\n  - hosts: [\"*.tenant.example.com\"]\n    path: /**\n    scopes: []\n",
+            file: "policy.yaml")
+        for good in [
+            "/", "/users/me/", "/a?b=c", "https://app.example.com/", "https://app.example.com/x?y=%2Fz", "https://a.tenant.example.com/x",
+            "http://auth.example.com/back", "https://APP.example.com/",
+        ] {
+            #expect(ScopeGateService.returnAddress(good, policy: policy, ownHost: "auth.example.com") == good, "\(good)")
+        }
+        for bad in [
+            "//evil.example", "/\\evil.example", "/\t/evil.example", "/%09/evil.example", "//%09/evil.example", "/%5cevil.example",
+            "/%2f%2fevil.example", "https://evil.example/", "https://evilexample.com/", "https://app.example.com.evil.example/",
+            "https://app.example.com@evil.example/", "https://tenant.example.com/", "javascript:alert(1)", "data:text/html,x", "evil.example",
+            "https:evil.example", "https://", " /x", "/x\r\nSet-Cookie: a=b", "https://app.example.com\\@evil.example/",
+        ] {
+            #expect(ScopeGateService.returnAddress(bad, policy: policy, ownHost: "auth.example.com") == nil, "\(bad)")
+        }
+        // Through /signin: refused with a page, never followed.
+        #expect(try daemon.get("/signin?rd=%2F%2Fevil.example").status == 400)
+    }
+}
