@@ -105,3 +105,49 @@ import Testing
         #expect(try daemon.get("/signin?rd=%2F%2Fevil.example").status == 400)
     }
 }
+
+/// `browser: true` rules behind Debian's Caddy (`docker/caddy/Caddyfile`): a browser without a session is
+/// sent to sign in, signs in on the same host, and reaches the application with its identity; token
+/// rules never take a session; signing out sends it to sign in again.
+@Suite struct BrowserRuleTests {
+    @Test func aBrowserSignsInThroughCaddyAndReachesTheApplication() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-browser-rule-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let daemon = try TestDaemon(
+            policyYAML: "rules:\n  - path: /app/**\n    scopes: [me]\n    browser: true\n  - path: /api/**\n    scopes: [me]\n",
+            configure: { configuration in
+                configuration.revocations = try! Revocations(store: SQLiteStore(path: folder.appendingPathComponent("scopegate.db").path))
+            })
+        let app = try makeEchoApp()
+        defer { app.stop() }
+        let caddy = try startCaddy(scopegate: daemon.port, app: app.port)
+        let output = try runPython(
+            """
+            import sys, html.parser, requests
+            base = sys.argv[1]
+            class Hidden(html.parser.HTMLParser):
+                def __init__(self):
+                    super().__init__(); self.fields = {}
+                def handle_starttag(self, tag, attrs):
+                    attrs = dict(attrs)
+                    if tag == "input" and attrs.get("type") == "hidden": self.fields[attrs["name"]] = attrs.get("value", "")
+            browser = requests.Session()
+            first = browser.get(base + "/app/page?x=1", allow_redirects=False)
+            print(first.status_code, first.headers.get("Location"))
+            form = browser.get(base + first.headers["Location"])
+            hidden = Hidden(); hidden.feed(form.text)
+            signed = browser.post(base + "/signin", data=dict(hidden.fields, username="johndoe", password="secret"), allow_redirects=False)
+            print(signed.status_code, signed.headers.get("Location"))
+            page = browser.get(base + signed.headers["Location"])
+            print(page.status_code, " ".join(page.text.split()[:3]), 'X-Auth-User=["johndoe"]' in page.text)
+            print(browser.get(base + "/api/thing", allow_redirects=False).status_code)
+            out = Hidden(); out.feed(browser.get(base + "/signout").text)
+            print(browser.post(base + "/signout", data=out.fields).status_code)
+            print(browser.get(base + "/app/page", allow_redirects=False).status_code)
+            """, arguments: ["http://127.0.0.1:\(caddy.port)"])
+        #expect(
+            output.split(separator: "\n").map(String.init) == [
+                "302 /signin?rd=%2Fapp%2Fpage%3Fx%3D1", "303 /app/page?x=1", "200 app GET /app/page True", "401", "200", "302",
+            ], "\(output)")
+    }
+}

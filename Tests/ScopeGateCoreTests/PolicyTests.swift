@@ -254,7 +254,7 @@ import Testing
                 policy.yaml:5:11: error: rule "users": a path pattern must start with "/"
                 policy.yaml:9:13: error: rule "/x": a public rule cannot require scopes
                 policy.yaml:10:5: error: rule "/y": needs "scopes" (use [] for any valid token) or "public: true"
-                policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals", "mode"
+                policy.yaml:11:5: error: a rule: unknown key "scope"; expected one of "hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals", "mode", "browser"
                 policy.yaml:13:14: error: rule "/z": "bad scope" is not a valid scope (RFC 6749 §3.3: printable ASCII except space, " and \\)
                 policy.yaml:15:13: error: rule "/w": "public" must be true or false
                 policy.yaml:16:10: error: "default" is "allow"; expected "deny" or "authenticated"

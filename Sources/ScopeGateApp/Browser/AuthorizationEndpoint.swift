@@ -80,9 +80,9 @@ extension ScopeGateService {
     /// first (their errors stay on ScopeGate), then the rest (sent back to the client, with `state`).
     func checkAuthorization(_ fields: [(name: String, value: String)], state: ServiceState, status: Int) -> AuthorizationCheck {
         var values: [String: String] = [:]
-        var repeated: String?
+        var repeated: [String] = []
         for (name, value) in fields where Self.authorizationParameters.contains(name) {
-            if values.updateValue(value, forKey: name) != nil { repeated = repeated ?? name }
+            if values.updateValue(value, forKey: name) != nil, !repeated.contains(name) { repeated.append(name) }
         }
         let configuration = state.configuration
         guard let clientID = values["client_id"] else {
@@ -94,8 +94,8 @@ extension ScopeGateService {
                     status: 400, title: "Sign-in request refused",
                     message: "The application \(clientID.prefix(128)) is not one that may ask for sign-in here."))
         }
-        guard repeated != "client_id", repeated != "redirect_uri" else {
-            return .page(HTMLPage.error(status: 400, title: "Sign-in request refused", message: "The request names its \(repeated ?? "") twice."))
+        if let twice = repeated.first(where: { $0 == "client_id" || $0 == "redirect_uri" }) {
+            return .page(HTMLPage.error(status: 400, title: "Sign-in request refused", message: "The request names its \(twice) twice."))
         }
         let redirect: String
         let parameter = values["redirect_uri"] ?? ""
@@ -122,7 +122,7 @@ extension ScopeGateService {
                 authorizationRedirect(
                     to: redirect, ["error": error, "error_description": description], state: returned, status: status, configuration: configuration))
         }
-        if let repeated { return refuse("invalid_request", "\(repeated) appears more than once") }
+        if let twice = repeated.first { return refuse("invalid_request", "\(twice) appears more than once") }
         guard values["response_type"] == "code" else {
             return values["response_type"] == nil
                 ? refuse("invalid_request", "response_type is required")

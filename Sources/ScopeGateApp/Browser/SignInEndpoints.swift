@@ -35,12 +35,68 @@ extension ScopeGateService {
         }
         let now = clock()
         let hash = AuthorizationCodes.hash(value)
-        guard let session = try? store.session(hash: hash, at: now) else { return nil }
-        guard let user = configuration.users[session.subject], !user.isDisabled,
-            !configuration.revocations.revokedLogin(kind: .user, subject: user.username, at: session.createdAt)
-        else { return nil }
+        guard let session = try? store.session(hash: hash, at: now) else {
+            sessionCache.forget(hash)
+            return nil
+        }
+        sessionCache.remember(hash, subject: session.subject, createdAt: session.createdAt, now: now)
         if now.timeIntervalSince(session.lastSeen) >= 60 { try? store.touchSession(hash: hash, at: now) }
+        return Self.sessionUser(session.subject, createdAt: session.createdAt, configuration: configuration)
+    }
+
+    /// The user a session in force belongs to, when the user is still there, enabled and not revoked
+    /// since signing in.
+    static func sessionUser(_ subject: String, createdAt: Date, configuration: ServiceConfiguration) -> UserRecord? {
+        guard let user = configuration.users[subject], !user.isDisabled,
+            !configuration.revocations.revokedLogin(kind: .user, subject: user.username, at: createdAt)
+        else { return nil }
         return user
+    }
+
+    /// `/auth` under a policy with browser rules, for a request that carries a session cookie and no
+    /// token: decided at once when the session was seen recently, else after reading it on a waiting
+    /// worker (never on the polling thread; while the store is lost, not at all).
+    func forwardAuthWithSession(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPHandlerResult {
+        let state = current
+        let configuration = state.configuration
+        guard state.hasBrowserRules, request.headers["Authorization"] == nil,
+            let value = Self.cookie(named: sessionCookieName(configuration), in: request)
+        else { return .respond(forwardAuth(request, record: &record)) }
+        let now = clock()
+        let hash = AuthorizationCodes.hash(value)
+        if let cached = sessionCache.lookup(hash, now: now) {
+            return .respond(
+                forwardAuth(request, record: &record, session: Self.sessionUser(cached.subject, createdAt: cached.createdAt, configuration: configuration)))
+        }
+        guard configuration.revocations.health.isUp else { return .respond(forwardAuth(request, record: &record)) }
+        return .waiting(
+            overloaded: { _ in FastAPIResponses.detail(503, "Too busy", headers: [("Retry-After", "1")]) },
+            work: { [self] in
+                var none: RequestRecord?
+                return forwardAuth(request, record: &none, session: signedInUser(request, state: state))
+            })
+    }
+
+    /// Where `/auth` sends a browser to sign in, and how: Traefik and Caddy pass a 302 with `Location` to
+    /// the browser; nginx passes only 401 and 403, so its answer stays 401 and carries the address in
+    /// `X-Auth-Signin` for the recipe's `error_page`. `rd` is the original request: an absolute URL when
+    /// ScopeGate has an issuer (its pages may be on another host), else the path.
+    static func signInAnswer(_ answer: HTTPResponse, request: HTTPRequest, configuration: ServiceConfiguration) -> HTTPResponse {
+        let traefikOrCaddy = request.headers["X-Forwarded-Uri"] != nil
+        let uri = (request.headers["X-Forwarded-Uri"] ?? request.headers["X-Original-URI"] ?? "/").trimmingWhitespace()
+        var rd = uri.hasPrefix("/") ? uri : "/"
+        if let issuer = configuration.issuer {
+            let host = (request.headers["X-Forwarded-Host"] ?? request.headers["Host"] ?? "").trimmingWhitespace()
+            let scheme = (request.headers["X-Forwarded-Proto"] ?? "https").trimmingWhitespace().lowercased() == "http" ? "http" : "https"
+            if !host.isEmpty { rd = "\(scheme)://\(host)\(rd)" }
+            rd = issuer + "/signin?rd=" + formEncode(rd)
+        } else {
+            rd = "/signin?rd=" + formEncode(rd)
+        }
+        if traefikOrCaddy {
+            return HTTPResponse(status: 302, headers: [("Location", rd), ("Cache-Control", "no-store")])
+        }
+        return HTTPResponse(status: answer.status, headers: answer.headers + [("X-Auth-Signin", rd)], body: answer.body)
     }
 
     /// Starts a session for `user` (a new cookie value, so a session fixed before sign-in is never
@@ -174,6 +230,7 @@ extension ScopeGateService {
                 work: { [self] in
                     if let value, let store = configuration.revocations.store {
                         do {
+                            sessionCache.forget(AuthorizationCodes.hash(value))
                             if try store.endSession(hash: AuthorizationCodes.hash(value)) { logger.info("signed out") }
                         } catch {
                             return HTMLPage.error(

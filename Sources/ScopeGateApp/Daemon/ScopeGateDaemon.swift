@@ -59,7 +59,8 @@ public final class ScopeGateDaemon: Sendable {
         self.reloader = reloader
         configuration.storedUsers?.onChange { [service] in service.usersChanged() }
         configuration.revocations.startWatching(
-            users: configuration.storedUsers, everyTurn: { [service] in service.storeTurn(now: $0) }, logger: logger, clock: clock)
+            users: configuration.storedUsers, everyTurn: { [service] in service.storeTurn(now: $0) },
+            everyChange: { [service] in service.sessionCache.removeAll() }, logger: logger, clock: clock)
         // Still before listening: from here on SIGHUP reloads instead of ending the process.
         hangup = reloader.flatMap { reloader in options.reloadOnHangup ? SignalHandler(SIGHUP) { reloader.reload(reason: "SIGHUP") } : nil }
         if let reloader, let paths = files?.0.paths, options.watchFiles, !paths.isEmpty {

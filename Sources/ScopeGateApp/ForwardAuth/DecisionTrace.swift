@@ -47,7 +47,9 @@ struct ReportDecision: Sendable {
 
     /// Whether the report rule would have let the request through.
     var wouldAllow: Bool {
-        if case .allow = decision { return true }
-        return false
+        switch decision {
+        case .allow, .allowSession: return true
+        default: return false
+        }
     }
 }

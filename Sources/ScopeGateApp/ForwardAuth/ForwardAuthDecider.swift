@@ -12,14 +12,16 @@ struct ForwardAuthDecider: Sendable {
     var stages: ForwardAuthStages = .standard
 
     /// The decision for `request` and what was learned on the way.
+    /// `session`: the user whose signed-in browser sent the request, when it carries a session in force
+    /// (browser rules accept it in place of a token).
     func decide(
-        _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date
+        _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date, session: UserRecord? = nil
     )
         -> (ForwardAuthDecision, DecisionTrace)
     {
         var trace = DecisionTrace(request: request)
         do {
-            let decision = try decide(request, credentials: credentials, state: state, now: now, trace: &trace)
+            let decision = try decide(request, credentials: credentials, state: state, now: now, session: session, trace: &trace)
             return (decision, trace)
         } catch {
             // Whatever failed, the answer is a refusal: no failure can fall through to the allow branch.
@@ -29,7 +31,7 @@ struct ForwardAuthDecider: Sendable {
     }
 
     private func decide(
-        _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date,
+        _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date, session: UserRecord?,
         trace: inout DecisionTrace
     ) throws -> ForwardAuthDecision {
         let path: CanonicalPath
@@ -50,13 +52,13 @@ struct ForwardAuthDecider: Sendable {
         }
         let match = try stages.match(request, path, host, policy)
         trace.match = match
-        let decision = try decide(match, request, credentials: credentials, state: state, now: now, trace: &trace)
+        let decision = try decide(match, request, credentials: credentials, state: state, now: now, session: session, trace: &trace)
         if policy.hasReportRules, let (reported, rule) = policy.reportMatch(method: request.method, path: path, host: host) {
             // What the report rule would answer, on a trace of its own; nothing it does (not even a failure)
             // changes the enforced decision.
             var reportTrace = DecisionTrace(request: request)
             reportTrace.host = host
-            if let wouldBe = try? decide(reported, request, credentials: credentials, state: state, now: now, trace: &reportTrace) {
+            if let wouldBe = try? decide(reported, request, credentials: credentials, state: state, now: now, session: session, trace: &reportTrace) {
                 trace.report = ReportDecision(rule: rule.name, decision: wouldBe)
             }
         }
@@ -65,7 +67,7 @@ struct ForwardAuthDecider: Sendable {
 
     /// The decision once the policy matched: the matched rule's requirement against the credentials.
     private func decide(
-        _ match: RouteMatch, _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date,
+        _ match: RouteMatch, _ request: ForwardedRequest, credentials: BearerCredentials, state: ServiceState, now: Date, session: UserRecord?,
         trace: inout DecisionTrace
     ) throws -> ForwardAuthDecision {
         let policy = state.configuration.policy
@@ -94,6 +96,12 @@ struct ForwardAuthDecider: Sendable {
         trace.requiredScopes = required
         trace.credentials = credentials
 
+        if case .absent = credentials, let admitted, admitted.acceptsSession {
+            // A browser rule: the signed-in browser's user stands in for a token, with the rule's scopes.
+            guard let user = session else { return .signIn(requiredScopes: required) }
+            guard required.allSatisfy(user.allows) else { return .insufficientScope(requiredScopes: required, principal: user) }
+            return .allowSession(user, scopes: required, rule: trace.rule ?? admitted.name)
+        }
         let bytes: ArraySlice<UInt8>
         switch credentials {
         case .absent: return .unauthenticated(.noToken, requiredScopes: required)

@@ -10,11 +10,12 @@ extension ScopeGateService {
     ///
     /// The decision is ``ForwardAuthDecider``'s; this turns it into the answer, the metrics and the
     /// access-log fields.
-    func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPResponse {
+    func forwardAuth(_ request: HTTPRequest, record: inout RequestRecord?, session: UserRecord? = nil) -> HTTPResponse {
         let start = monotonicNanoseconds()
         let state = current
-        var (decision, trace) = check(request, state: state)
+        var (decision, trace) = check(request, state: state, session: session)
         var response = ForwardAuthResponses.response(for: decision, mode: state.configuration.challenge, publicAnswer: state.publicAnswer)
+        if case .signIn = decision { response = Self.signInAnswer(response, request: request, configuration: state.configuration) }
         if let identityTokens = state.identityTokens, case .allow(let token?, let rule) = decision,
             let wanted = identityTokenRequest(trace, policy: state.configuration.policy)
         {
@@ -78,7 +79,7 @@ extension ScopeGateService {
 
     /// The check itself: only trusted proxies may ask, the check request must describe one original
     /// request, and the decider decides on it.
-    private func check(_ request: HTTPRequest, state: ServiceState) -> (ForwardAuthDecision, DecisionTrace) {
+    private func check(_ request: HTTPRequest, state: ServiceState, session: UserRecord?) -> (ForwardAuthDecision, DecisionTrace) {
         guard let peer = request.clientAddress, state.configuration.trustedProxies.contains(where: { $0.contains(peer) }) else {
             return (.forbidden("forward-auth requests are accepted only from trusted proxies"), DecisionTrace())
         }
@@ -91,6 +92,6 @@ extension ScopeGateService {
         } catch {
             return (.forbidden("the request could not be checked"), DecisionTrace(failure: "\(error)"))
         }
-        return decider.decide(parsed.request, credentials: parsed.credentials, state: state, now: clock())
+        return decider.decide(parsed.request, credentials: parsed.credentials, state: state, now: clock(), session: session)
     }
 }

@@ -10,6 +10,11 @@ enum ForwardAuthResponses {
             return token.allowAnswer ?? IdentityHeaders.allowAnswer(for: token.principal, scopes: token.effectiveScopes)
         case .allow(nil, _):
             return publicAnswer
+        case .allowSession(let user, let scopes, _):
+            return IdentityHeaders.allowAnswer(for: user, scopes: scopes)
+        case .signIn(let required):
+            // Where to sign in is the endpoint's to add (it knows the proxy and the address).
+            return FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))])
         case .unauthenticated(.noToken, let required):
             return FastAPIResponses.detail(401, "Not authenticated", headers: [("WWW-Authenticate", FastAPIResponses.bearerChallenge(scopes: required))])
         case .unauthenticated(.invalidToken, let required):

@@ -27,6 +27,8 @@ public final class ScopeGateService: Sendable {
     let clientSecrets = ClientSecretMemory()
     /// Whether this replica's keys agree with the other replicas' (through the store).
     let keyAgreement = KeyAgreement()
+    /// The browser sessions `/auth` saw recently.
+    let sessionCache = SessionCache()
     /// The forward-auth decision and its steps.
     let decider: ForwardAuthDecider
     /// Counters and histograms behind `GET /metrics`.
@@ -194,7 +196,7 @@ public final class ScopeGateService: Sendable {
     private func route(_ request: HTTPRequest, record: inout RequestRecord?) -> HTTPHandlerResult {
         let path = request.path
         if path == Self.authPath || path.starts(with: Self.authPrefix) {
-            return .respond(forwardAuth(request, record: &record))
+            return forwardAuthWithSession(request, record: &record)
         }
         switch request.pathText {
         case "/token":

@@ -20,6 +20,9 @@ final class ServiceState: Sendable {
     let openAPI: [UInt8]
     /// `/docs/reference`, built from the same description.
     let reference: HTTPResponse
+    /// Whether some rule accepts a browser's session (`browser: true`): only then does `/auth` read
+    /// the session cookie.
+    let hasBrowserRules: Bool
     /// `/.well-known/jwks.json`: this key ring's public keys.
     let jwks: JWKSDocument
     /// The identity tokens the policy asks allows to carry; nil when it asks for none.
@@ -49,6 +52,7 @@ final class ServiceState: Sendable {
         publicAnswer = IdentityHeaders.allowAnswer(for: nil, scopes: [], extra: IdentityHeaders.emptyTokens(identityTokenHeaders)).prepared()
         openAPI = OpenAPIDocument.build(for: configuration)
         reference = ReferencePage.build(for: configuration)
+        hasBrowserRules = configuration.policy.rules.contains(where: \.acceptsSession)
         jwks = JWKSDocument(keyring)
         identityTokens = IdentityTokens.make(for: configuration, keyring: keyring, now: now)
         metadata = AuthorizationServerMetadata(configuration: configuration, keyring: keyring, grants: grants)

@@ -67,16 +67,17 @@ public final class Revocations: Sendable {
 
     /// Watches the store from a thread of its own until ``stop()``: its changes (then the revocations
     /// and, with `users`, the stored users are read again), `everyTurn` (about once a second, and after
-    /// each change: other replicas' login failures are read there), its housekeeping about once a second, and once an hour a purge of what ended (any
-    /// replica may do it).
+    /// each change: other replicas' login failures are read there), `everyChange` (after each change another
+    /// process made: cached sessions are dropped there), its housekeeping about once a second,
+    /// and once an hour a purge of what ended (any replica may do it).
     public func startWatching(
-        users: StoredUsers? = nil, everyTurn: @escaping @Sendable (Date) -> Void = { _ in }, logger: Logger,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        users: StoredUsers? = nil, everyTurn: @escaping @Sendable (Date) -> Void = { _ in }, everyChange: @escaping @Sendable () -> Void = {},
+        logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         guard let store, watching.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         // A serial queue of its own: a thread that may wait on the store without taking one of the pool's.
         DispatchQueue(label: "scopegate.store-watch").async { [self] in
-            watch(store, users: users, everyTurn: everyTurn, logger: logger, clock: clock)
+            watch(store, users: users, everyTurn: everyTurn, everyChange: everyChange, logger: logger, clock: clock)
         }
     }
 
@@ -84,7 +85,8 @@ public final class Revocations: Sendable {
     private static let longestBackoff: Double = 10
 
     private func watch(
-        _ store: any StateStore, users: StoredUsers?, everyTurn: @Sendable (Date) -> Void, logger: Logger, clock: @Sendable () -> Date
+        _ store: any StateStore, users: StoredUsers?, everyTurn: @Sendable (Date) -> Void, everyChange: @Sendable () -> Void, logger: Logger,
+        clock: @Sendable () -> Date
     ) {
         var lastPurge = Date.distantPast
         var lastMaintenance = Date.distantPast
@@ -96,6 +98,7 @@ public final class Revocations: Sendable {
                     // The first read after a loss: everything again, users included.
                     try refresh(now: clock())
                     try users?.catchUp()
+                    everyChange()
                     reread = false
                 }
                 let now = clock()
@@ -109,6 +112,7 @@ public final class Revocations: Sendable {
                 if count != seenChanges.withLock({ $0 }) {
                     try refresh(now: clock())
                     try users?.catchUp()
+                    everyChange()
                 }
                 everyTurn(clock())
                 if health.recordSync(at: clock()) {

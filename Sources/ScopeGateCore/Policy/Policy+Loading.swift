@@ -2,7 +2,7 @@ extension Policy {
     /// The keys a policy file's top level may have.
     static let topLevelKeys = ["rules", "default", "scopes", "identity_token"]
     /// The keys a rule may have.
-    static let ruleKeys = ["hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals", "mode"]
+    static let ruleKeys = ["hosts", "path", "methods", "scopes", "public", "description", "identity_token", "principals", "mode", "browser"]
 
     /// Loads a policy file:
     ///
@@ -200,10 +200,19 @@ extension Policy {
             }
         }
 
+        var acceptsSession = false
+        if let value = members["browser"]?.value, let flag = document.bool(value, what: "\(label): \"browser\"") {
+            if flag, isPublic { document.error(at: value, "\(label): a public rule needs no sign-in; it cannot be a browser rule") }
+            if flag, principals?.contains(.user) == false {
+                document.error(at: value, "\(label): a browser rule is for users, and \"principals\" leaves them out")
+            }
+            acceptsSession = flag
+        }
+
         guard let pattern, document.diagnostics.count == errorsBefore else { return nil }
         let mark = node.mark
         return PolicyRule(
             pattern: pattern, methods: methods, scopes: scopes, isPublic: isPublic, identityToken: identityToken,
-            principals: principals, hosts: hosts, isReport: isReport, line: mark.line, column: mark.column)
+            principals: principals, hosts: hosts, isReport: isReport, acceptsSession: acceptsSession, line: mark.line, column: mark.column)
     }
 }

@@ -18,6 +18,9 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     /// Whether the rule is report-only (`mode: report`): evaluated and counted on live traffic, never
     /// enforced.
     public let isReport: Bool
+    /// Whether a signed-in browser's session stands in for a token here (`browser: true`): the user it
+    /// belongs to, with the scopes the user may have; a browser without one is sent to sign in.
+    public let acceptsSession: Bool
     /// Where the rule is written: 1-based line and column in the policy file.
     public let line: Int
     public let column: Int
@@ -28,7 +31,8 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
     /// Creates a rule. `methods` as written; `GET` implies `HEAD`.
     public init(
         pattern: PathPattern, methods: [String]? = nil, scopes: [String] = [], isPublic: Bool = false, identityToken: IdentityTokenRequest? = nil,
-        principals: Set<PrincipalKind>? = nil, hosts: [HostPattern] = [], isReport: Bool = false, line: Int = 0, column: Int = 0
+        principals: Set<PrincipalKind>? = nil, hosts: [HostPattern] = [], isReport: Bool = false, acceptsSession: Bool = false, line: Int = 0,
+        column: Int = 0
     ) {
         self.pattern = pattern
         if let methods {
@@ -44,6 +48,7 @@ public final class PolicyRule: Sendable, CustomStringConvertible {
         self.principals = principals
         self.hosts = hosts
         self.isReport = isReport
+        self.acceptsSession = acceptsSession
         self.name = hosts.isEmpty ? pattern.description : hosts.map(\.description).joined(separator: ",") + " " + pattern.description
         self.line = line
         self.column = column
