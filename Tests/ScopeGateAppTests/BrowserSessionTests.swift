@@ -106,11 +106,13 @@ import Testing
     }
 }
 
-/// `browser: true` rules behind Debian's Caddy (`docker/caddy/Caddyfile`): a browser without a session is
-/// sent to sign in, signs in on the same host, and reaches the application with its identity; token
-/// rules never take a session; signing out sends it to sign in again.
+/// `browser: true` rules behind Debian's Caddy and nginx (`docker/caddy/Caddyfile`,
+/// `docker/nginx/default.conf.template`): a browser without a session is sent to sign in, signs in on the
+/// same host, and reaches the application with its identity; token rules never take a session (and keep
+/// their 401 challenge); signing out sends it to sign in again.
 @Suite struct BrowserRuleTests {
-    @Test func aBrowserSignsInThroughCaddyAndReachesTheApplication() throws {
+    @Test(arguments: ["caddy", "nginx"])
+    func aBrowserSignsInThroughTheProxyAndReachesTheApplication(_ proxyName: String) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-browser-rule-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let daemon = try TestDaemon(
@@ -120,10 +122,10 @@ import Testing
             })
         let app = try makeEchoApp()
         defer { app.stop() }
-        let caddy = try startCaddy(scopegate: daemon.port, app: app.port)
+        let proxy = proxyName == "caddy" ? try startCaddy(scopegate: daemon.port, app: app.port) : try startNginx(scopegate: daemon.port, app: app.port)
         let output = try runPython(
             """
-            import sys, html.parser, requests
+            import sys, html.parser, urllib.parse, requests
             base = sys.argv[1]
             class Hidden(html.parser.HTMLParser):
                 def __init__(self):
@@ -133,21 +135,24 @@ import Testing
                     if tag == "input" and attrs.get("type") == "hidden": self.fields[attrs["name"]] = attrs.get("value", "")
             browser = requests.Session()
             first = browser.get(base + "/app/page?x=1", allow_redirects=False)
-            print(first.status_code, first.headers.get("Location"))
-            form = browser.get(base + first.headers["Location"])
+            # nginx writes the address absolute (its own host and port), Caddy passes ScopeGate's as it is.
+            location = first.headers.get("Location", "").replace(base, "")
+            print(first.status_code, location)
+            form = browser.get(urllib.parse.urljoin(base, location))
             hidden = Hidden(); hidden.feed(form.text)
             signed = browser.post(base + "/signin", data=dict(hidden.fields, username="johndoe", password="secret"), allow_redirects=False)
             print(signed.status_code, signed.headers.get("Location"))
-            page = browser.get(base + signed.headers["Location"])
+            page = browser.get(urllib.parse.urljoin(base, signed.headers["Location"]))
             print(page.status_code, " ".join(page.text.split()[:3]), 'X-Auth-User=["johndoe"]' in page.text)
-            print(browser.get(base + "/api/thing", allow_redirects=False).status_code)
+            api = browser.get(base + "/api/thing", allow_redirects=False)
+            print(api.status_code, api.headers.get("WWW-Authenticate"))
             out = Hidden(); out.feed(browser.get(base + "/signout").text)
             print(browser.post(base + "/signout", data=out.fields).status_code)
             print(browser.get(base + "/app/page", allow_redirects=False).status_code)
-            """, arguments: ["http://127.0.0.1:\(caddy.port)"])
+            """, arguments: ["http://127.0.0.1:\(proxy.port)"])
         #expect(
             output.split(separator: "\n").map(String.init) == [
-                "302 /signin?rd=%2Fapp%2Fpage%3Fx%3D1", "303 /app/page?x=1", "200 app GET /app/page True", "401", "200", "302",
+                "302 /signin?rd=%2Fapp%2Fpage%3Fx%3D1", "303 /app/page?x=1", "200 app GET /app/page True", "401 Bearer scope=\"me\"", "200", "302",
             ], "\(output)")
     }
 }
