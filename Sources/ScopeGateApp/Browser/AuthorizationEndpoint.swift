@@ -238,15 +238,7 @@ extension ScopeGateService {
         }
         body += "</fieldset>\n"
         if let signedIn {
-            body += """
-                <p>Signed in as <strong>\(HTMLPage.escape(signedIn.username))</strong>. Not you? <a href="/signout">Sign out</a>.</p>
-                <div class="actions">
-                <button type="submit" class="primary" name="action" value="allow">Allow</button>
-                <button type="submit" class="secondary" name="action" value="deny">Deny</button>
-                </div>
-                </form>
-                <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
-                """
+            body += "<p>Signed in as <strong>\(HTMLPage.escape(signedIn.username))</strong>. Not you? <a href=\"/signout\">Sign out</a>.</p>\n"
         } else {
             body += """
                 <label for="username">Username</label>
@@ -254,14 +246,17 @@ extension ScopeGateService {
                 \(username.map { " value=\"\(HTMLPage.escape($0))\"" } ?? "")>
                 <label for="password">Password</label>
                 <input type="password" id="password" name="password" autocomplete="current-password">
-                <div class="actions">
-                <button type="submit" class="primary" name="action" value="allow">Allow</button>
-                <button type="submit" class="secondary" name="action" value="deny">Deny</button>
-                </div>
-                </form>
-                <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
+
                 """
         }
+        body += """
+            <div class="actions">
+            <button type="submit" class="primary" name="action" value="allow">Allow</button>
+            <button type="submit" class="secondary" name="action" value="deny">Deny</button>
+            </div>
+            </form>
+            <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
+            """
         let secure = Self.securePages(configuration)
         let cookie = "\(csrfCookieName(configuration))=\(csrf); Path=/; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
         return HTMLPage.response(
@@ -337,39 +332,23 @@ extension ScopeGateService {
         }
         let address = clientAddress(of: request, trusting: configuration.trustedProxies)
         return .deferred(
-            overloaded: { [metrics] reason in
-                metrics.recordLoginOverloaded(reason)
-                return HTMLPage.error(status: 503, title: "Too busy", message: "Too many sign-ins in progress: try again in a moment.")
-            },
+            overloaded: signInsOverloaded,
             work: { [self] in
                 signIn(authorization, username: username, password: password, ticked: ticked, csrf: cookie, address: address, state: state)
             })
     }
 
-    /// On a hashing worker: regulation, the password, the code.
+    /// On a hashing worker: the credentials, then the code (and a session for the browser).
     private func signIn(
         _ authorization: AuthorizationRequest, username: String, password: String, ticked: Set<String>, csrf: String, address: IPAddress?,
         state: ServiceState
     ) -> HTTPResponse {
-        if let wait = loginAttempts.retryAfter(username: username, address: address, now: clock()) {
-            let seconds = Int(wait.rounded(.up))
-            metrics.recordLoginThrottled()
-            return signInPage(
-                authorization, csrf: csrf, state: state, status: 429,
-                message: "Too many failed sign-ins: try again in \(seconds) \(seconds == 1 ? "second" : "seconds").", ticked: ticked, username: username)
+        let user: UserRecord
+        switch pageSignIn(username: username, password: password, address: address, client: authorization.client, state: state) {
+        case .refused(let status, let message):
+            return signInPage(authorization, csrf: csrf, state: state, status: status, message: message, ticked: ticked, username: username)
+        case .signedIn(let signedIn): user = signedIn
         }
-        let context = GrantContext(state: state, client: authorization.client, now: clock(), metrics: metrics, logger: logger)
-        guard let user = PasswordGrant.verifiedUser(username: username, password: password, context: context) else {
-            loginAttempts.recordFailure(username: username, address: address, now: clock())
-            return signInPage(
-                authorization, csrf: csrf, state: state, status: 400, message: "Incorrect username or password.", ticked: ticked, username: username)
-        }
-        loginAttempts.recordSuccess(username: username, address: address)
-        let configuration = state.configuration
-        guard !user.isDisabled else {
-            return signInPage(authorization, csrf: csrf, state: state, status: 403, message: "This account is disabled.")
-        }
-        configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
         // Signing in here signs the browser in: the next authorization asks for consent only.
         return issueCode(authorization, for: user, ticked: ticked, state: state, headers: startSession(for: user, state: state).map { [$0] } ?? [])
     }

@@ -172,28 +172,13 @@ extension ScopeGateService {
             }
             let address = clientAddress(of: request, trusting: configuration.trustedProxies)
             return .deferred(
-                overloaded: { [metrics] reason in
-                    metrics.recordLoginOverloaded(reason)
-                    return HTMLPage.error(status: 503, title: "Too busy", message: "Too many sign-ins in progress: try again in a moment.")
-                },
+                overloaded: signInsOverloaded,
                 work: { [self] in
-                    if let wait = loginAttempts.retryAfter(username: username, address: address, now: clock()) {
-                        let seconds = Int(wait.rounded(.up))
-                        metrics.recordLoginThrottled()
-                        return signInForm(
-                            rd: rd, csrf: csrf, message: "Too many failed sign-ins: try again in \(seconds) \(seconds == 1 ? "second" : "seconds").",
-                            username: username, status: 429)
+                    let user: UserRecord
+                    switch pageSignIn(username: username, password: password, address: address, client: nil, state: state) {
+                    case .refused(let status, let message): return signInForm(rd: rd, csrf: csrf, message: message, username: username, status: status)
+                    case .signedIn(let signedIn): user = signedIn
                     }
-                    let context = GrantContext(state: state, client: nil, now: clock(), metrics: metrics, logger: logger)
-                    guard let user = PasswordGrant.verifiedUser(username: username, password: password, context: context) else {
-                        loginAttempts.recordFailure(username: username, address: address, now: clock())
-                        return signInForm(rd: rd, csrf: csrf, message: "Incorrect username or password.", username: username, status: 400)
-                    }
-                    loginAttempts.recordSuccess(username: username, address: address)
-                    guard !user.isDisabled else {
-                        return signInForm(rd: rd, csrf: csrf, message: "This account is disabled.", username: username, status: 403)
-                    }
-                    configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
                     guard let session = startSession(for: user, state: state) else {
                         return HTMLPage.error(
                             status: 503, title: "Sign-in unavailable", message: "ScopeGate cannot keep sessions right now: try again in a moment.")
@@ -245,6 +230,40 @@ extension ScopeGateService {
                 })
         default:
             return .respond(FastAPIResponses.methodNotAllowed(allow: "GET, POST"))
+        }
+    }
+
+    /// What checking a person's credentials on a page found.
+    enum PageSignIn {
+        case signedIn(UserRecord)
+        /// Show the form again with this message and status.
+        case refused(status: Int, message: String)
+    }
+
+    /// On a hashing worker: `/token`'s regulation, the password (the same work and answer for an unknown
+    /// user), an enabled user, and the hash upgraded when it is weaker than preferred.
+    func pageSignIn(username: String, password: String, address: IPAddress?, client: ClientRecord?, state: ServiceState) -> PageSignIn {
+        if let wait = loginAttempts.retryAfter(username: username, address: address, now: clock()) {
+            let seconds = Int(wait.rounded(.up))
+            metrics.recordLoginThrottled()
+            return .refused(status: 429, message: "Too many failed sign-ins: try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
+        }
+        let context = GrantContext(state: state, client: client, now: clock(), metrics: metrics, logger: logger)
+        guard let user = PasswordGrant.verifiedUser(username: username, password: password, context: context) else {
+            loginAttempts.recordFailure(username: username, address: address, now: clock())
+            return .refused(status: 400, message: "Incorrect username or password.")
+        }
+        loginAttempts.recordSuccess(username: username, address: address)
+        guard !user.isDisabled else { return .refused(status: 403, message: "This account is disabled.") }
+        state.configuration.passwordUpgrades.afterLogin(user, password: password, context: context)
+        return .signedIn(user)
+    }
+
+    /// The answer to a page's sign-in the hashing workers cannot take now.
+    var signInsOverloaded: @Sendable (OverloadReason) -> HTTPResponse {
+        { [metrics] reason in
+            metrics.recordLoginOverloaded(reason)
+            return HTMLPage.error(status: 503, title: "Too busy", message: "Too many sign-ins in progress: try again in a moment.")
         }
     }
 
