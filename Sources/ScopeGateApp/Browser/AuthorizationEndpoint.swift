@@ -240,14 +240,7 @@ extension ScopeGateService {
         if let signedIn {
             body += "<p>Signed in as <strong>\(HTMLPage.escape(signedIn.username))</strong>. Not you? <a href=\"/signout\">Sign out</a>.</p>\n"
         } else {
-            body += """
-                <label for="username">Username</label>
-                <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"\
-                \(username.map { " value=\"\(HTMLPage.escape($0))\"" } ?? "")>
-                <label for="password">Password</label>
-                <input type="password" id="password" name="password" autocomplete="current-password">
-
-                """
+            body += HTMLPage.credentialFields(username: username)
         }
         body += """
             <div class="actions">

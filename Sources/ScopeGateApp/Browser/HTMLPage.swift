@@ -64,6 +64,18 @@ enum HTMLPage {
             body: Array(html.utf8))
     }
 
+    /// A form's name and password fields (the name kept from a try before, if any), labelled.
+    static func credentialFields(username: String?) -> String {
+        """
+        <label for="username">Username</label>
+        <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"\
+        \(username.map { " value=\"\(escape($0))\"" } ?? "")>
+        <label for="password">Password</label>
+        <input type="password" id="password" name="password" autocomplete="current-password">
+
+        """
+    }
+
     /// An error page: what went wrong, in words for the person reading it.
     static func error(status: Int, title: String, message: String) -> HTTPResponse {
         response(status: status, title: title, body: "<h1>\(escape(title))</h1>\n<p>\(escape(message))</p>")

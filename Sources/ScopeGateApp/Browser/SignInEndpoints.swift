@@ -274,12 +274,8 @@ extension ScopeGateService {
         if let message { body += "<p class=\"error\" role=\"alert\">\(HTMLPage.escape(message))</p>\n" }
         body += "<form method=\"post\" action=\"/signin\">\n<input type=\"hidden\" name=\"csrf\" value=\"\(HTMLPage.escape(csrf.token))\">\n"
         if let rd { body += "<input type=\"hidden\" name=\"rd\" value=\"\(HTMLPage.escape(rd))\">\n" }
+        body += HTMLPage.credentialFields(username: username)
         body += """
-            <label for="username">Username</label>
-            <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"\
-            \(username.map { " value=\"\(HTMLPage.escape($0))\"" } ?? "")>
-            <label for="password">Password</label>
-            <input type="password" id="password" name="password" autocomplete="current-password">
             <div class="actions"><button type="submit" class="primary">Sign in</button></div>
             </form>
             """
