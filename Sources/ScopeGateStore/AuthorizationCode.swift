@@ -76,3 +76,20 @@ public struct BrowserSession: Hashable, Sendable {
         now < endsAt && now.timeIntervalSince(lastSeen) < idleLimit
     }
 }
+
+/// A consent a user asked ScopeGate to remember: `client` may have `scopes` for `subject` without asking
+/// again, until withdrawn (at `/consents`, or with `scopegate consents revoke`).
+public struct RememberedConsent: Hashable, Sendable {
+    public let subject: String
+    public let clientID: String
+    /// The scopes consented to, sorted.
+    public let scopes: [String]
+    public let grantedAt: Date
+
+    public init(subject: String, clientID: String, scopes: [String], grantedAt: Date) {
+        self.subject = subject
+        self.clientID = clientID
+        self.scopes = Array(Set(scopes)).sorted()
+        self.grantedAt = grantedAt
+    }
+}

@@ -119,6 +119,16 @@ public protocol StateStore: Sendable {
     @discardableResult
     func endSessions(subject: String) throws(StoreError) -> Int
 
+    /// Remembers a consent, replacing the one of the same user and client.
+    func rememberConsent(_ consent: RememberedConsent) throws(StoreError)
+
+    /// The consents `subject` asked to remember, by client id.
+    func consents(of subject: String) throws(StoreError) -> [RememberedConsent]
+
+    /// Withdraws `subject`'s consent for `clientID`, or all of them when it is nil; how many went.
+    @discardableResult
+    func withdrawConsents(of subject: String, clientID: String?) throws(StoreError) -> Int
+
     /// Housekeeping the service runs about once a second, off the request threads (SQLite: a checkpoint
     /// of its write-ahead log, so a request's commit seldom has one to do).
     func maintain() throws(StoreError)

@@ -9,7 +9,7 @@ struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke one access token (--jti), one login (--family), or every token issued to a user or client until now.",
         discussion: """
-            Writes to the store serve runs with (--store); a running service sees it within a second. --user and --client \
+            Writes to the store serve runs with (--store); a running service sees it at once (PostgreSQL) or within a tenth of a second (SQLite). --user and --client \
             refuse every token issued to them before now (tokens issued later work). --jti refuses one token; give --issuer \
             when tokens carry iss (serve --issuer).
             """

@@ -6,7 +6,9 @@ struct ScopeGateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scopegate",
         abstract: "An authorization sidecar: OAuth2 password-grant tokens and forward auth for reverse proxies.",
-        subcommands: [Serve.self, HashPassword.self, CheckPolicy.self, PolicyCommand.self, Explain.self, Keys.self, Clients.self, Users.self, Revoke.self]
+        subcommands: [
+            Serve.self, HashPassword.self, CheckPolicy.self, PolicyCommand.self, Explain.self, Keys.self, Clients.self, Users.self, Revoke.self, Consents.self,
+        ]
     )
 
     /// Parses the command line; `serve` also takes its options from `SCOPEGATE_*` environment variables.

@@ -53,7 +53,7 @@ import Testing
                 def handle_starttag(self, tag, attrs):
                     attrs = dict(attrs)
                     if tag == "input" and attrs.get("type") == "hidden": self.hidden.append((attrs["name"], attrs.get("value", "")))
-                    if tag == "input" and attrs.get("type") == "checkbox": self.scopes.append(attrs["value"])
+                    if tag == "input" and attrs.get("name") == "grant": self.scopes.append(attrs["value"])
 
             browser = requests.Session()
             page = browser.get(url)

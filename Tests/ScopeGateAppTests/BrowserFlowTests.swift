@@ -47,7 +47,7 @@ import Testing
                 driver.get(base + "/authorize?" + query)
                 shot("consent")
                 print(driver.title)
-                boxes = driver.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")
+                boxes = driver.find_elements(By.CSS_SELECTOR, "input[name=grant]")
                 print(" ".join(box.get_attribute("value") + ("+" if box.is_selected() else "-") for box in boxes))
                 # The stylesheet applied (not blocked by the page's own CSP): the Allow button is filled.
                 allow = driver.find_element(By.CSS_SELECTOR, "button[value=allow]")
@@ -60,7 +60,7 @@ import Testing
                 shot("wrong-password")
                 print(driver.find_element(By.CSS_SELECTOR, ".error").text)
                 # The page comes back as the person left it: items unticked, the name kept.
-                boxes = driver.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")
+                boxes = driver.find_elements(By.CSS_SELECTOR, "input[name=grant]")
                 print(" ".join(box.get_attribute("value") + ("+" if box.is_selected() else "-") for box in boxes),
                       driver.find_element(By.ID, "username").get_attribute("value"))
                 driver.find_element(By.ID, "password").send_keys("secret")

@@ -14,11 +14,13 @@ import Testing
 @Suite struct BrowserSessionTests {
     let daemon: TestDaemon
     let store: SQLiteStore
+    let storePath: String
 
     init() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-session-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: folder.appendingPathComponent("scopegate.db").path)
+        storePath = folder.appendingPathComponent("scopegate.db").path
+        let store = try SQLiteStore(path: storePath)
         self.store = store
         daemon = try TestDaemon(configure: { configuration in
             configuration.clients = ClientDirectory([
@@ -79,6 +81,43 @@ import Testing
         #expect(again.text.contains("type=\"password\""))
         let stale = try post("/authorize", fields, cookies: [session, csrf])
         #expect(stale.status == 400 && stale.text.contains("Your session has ended"))
+    }
+
+    /// "Remember this decision": the next authorization asking no more goes straight back; `/consents`
+    /// lists and withdraws it, and so does `scopegate consents revoke`.
+    @Test func rememberedConsentsSkipThePageUntilWithdrawn() throws {
+        let form = try daemon.get("/signin")
+        let csrf = try #require(Self.cookie(form, "scopegate-csrf"))
+        let token = String(csrf.split(separator: "=", maxSplits: 1)[1])
+        let signedIn = try post("/signin", [("csrf", token), ("username", "johndoe"), ("password", "secret")], cookies: [csrf])
+        let session = try #require(Self.cookie(signedIn, "scopegate-session"))
+        let cookies = session + "; " + csrf
+        func query(_ scope: String) -> String {
+            "response_type=code&client_id=spa&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=\(scope)&state=r"
+                + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        }
+        let page = try daemon.get("/authorize?" + query("me"), headers: [("Cookie", cookies)])
+        #expect(page.status == 200 && page.text.contains(#"name="remember" value="1""#))
+        let fields = try HTTPRequestQuery.fields(query("me")) + [("csrf", token), ("grant", "me"), ("remember", "1"), ("action", "allow")]
+        #expect(try post("/authorize", fields, cookies: [session, csrf]).status == 303)
+        // Asked again for no more: straight back with a code. Asked for more: the page.
+        let skipped = try daemon.get("/authorize?" + query("me"), headers: [("Cookie", cookies)])
+        #expect(skipped.status == 302 && skipped.header("Location")?.hasPrefix("https://app.example/cb?code=") == true, "\(skipped.status)")
+        #expect(try daemon.get("/authorize?" + query("me%20items"), headers: [("Cookie", cookies)]).status == 200)
+        // /consents lists it and withdraws it.
+        let listed = try daemon.get("/consents", headers: [("Cookie", cookies)])
+        #expect(listed.status == 200 && listed.text.contains("<legend>spa</legend>") && listed.text.contains("<code>me</code>"))
+        #expect(try post("/consents", [("csrf", token), ("client_id", "spa")], cookies: [session, csrf]).header("Location") == "/consents")
+        #expect(try daemon.get("/consents", headers: [("Cookie", cookies)]).text.contains("not asked ScopeGate to remember"))
+        #expect(try daemon.get("/authorize?" + query("me"), headers: [("Cookie", cookies)]).status == 200)
+        #expect(try daemon.get("/consents").header("Location") == "/signin?rd=%2Fconsents", "without a session")
+        // The operator withdraws them too.
+        #expect(try post("/authorize", fields, cookies: [session, csrf]).status == 303)
+        let listedByCLI = try run(["consents", "list", "--store", "sqlite:" + storePath, "--user", "johndoe"])
+        #expect(listedByCLI.output.hasPrefix("spa\tme\t"), "\(listedByCLI.output) \(listedByCLI.errors)")
+        let revoked = try run(["consents", "revoke", "--store", "sqlite:" + storePath, "--user", "johndoe", "--client", "spa"])
+        #expect(revoked.output.contains("withdrew 1 consent of johndoe"), "\(revoked.errors)")
+        #expect(try daemon.get("/authorize?" + query("me"), headers: [("Cookie", cookies)]).status == 200)
     }
 
     /// The return address: paths on ScopeGate's host and URLs of the policy's hosts, and none of the

@@ -38,6 +38,7 @@ enum StoreCheck: String, CaseIterable, Sendable {
     case keyRecordsShowOtherMaterialUnderOneKeyID
     case anAuthorizationCodeIsRedeemedOnce
     case sessionsIdleEndAndAreEndedEverywhere
+    case consentsAreRememberedAndWithdrawn
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -209,6 +210,21 @@ enum StoreCheck: String, CaseIterable, Sendable {
             #expect(try store.session(hash: "s-2", at: now + 1) == nil && store.session(hash: "s-3", at: now + 1) != nil)
             #expect(try store.purge(before: now + 8000) >= 0)
             #expect(try store.session(hash: "s-3", at: now + 1) == nil, "purged once ended")
+        case .consentsAreRememberedAndWithdrawn:
+            #expect(try store.consents(of: "alice").isEmpty)
+            try store.rememberConsent(RememberedConsent(subject: "alice", clientID: "spa", scopes: ["me"], grantedAt: now))
+            try store.rememberConsent(RememberedConsent(subject: "alice", clientID: "spa", scopes: ["items", "me"], grantedAt: now + 5))
+            try store.rememberConsent(RememberedConsent(subject: "alice", clientID: "crm", scopes: ["me"], grantedAt: now))
+            try store.rememberConsent(RememberedConsent(subject: "bob", clientID: "spa", scopes: ["me"], grantedAt: now))
+            let other = try fixture.open()
+            #expect(
+                try other.consents(of: "alice") == [
+                    RememberedConsent(subject: "alice", clientID: "crm", scopes: ["me"], grantedAt: now),
+                    RememberedConsent(subject: "alice", clientID: "spa", scopes: ["items", "me"], grantedAt: now + 5),
+                ])
+            #expect(try other.withdrawConsents(of: "alice", clientID: "spa") == 1)
+            #expect(try store.consents(of: "alice").map(\.clientID) == ["crm"])
+            #expect(try store.withdrawConsents(of: "alice", clientID: nil) == 1 && store.consents(of: "bob").count == 1)
         case .aRestartLosesNothing:
             try store.revokeToken(id: "kept", issuer: "iss", until: now + 3600)
             try store.setNotBefore(now, kind: "user", subject: "dave")

@@ -66,7 +66,12 @@ extension ScopeGateService {
                 return .waiting(
                     overloaded: { _ in HTMLPage.error(status: 503, title: "Too busy", message: "Try again in a moment.") },
                     work: { [self] in
-                        signInPage(authorization, csrf: csrf, state: state, status: 200, message: nil, signedIn: signedInUser(request, state: state))
+                        let user = signedInUser(request, state: state)
+                        if let user, rememberedConsentCovers(authorization, user: user, state: state) {
+                            // Consented before, and asked to be remembered: straight back to the application.
+                            return issueCode(authorization, for: user, ticked: Set(authorization.scopes), state: state, status: 302)
+                        }
+                        return signInPage(authorization, csrf: csrf, state: state, status: 200, message: nil, signedIn: user)
                     })
             }
         case "POST":
@@ -237,6 +242,11 @@ extension ScopeGateService {
                 """
         }
         body += "</fieldset>\n"
+        body += """
+            <div class="scope"><input type="checkbox" id="remember" name="remember" value="1">\
+            <label for="remember">Remember this decision for \(client)</label></div>
+
+            """
         if let signedIn {
             body += "<p>Signed in as <strong>\(HTMLPage.escape(signedIn.username))</strong>. Not you? <a href=\"/signout\">Sign out</a>.</p>\n"
         } else {
@@ -305,6 +315,7 @@ extension ScopeGateService {
         let username = posted["username"] ?? ""
         let password = posted["password"] ?? ""
         let ticked = Set(fields.filter { $0.name == "grant" }.map(\.value))
+        let remember = posted["remember"] == "1"
         if username.isEmpty, password.isEmpty, hasSessionCookie(request, configuration: configuration) {
             // Signed in: no password, only the store (the session, then the code), on a waiting worker.
             return .waiting(
@@ -314,7 +325,7 @@ extension ScopeGateService {
                         return signInPage(
                             authorization, csrf: cookie, state: state, status: 400, message: "Your session has ended: sign in again.", ticked: ticked)
                     }
-                    return issueCode(authorization, for: user, ticked: ticked, state: state)
+                    return issueCode(authorization, for: user, ticked: ticked, state: state, remember: remember)
                 })
         }
         guard !username.isEmpty, !password.isEmpty else {
@@ -327,14 +338,15 @@ extension ScopeGateService {
         return .deferred(
             overloaded: signInsOverloaded,
             work: { [self] in
-                signIn(authorization, username: username, password: password, ticked: ticked, csrf: cookie, address: address, state: state)
+                signIn(
+                    authorization, username: username, password: password, ticked: ticked, remember: remember, csrf: cookie, address: address, state: state)
             })
     }
 
     /// On a hashing worker: the credentials, then the code (and a session for the browser).
     private func signIn(
-        _ authorization: AuthorizationRequest, username: String, password: String, ticked: Set<String>, csrf: String, address: IPAddress?,
-        state: ServiceState
+        _ authorization: AuthorizationRequest, username: String, password: String, ticked: Set<String>, remember: Bool, csrf: String,
+        address: IPAddress?, state: ServiceState
     ) -> HTTPResponse {
         let user: UserRecord
         switch pageSignIn(username: username, password: password, address: address, client: authorization.client, state: state) {
@@ -343,13 +355,27 @@ extension ScopeGateService {
         case .signedIn(let signedIn): user = signedIn
         }
         // Signing in here signs the browser in: the next authorization asks for consent only.
-        return issueCode(authorization, for: user, ticked: ticked, state: state, headers: startSession(for: user, state: state).map { [$0] } ?? [])
+        return issueCode(
+            authorization, for: user, ticked: ticked, state: state, remember: remember, headers: startSession(for: user, state: state).map { [$0] } ?? [])
+    }
+
+    /// Whether `user` asked to remember a consent to `authorization`'s client that covers every scope it
+    /// asks for (and the user may still have).
+    private func rememberedConsentCovers(_ authorization: AuthorizationRequest, user: UserRecord, state: ServiceState) -> Bool {
+        guard let store = state.configuration.revocations.store,
+            let consent = try? store.consents(of: user.username).first(where: { $0.clientID == authorization.client.id })
+        else { return false }
+        let wanted = authorization.scopes.filter { user.allows(scope: $0) }
+        return !wanted.isEmpty && Set(wanted).isSubset(of: consent.scopes)
     }
 
     /// A code for the ticked scopes `user` may have (none: `access_denied`), kept in the store, and the
-    /// redirect that carries it (with `headers`, such as a new session's cookie).
+    /// redirect that carries it (`status`: 303 after the page's form, 302 when a remembered consent skipped
+    /// the page; with `headers`, such as a new session's cookie). With `remember`, the consent is kept for
+    /// the next time.
     private func issueCode(
-        _ authorization: AuthorizationRequest, for user: UserRecord, ticked: Set<String>, state: ServiceState, headers: [(String, String)] = []
+        _ authorization: AuthorizationRequest, for user: UserRecord, ticked: Set<String>, state: ServiceState, status: Int = 303,
+        remember: Bool = false, headers: [(String, String)] = []
     ) -> HTTPResponse {
         let configuration = state.configuration
         let granted = authorization.scopes.filter { ticked.contains($0) && user.allows(scope: $0) }
@@ -376,10 +402,18 @@ extension ScopeGateService {
             return HTMLPage.error(
                 status: 503, title: "Sign-in unavailable", message: "ScopeGate cannot complete sign-ins right now: try again in a moment.")
         }
+        if remember {
+            do {
+                try store.rememberConsent(RememberedConsent(subject: user.username, clientID: authorization.client.id, scopes: granted, grantedAt: clock()))
+            } catch {
+                logger.warning("cannot remember a consent", metadata: ["error": "\(error)"])
+            }
+        }
         logger.info(
             "authorization granted",
             metadata: ["auth.subject": "\(user.username)", "auth.client": "\(authorization.client.id)", "auth.scopes": "\(granted.joined(separator: " "))"])
-        var redirect = authorizationRedirect(to: authorization.redirect, ["code": code], state: authorization.state, status: 303, configuration: configuration)
+        var redirect = authorizationRedirect(
+            to: authorization.redirect, ["code": code], state: authorization.state, status: status, configuration: configuration)
         if !headers.isEmpty { redirect = HTTPResponse(status: redirect.status, headers: redirect.headers + headers, body: redirect.body) }
         return redirect
     }

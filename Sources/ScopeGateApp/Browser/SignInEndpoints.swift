@@ -233,6 +233,68 @@ extension ScopeGateService {
         }
     }
 
+    // MARK: - /consents
+
+    /// `GET /consents`: the signed-in user's remembered consents, each with a Withdraw button; `POST
+    /// /consents` (from that page) withdraws one. Without a session, the browser is sent to sign in.
+    func consentsEndpoint(_ request: HTTPRequest) -> HTTPHandlerResult {
+        let state = current
+        let configuration = state.configuration
+        guard request.method == "GET" || request.method == "HEAD" || request.method == "POST" else {
+            return .respond(FastAPIResponses.methodNotAllowed(allow: "GET, POST"))
+        }
+        let csrf = csrfCookie(for: request, configuration: configuration)
+        var withdraw: String?
+        if request.method == "POST" {
+            let fields = (try? FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])) ?? []
+            guard sameSite(request, configuration: configuration), let cookie = csrfToken(in: request),
+                let field = fields.first(where: { $0.name == "csrf" })?.value, Self.constantTimeEqual(cookie, field),
+                let client = fields.first(where: { $0.name == "client_id" })?.value
+            else {
+                return .respond(HTMLPage.error(status: 403, title: "Refused", message: "The form was not sent from ScopeGate's own page."))
+            }
+            withdraw = client
+        }
+        guard hasSessionCookie(request, configuration: configuration) else { return .respond(Self.seeOther("/signin?rd=%2Fconsents")) }
+        let withdrawing = withdraw
+        return .waiting(
+            overloaded: { _ in HTMLPage.error(status: 503, title: "Too busy", message: "Try again in a moment.") },
+            work: { [self] in
+                guard let user = signedInUser(request, state: state), let store = configuration.revocations.store else {
+                    return Self.seeOther("/signin?rd=%2Fconsents")
+                }
+                do {
+                    if let withdraw = withdrawing {
+                        try store.withdrawConsents(of: user.username, clientID: withdraw)
+                        logger.info("consent withdrawn", metadata: ["auth.subject": "\(user.username)", "auth.client": "\(withdraw.prefix(128))"])
+                        return Self.seeOther("/consents")
+                    }
+                    let consents = try store.consents(of: user.username)
+                    var body = "<h1>Applications you let in</h1>\n"
+                    if consents.isEmpty {
+                        body += "<p>You have not asked ScopeGate to remember any consent.</p>\n"
+                    }
+                    for consent in consents {
+                        body += """
+                            <form method="post" action="/consents">
+                            <fieldset><legend>\(HTMLPage.escape(consent.clientID))</legend>
+                            <p>\(consent.scopes.map { "<code>\(HTMLPage.escape($0))</code>" }.joined(separator: " "))</p>
+                            <input type="hidden" name="csrf" value="\(HTMLPage.escape(csrf.token))">
+                            <input type="hidden" name="client_id" value="\(HTMLPage.escape(consent.clientID))">
+                            <button type="submit" class="secondary">Withdraw</button>
+                            </fieldset>
+                            </form>
+
+                            """
+                    }
+                    body += "<p>Signed in as <strong>\(HTMLPage.escape(user.username))</strong>. <a href=\"/signout\">Sign out</a></p>"
+                    return HTMLPage.response(status: 200, title: "Your consents", body: body, headers: [csrf.header])
+                } catch {
+                    return HTMLPage.error(status: 503, title: "Unavailable", message: "ScopeGate cannot read consents right now: try again in a moment.")
+                }
+            })
+    }
+
     /// What checking a person's credentials on a page found.
     enum PageSignIn {
         case signedIn(UserRecord)

@@ -217,6 +217,8 @@ public final class ScopeGateService: Sendable {
             return signInEndpoint(request)
         case "/signout":
             return signOutEndpoint(request)
+        case "/consents":
+            return consentsEndpoint(request)
         case "/static/scopegate.css":
             return refusedUnlessRead(request) ?? .respond(HTMLPage.stylesheet)
         case "/users/me/", "/users/me/items/", "/status/":

@@ -112,6 +112,15 @@ public final class SQLiteStore: StateStore {
         CREATE INDEX browser_sessions_subject ON browser_sessions (subject);
         CREATE INDEX browser_sessions_ends ON browser_sessions (ends_ms);
         """,
+        """
+        CREATE TABLE remembered_consents (
+            subject TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            granted_ms INTEGER NOT NULL,
+            PRIMARY KEY (subject, client_id)
+        ) STRICT, WITHOUT ROWID;
+        """,
     ]
 
     /// The file.
@@ -436,6 +445,41 @@ public final class SQLiteStore: StateStore {
             ended = try connection.query("DELETE FROM browser_sessions WHERE subject = ? RETURNING hash", [.text(subject)]).count
         }
         return ended
+    }
+
+    public func rememberConsent(_ consent: RememberedConsent) throws(StoreError) {
+        try write { connection throws(SQLiteError) in
+            try connection.query(
+                """
+                INSERT INTO remembered_consents (subject, client_id, scopes, granted_ms) VALUES (?, ?, ?, ?)
+                ON CONFLICT (subject, client_id) DO UPDATE SET scopes = excluded.scopes, granted_ms = excluded.granted_ms
+                """,
+                [.text(consent.subject), .text(consent.clientID), .text(consent.scopes.joined(separator: " ")), .integer(Self.milliseconds(consent.grantedAt))])
+        }
+    }
+
+    public func consents(of subject: String) throws(StoreError) -> [RememberedConsent] {
+        let rows = try withConnection { connection throws(SQLiteError) in
+            try connection.query(
+                "SELECT client_id, scopes, granted_ms FROM remembered_consents WHERE subject = ? ORDER BY client_id", [.text(subject)])
+        }
+        return rows.compactMap { row in
+            guard row.count == 3, let client = row[0].text, let scopes = row[1].text, let granted = row[2].integer else { return nil }
+            return RememberedConsent(
+                subject: subject, clientID: client, scopes: scopes.split(separator: " ").map(String.init), grantedAt: Self.date(granted))
+        }
+    }
+
+    @discardableResult
+    public func withdrawConsents(of subject: String, clientID: String?) throws(StoreError) -> Int {
+        try write { connection throws(SQLiteError) -> Int in
+            if let clientID {
+                return try connection.query(
+                    "DELETE FROM remembered_consents WHERE subject = ? AND client_id = ? RETURNING client_id", [.text(subject), .text(clientID)]
+                ).count
+            }
+            return try connection.query("DELETE FROM remembered_consents WHERE subject = ? RETURNING client_id", [.text(subject)]).count
+        }
     }
 
     // MARK: Users
