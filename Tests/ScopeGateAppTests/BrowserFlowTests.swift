@@ -74,6 +74,19 @@ import Testing
                 token = requests.post(base + "/token", data={"grant_type": "authorization_code", "code": answer["code"][0], "client_id": "photo-app",
                                                              "redirect_uri": callback, "code_verifier": verifier}).json()
                 print(token.get("scope"))
+                # Signed in now: the sign-in page says so, and /consents lists nothing remembered yet.
+                driver.get(base + "/signin")
+                shot("signed-in")
+                print(driver.find_element(By.TAG_NAME, "h1").text)
+                driver.get(base + "/consents")
+                shot("consents")
+                print(driver.find_element(By.TAG_NAME, "h1").text)
+                driver.find_element(By.CSS_SELECTOR, "a[href='/signout']").click()
+                driver.find_element(By.CSS_SELECTOR, "form[action='/signout'] button").click()
+                WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Signed out")
+                driver.get(base + "/signin")
+                shot("signin")
+                print(driver.find_element(By.TAG_NAME, "h1").text)
                 # Another site's page posting the form: its request carries no cookie and another origin.
                 driver.get("data:text/html,<form method=post action='" + base + "/authorize'><input name=action value=allow>"
                            "<input name=client_id value=photo-app></form><script>document.forms[0].submit()</script>")
@@ -86,7 +99,7 @@ import Testing
         #expect(
             lines == [
                 "Sign in · ScopeGate", "me+ items+", "True", "Incorrect username or password.", "me+ items- johndoe", "127.0.0.1:9 /callback ['st-42']",
-                "me", "True",
+                "me", "Signed in", "Applications you let in", "Sign in", "True",
             ], "\(output)")
     }
 }
