@@ -145,6 +145,46 @@ import Testing
     }
 }
 
+/// The Traefik recipe's browser middleware (`docker/traefik/dynamic.yml`, `scopegate-browser`), replayed:
+/// it sends the browser's cookies along, so a session passes and a browser without one gets the 302 to
+/// sign in that Traefik hands to the browser.
+@Suite struct TraefikBrowserRecipeTests {
+    @Test func theBrowserMiddlewareCarriesTheSessionAndTheRedirect() throws {
+        let middleware = member(try dockerConfiguration("docker/traefik/dynamic.yml"), "http", "middlewares", "scopegate-browser", "forwardAuth")
+        let passed = try #require(member(middleware, "authRequestHeaders") as? [String])
+        #expect(passed.contains("Cookie") && passed.contains("Authorization"))
+        #expect(member(middleware, "trustForwardHeader") as? Bool == false)
+        let routers = try #require(member(try dockerConfiguration("docker/traefik/dynamic.yml"), "http", "routers") as? [String: Any])
+        #expect((member(routers["pages"] as Any, "rule") as? String)?.contains("Path(`/signin`)") == true)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-traefik-browser-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: folder.appendingPathComponent("scopegate.db").path)
+        let daemon = try TestDaemon(
+            policyYAML: "rules:\n  - path: /dashboard/**\n    scopes: [me]\n    browser: true\n",
+            configure: { $0.revocations = try! Revocations(store: store) })
+        func subrequest(_ cookie: String?) throws -> TestHTTPResponse {
+            var client = [("User-Agent", "Mozilla/5.0"), ("Accept", "text/html")]
+            if let cookie { client.append(("Cookie", cookie)) }
+            let headers = client.filter { header in passed.contains { $0.lowercased() == header.0.lowercased() } }
+            return try sendRequest(
+                port: daemon.port, target: "/auth",
+                headers: headers + [
+                    ("X-Forwarded-Method", "GET"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "app.example.com"),
+                    ("X-Forwarded-Uri", "/dashboard/home"), ("X-Forwarded-For", "203.0.113.9"),
+                ])
+        }
+        let away = try subrequest("theme=dark")
+        #expect(away.status == 302 && away.header("Location") == "/signin?rd=%2Fdashboard%2Fhome")
+        let value = Base64URL.encode(Array(repeating: 7, count: 32))
+        try store.createSession(
+            BrowserSession(
+                hash: Base64URL.encode(sha256(Array(value.utf8))), subject: "johndoe", createdAt: Date(), lastSeen: Date(), endsAt: Date() + 600,
+                idleLimit: 600))
+        let signedIn = try subrequest("theme=dark; scopegate-session=\(value)")
+        #expect(signedIn.status == 200 && signedIn.header("X-Auth-User") == "johndoe" && signedIn.header("X-Auth-Scopes") == "me")
+    }
+}
+
 /// `browser: true` rules behind Debian's Caddy and nginx (`docker/caddy/Caddyfile`,
 /// `docker/nginx/default.conf.template`): a browser without a session is sent to sign in, signs in on the
 /// same host, and reaches the application with its identity; token rules never take a session (and keep
