@@ -3,6 +3,7 @@ extension Serve {
     static let environmentOptions: [(name: String, flag: Bool)] = [
         ("host", false), ("port", false), ("policy", false), ("users", false), ("secret-file", false), ("keys", false), ("clients", false), ("store", false),
         ("state-dir", false), ("store-timeout", false), ("on-store-loss", false), ("docs-assets", false), ("session-idle", false), ("session-lifetime", false),
+        ("session-domain", false),
         ("refresh-token-lifetime", false),
         ("refresh-token-idle", false),
         ("refresh-reuse-grace", false), ("demo", true),

@@ -64,6 +64,12 @@ struct Serve: ParsableCommand {
     var sessionLifetime = Int(SessionSettings().lifetime)
 
     @Option(
+        name: .customLong("session-domain"),
+        help:
+            "A parent domain (example.com) for the sign-in cookie, so that one sign-in on ScopeGate's own host serves every application host below it.")
+    var sessionDomain: String?
+
+    @Option(
         name: .customLong("docs-assets"),
         help: "A swagger-ui-dist folder (swagger-ui-bundle.js, swagger-ui.css) that /docs loads from ScopeGate instead of a CDN.")
     var docsAssets: String?
@@ -410,6 +416,18 @@ struct Serve: ParsableCommand {
         configuration.issuer = issuer
         configuration.sessions.idle = TimeInterval(sessionIdle)
         configuration.sessions.lifetime = TimeInterval(sessionLifetime)
+        if let sessionDomain {
+            guard let domain = try? CanonicalHost(Array(sessionDomain.utf8)), domain.port == nil, domain.name.contains("."),
+                domain.name.first?.isLetter == true || domain.name.first?.isNumber == true
+            else {
+                throw StartupError(description: "--session-domain must be a domain name such as example.com")
+            }
+            if let issuer, let host = URL(string: issuer)?.host?.lowercased(), host != domain.name, !host.hasSuffix("." + domain.name) {
+                throw StartupError(
+                    description: "--session-domain \(domain.name) does not contain the issuer's host \(host): browsers would refuse the cookie")
+            }
+            configuration.sessions.domain = domain.name
+        }
         if let docsAssets {
             do {
                 configuration.docsAssets = try DocsAssets(folder: docsAssets)

@@ -120,6 +120,41 @@ import Testing
         #expect(try daemon.get("/authorize?" + query("me"), headers: [("Cookie", cookies)]).status == 200)
     }
 
+    /// `--session-domain`: ScopeGate's pages on a host of their own sign the browser in for every host
+    /// below the domain (`Domain=`, `__Secure-` since `__Host-` forbids a domain), and `rd` may name them.
+    @Test func aSessionDomainCoversEveryHostBelowIt() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-session-domain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: folder.appendingPathComponent("scopegate.db").path)
+        let daemon = try TestDaemon(configure: { configuration in
+            configuration.issuer = "https://auth.example.com"
+            configuration.sessions.domain = "example.com"
+            configuration.revocations = try! Revocations(store: store)
+        })
+        let form = try daemon.get("/signin?rd=https%3A%2F%2Fapp.example.com%2Fhome")
+        #expect(form.status == 200 && form.text.contains(#"name="rd" value="https://app.example.com/home""#))
+        let csrf = try #require(Self.cookie(form, "__Host-scopegate-csrf"))
+        let token = String(csrf.split(separator: "=", maxSplits: 1)[1])
+        let signedIn = try sendRequest(
+            port: daemon.port, method: "POST", target: "/signin",
+            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", csrf)],
+            body: formBody([("csrf", token), ("rd", "https://app.example.com/home"), ("username", "johndoe"), ("password", "secret")]))
+        #expect(signedIn.status == 303 && signedIn.header("Location") == "https://app.example.com/home")
+        let set = try #require(signedIn.headers("Set-Cookie").first { $0.hasPrefix("__Secure-scopegate-session=") })
+        #expect(set.hasSuffix("; Path=/; Domain=example.com; Max-Age=43200; HttpOnly; SameSite=Lax; Secure"), "\(set)")
+        #expect(try daemon.get("/signin?rd=https%3A%2F%2Fevil.com%2F").status == 400)
+        let policy = try Policy.load(yaml: "rules:\n  - path: /**\n    scopes: []\n", file: "policy.yaml")
+        for (address, kept) in [
+            ("https://app.example.com/", true), ("https://example.com/", true), ("https://a.b.example.com/x", true), ("https://notexample.com/", false),
+            ("https://example.com.evil.org/", false),
+        ] {
+            #expect((ScopeGateService.returnAddress(address, policy: policy, ownHost: nil, domain: "example.com") != nil) == kept, "\(address)")
+        }
+        // A domain that does not contain the issuer's host is refused at start.
+        let refused = try run(["serve", "--demo", "--issuer", "https://auth.other.org", "--session-domain", "example.com", "--port", "0"])
+        #expect(refused.status != 0 && refused.errors.contains("does not contain the issuer's host auth.other.org"), "\(refused.errors)")
+    }
+
     /// The return address: paths on ScopeGate's host and URLs of the policy's hosts, and none of the
     /// redirect tricks other forward-auth services shipped fixes for.
     @Test func returnAddressesGoOnlyWhereTheyShould() throws {

@@ -2,8 +2,8 @@ import ScopeGateCore
 
 extension ScopeGateService {
     /// ``ReturnAddress/check(_:policy:ownHost:)``, for tests.
-    static func returnAddress(_ address: String, policy: Policy, ownHost: String?) -> String? {
-        ReturnAddress.check(address, policy: policy, ownHost: ownHost)
+    static func returnAddress(_ address: String, policy: Policy, ownHost: String?, domain: String? = nil) -> String? {
+        ReturnAddress.check(address, policy: policy, ownHost: ownHost, domain: domain)
     }
 }
 
@@ -14,8 +14,9 @@ extension ScopeGateService {
 /// dropped by browsers), their percent-encoded forms (`%09`, `%5c`, `%2f%2f`), user information
 /// (`https://app.example@evil.example`), and hosts that only end like a known one (`evilexample.com`).
 enum ReturnAddress {
-    /// `address` when it is safe to redirect to, else nil.
-    static func check(_ address: String, policy: Policy, ownHost: String?) -> String? {
+    /// `address` when it is safe to redirect to, else nil. `domain` (`--session-domain`): its hosts, the
+    /// ones the session cookie reaches, are ScopeGate's too.
+    static func check(_ address: String, policy: Policy, ownHost: String?, domain: String? = nil) -> String? {
         guard !address.isEmpty, address.utf8.count <= 2048 else { return nil }
         // Printable ASCII only, and nothing a browser reads as a slash or drops.
         guard address.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "\\") }) else { return nil }
@@ -38,6 +39,7 @@ enum ReturnAddress {
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         guard !authority.isEmpty, !authority.contains("@"), let host = try? CanonicalHost(Array(authority.utf8), scheme: scheme) else { return nil }
         let name = host.description
+        if let domain, host.name == domain || host.name.hasSuffix("." + domain) { return address }
         if let ownHost, let own = try? CanonicalHost(Array(ownHost.utf8), scheme: scheme), own.description == name { return address }
         let known = policy.rules.flatMap(\.hosts).contains { pattern in
             switch pattern {

@@ -10,14 +10,25 @@ public struct SessionSettings: Sendable {
     public var idle: TimeInterval = 3600
     /// Seconds after sign-in when it ends whatever happens.
     public var lifetime: TimeInterval = 43_200
+    /// The cookie's `Domain` (`--session-domain example.com`): one sign-in for every host below it, when
+    /// ScopeGate's pages live on a host of their own; nil: the cookie is the pages' host's alone.
+    public var domain: String?
 
     public init() {}
 }
 
 extension ScopeGateService {
     /// The session cookie's name: `__Host-` (Secure, the whole host) behind https.
+    /// `__Secure-` when it names a `Domain` (which `__Host-` forbids).
     func sessionCookieName(_ configuration: ServiceConfiguration) -> String {
-        Self.securePages(configuration) ? "__Host-scopegate-session" : "scopegate-session"
+        guard Self.securePages(configuration) else { return "scopegate-session" }
+        return configuration.sessions.domain == nil ? "__Host-scopegate-session" : "__Secure-scopegate-session"
+    }
+
+    /// The cookie's attributes after its value: the path, the domain when there is one, and the flags.
+    private func sessionCookieAttributes(_ configuration: ServiceConfiguration, maxAge: Int) -> String {
+        let domain = configuration.sessions.domain.map { "; Domain=\($0)" } ?? ""
+        return "Path=/\(domain); Max-Age=\(maxAge); HttpOnly; SameSite=Lax\(Self.securePages(configuration) ? "; Secure" : "")"
     }
 
     /// Whether the request carries a session cookie at all (looking it up needs the store).
@@ -118,11 +129,7 @@ extension ScopeGateService {
             return nil
         }
         logger.info("signed in", metadata: ["auth.subject": "\(user.username)"])
-        let secure = Self.securePages(configuration)
-        return (
-            "Set-Cookie",
-            "\(sessionCookieName(configuration))=\(value); Path=/; Max-Age=\(Int(settings.lifetime)); HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
-        )
+        return ("Set-Cookie", "\(sessionCookieName(configuration))=\(value); \(sessionCookieAttributes(configuration, maxAge: Int(settings.lifetime)))")
     }
 
     // MARK: - /signin
@@ -137,7 +144,9 @@ extension ScopeGateService {
         case "GET", "HEAD":
             let query = (try? request.queryFields()) ?? []
             let rd = query.first { $0.name == "rd" }?.value
-            let target = rd.flatMap { ReturnAddress.check($0, policy: configuration.policy, ownHost: request.headers["Host"]) }
+            let target = rd.flatMap {
+                ReturnAddress.check($0, policy: configuration.policy, ownHost: request.headers["Host"], domain: configuration.sessions.domain)
+            }
             if rd != nil, target == nil {
                 return .respond(
                     HTMLPage.error(status: 400, title: "Sign-in refused", message: "The address to return to is not one ScopeGate sends browsers to."))
@@ -163,7 +172,9 @@ extension ScopeGateService {
             else {
                 return .respond(HTMLPage.error(status: 403, title: "Sign-in refused", message: "The form was not sent from ScopeGate's own page: start again."))
             }
-            let rd = posted["rd"].flatMap { ReturnAddress.check($0, policy: configuration.policy, ownHost: request.headers["Host"]) }
+            let rd = posted["rd"].flatMap {
+                ReturnAddress.check($0, policy: configuration.policy, ownHost: request.headers["Host"], domain: configuration.sessions.domain)
+            }
             let csrf = (cookie, csrfCookie(for: request, configuration: configuration).header)
             let username = posted["username"] ?? ""
             let password = posted["password"] ?? ""
@@ -222,11 +233,10 @@ extension ScopeGateService {
                                 status: 503, title: "Sign-out unavailable", message: "ScopeGate cannot end the session right now: try again in a moment.")
                         }
                     }
-                    let secure = Self.securePages(configuration)
                     return HTMLPage.response(
                         status: 200, title: "Signed out",
                         body: "<h1>Signed out</h1>\n<p>You are signed out of ScopeGate.</p>\n<p><a href=\"/signin\">Sign in again</a></p>",
-                        headers: [("Set-Cookie", "\(sessionCookieName(configuration))=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")")])
+                        headers: [("Set-Cookie", "\(sessionCookieName(configuration))=; \(sessionCookieAttributes(configuration, maxAge: 0))")])
                 })
         default:
             return .respond(FastAPIResponses.methodNotAllowed(allow: "GET, POST"))
