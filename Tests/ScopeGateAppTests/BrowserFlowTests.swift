@@ -1,6 +1,7 @@
 import Foundation
 import ScopeGateApp
 import ScopeGateCore
+import ScopeGateHTTP
 import ScopeGateStore
 import ScopeGateTesting
 import Testing
@@ -100,6 +101,56 @@ import Testing
             lines == [
                 "Sign in · ScopeGate", "me+ items+", "True", "Incorrect username or password.", "me+ items- johndoe", "127.0.0.1:9 /callback ['st-42']",
                 "me", "Signed in", "Applications you let in", "Sign in", "True",
+            ], "\(output)")
+    }
+
+    /// A browser application behind Debian's nginx (the template, `browser: true` rule): Chromium asks for
+    /// the application, is sent to ScopeGate's sign-in page on the same host, signs in, and lands on the
+    /// application, which sees the person's identity.
+    @Test func aPersonReachesABrowserApplicationBehindNginx() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scopegate-browser-nginx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let daemon = try TestDaemon(
+            policyYAML: "rules:\n  - path: /app/**\n    scopes: [me]\n    browser: true\n",
+            configure: { configuration in
+                configuration.revocations = try! Revocations(store: SQLiteStore(path: folder.appendingPathComponent("scopegate.db").path))
+            })
+        let app = try makeEchoApp()
+        defer { app.stop() }
+        let nginx = try startNginx(scopegate: daemon.port, app: app.port)
+        let screenshots = ProcessInfo.processInfo.environment["SCOPEGATE_SCREENSHOTS"] ?? ""
+        let output = try runPython(
+            """
+            import os, sys
+            from selenium import webdriver
+            from selenium.webdriver.chrome.service import Service
+            from selenium.webdriver.common.by import By
+            from selenium.webdriver.support.ui import WebDriverWait
+            base, shots = sys.argv[1], sys.argv[2]
+            options = webdriver.ChromeOptions()
+            options.binary_location = "/usr/bin/chromium"
+            for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=800,600"):
+                options.add_argument(flag)
+            driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+            try:
+                driver.get(base + "/app/photos?page=2")
+                WebDriverWait(driver, 10).until(lambda d: "/signin" in d.current_url)
+                if shots: driver.save_screenshot(os.path.join(shots, "nginx-signin.png"))
+                print(driver.current_url.replace(base, ""))
+                driver.find_element(By.ID, "username").send_keys("johndoe")
+                driver.find_element(By.ID, "password").send_keys("secret")
+                driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+                WebDriverWait(driver, 10).until(lambda d: "/app/photos" in d.current_url)
+                print(driver.current_url.replace(base, ""))
+                text = driver.find_element(By.TAG_NAME, "body").text
+                print(text.split()[:3], 'X-Auth-User=["johndoe"]' in text)
+            finally:
+                driver.quit()
+            """, arguments: ["http://127.0.0.1:\(nginx.port)", screenshots])
+        #expect(
+            output.split(separator: "\n").map(String.init) == [
+                "/signin?rd=%2Fapp%2Fphotos%3Fpage%3D2", "/app/photos?page=2", "['app', 'GET', '/app/photos'] True",
             ], "\(output)")
     }
 }
