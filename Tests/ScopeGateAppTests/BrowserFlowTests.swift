@@ -57,7 +57,7 @@ import Testing
                 driver.find_element(By.ID, "username").send_keys("johndoe")
                 driver.find_element(By.ID, "password").send_keys("wrong")
                 allow.click()
-                WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".error"))
+                WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".error"))
                 shot("wrong-password")
                 print(driver.find_element(By.CSS_SELECTOR, ".error").text)
                 # The page comes back as the person left it: items unticked, the name kept.
@@ -67,7 +67,7 @@ import Testing
                 driver.find_element(By.ID, "password").send_keys("secret")
                 driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
                 # The answer is a 303 to the application, which does not listen here: wait for the address.
-                WebDriverWait(driver, 10).until(lambda d: d.current_url.startswith(callback))
+                WebDriverWait(driver, 20).until(lambda d: d.current_url.startswith(callback))
                 shot("returned")
                 landed = urllib.parse.urlparse(driver.current_url)
                 answer = urllib.parse.parse_qs(landed.query)
@@ -82,16 +82,16 @@ import Testing
                 driver.get(base + "/consents")
                 shot("consents")
                 print(driver.find_element(By.TAG_NAME, "h1").text)
-                driver.find_element(By.CSS_SELECTOR, "a[href='/signout']").click()
                 driver.find_element(By.CSS_SELECTOR, "form[action='/signout'] button").click()
-                WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Signed out")
+                # The title, not an element of the page being replaced (which may go stale mid-navigation).
+                WebDriverWait(driver, 20).until(lambda d: d.title.startswith("Signed out"))
                 driver.get(base + "/signin")
                 shot("signin")
                 print(driver.find_element(By.TAG_NAME, "h1").text)
                 # Another site's page posting the form: its request carries no cookie and another origin.
                 driver.get("data:text/html,<form method=post action='" + base + "/authorize'><input name=action value=allow>"
                            "<input name=client_id value=photo-app></form><script>document.forms[0].submit()</script>")
-                WebDriverWait(driver, 10).until(lambda d: d.current_url.startswith(base))
+                WebDriverWait(driver, 20).until(lambda d: d.current_url.startswith(base))
                 print("ScopeGate's own page" in driver.page_source)
             finally:
                 driver.quit()
@@ -135,13 +135,13 @@ import Testing
             driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
             try:
                 driver.get(base + "/app/photos?page=2")
-                WebDriverWait(driver, 10).until(lambda d: "/signin" in d.current_url)
+                WebDriverWait(driver, 20).until(lambda d: "/signin" in d.current_url)
                 if shots: driver.save_screenshot(os.path.join(shots, "nginx-signin.png"))
                 print(driver.current_url.replace(base, ""))
                 driver.find_element(By.ID, "username").send_keys("johndoe")
                 driver.find_element(By.ID, "password").send_keys("secret")
                 driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-                WebDriverWait(driver, 10).until(lambda d: "/app/photos" in d.current_url)
+                WebDriverWait(driver, 20).until(lambda d: "/app/photos" in d.current_url)
                 print(driver.current_url.replace(base, ""))
                 text = driver.find_element(By.TAG_NAME, "body").text
                 print(text.split()[:3], 'X-Auth-User=["johndoe"]' in text)

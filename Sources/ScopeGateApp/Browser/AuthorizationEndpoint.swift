@@ -248,7 +248,7 @@ extension ScopeGateService {
 
             """
         if let signedIn {
-            body += "<p>Signed in as <strong>\(HTMLPage.escape(signedIn.username))</strong>. Not you? <a href=\"/signout\">Sign out</a>.</p>\n"
+            body += "<p>Signed in as <strong>\(HTMLPage.escape(signedIn.username))</strong>. Not you? Sign out below.</p>\n"
         } else {
             body += HTMLPage.credentialFields(username: username)
         }
@@ -260,6 +260,7 @@ extension ScopeGateService {
             </form>
             <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
             """
+        if signedIn != nil { body += "\n" + Self.signOutForm(csrf: csrf, primary: false) }
         let secure = Self.securePages(configuration)
         let cookie = "\(csrfCookieName(configuration))=\(csrf); Path=/; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
         return HTMLPage.response(

@@ -297,7 +297,7 @@ extension ScopeGateService {
 
                             """
                     }
-                    body += "<p>Signed in as <strong>\(HTMLPage.escape(user.username))</strong>. <a href=\"/signout\">Sign out</a></p>"
+                    body += "<p>Signed in as <strong>\(HTMLPage.escape(user.username))</strong>.</p>\n" + Self.signOutForm(csrf: csrf.token, primary: false)
                     return HTMLPage.response(status: 200, title: "Your consents", body: body, headers: [csrf.header])
                 } catch {
                     return HTMLPage.error(status: 503, title: "Unavailable", message: "ScopeGate cannot read consents right now: try again in a moment.")
