@@ -209,8 +209,12 @@ extension ScopeGateService {
     /// The CSRF cookie for a page, and its token (the browser's own when it has one).
     func csrfCookie(for request: HTTPRequest, configuration: ServiceConfiguration) -> (token: String, header: (String, String)) {
         let token = csrfToken(in: request) ?? Base64URL.encode((try? SecureRandom.bytes(32)) ?? [])
-        let secure = Self.securePages(configuration)
-        return (token, ("Set-Cookie", "\(csrfCookieName(configuration))=\(token); Path=/; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"))
+        return (token, csrfSetCookie(token, configuration: configuration))
+    }
+
+    /// The `Set-Cookie` field of the CSRF cookie holding `token`.
+    func csrfSetCookie(_ token: String, configuration: ServiceConfiguration) -> (String, String) {
+        ("Set-Cookie", "\(csrfCookieName(configuration))=\(token); Path=/; HttpOnly; SameSite=Lax\(Self.securePages(configuration) ? "; Secure" : "")")
     }
 
     /// The sign-in and consent page for `authorization`: each scope as a ticked checkbox with its
@@ -261,11 +265,9 @@ extension ScopeGateService {
             <p><small>You will be sent back to <code>\(HTMLPage.escape(Self.origin(of: authorization.redirect) ?? authorization.redirect))</code>.</small></p>
             """
         if signedIn != nil { body += "\n" + Self.signOutForm(csrf: csrf, primary: false) }
-        let secure = Self.securePages(configuration)
-        let cookie = "\(csrfCookieName(configuration))=\(csrf); Path=/; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
         return HTMLPage.response(
             status: status, title: "Sign in", body: body, formTargets: Self.origin(of: authorization.redirect).map { [$0] } ?? [],
-            headers: [("Set-Cookie", cookie)])
+            headers: [csrfSetCookie(csrf, configuration: configuration)])
     }
 
     /// `scheme://authority` of an absolute URI, for the page and its `form-action`; nil for other forms.
@@ -296,7 +298,7 @@ extension ScopeGateService {
             return .respond(HTMLPage.error(status: 403, title: "Sign-in refused", message: "The form was not sent from ScopeGate's own page."))
         }
         let posted = Dictionary(fields.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
-        guard let cookie = csrfToken(in: request), let field = posted["csrf"], Self.constantTimeEqual(cookie, field) else {
+        guard let cookie = csrfMatch(request, fields: fields) else {
             return .respond(
                 HTMLPage.error(status: 403, title: "Sign-in refused", message: "The form has expired or was not sent from ScopeGate's own page: start again."))
         }
@@ -435,11 +437,13 @@ extension ScopeGateService {
         return allowed.contains { $0.lowercased() == origin.lowercased() }
     }
 
-    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.utf8)
-        let b = Array(right.utf8)
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    /// The CSRF token of the browser's cookie when the form's `csrf` field repeats it (compared in
+    /// constant time): the form came from one of ScopeGate's own pages in this browser.
+    func csrfMatch(_ request: HTTPRequest, fields: [(name: String, value: String)]) -> String? {
+        guard let cookie = csrfToken(in: request), let field = fields.first(where: { $0.name == "csrf" })?.value,
+            constantTimeEquals(Array(cookie.utf8), Array(field.utf8))
+        else { return nil }
+        return cookie
     }
 }
 

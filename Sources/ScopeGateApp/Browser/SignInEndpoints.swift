@@ -167,9 +167,7 @@ extension ScopeGateService {
         case "POST":
             let fields = (try? FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])) ?? []
             let posted = Dictionary(fields.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
-            guard sameSite(request, configuration: configuration), let cookie = csrfToken(in: request), let field = posted["csrf"],
-                Self.constantTimeEqual(cookie, field)
-            else {
+            guard sameSite(request, configuration: configuration), let cookie = csrfMatch(request, fields: fields) else {
                 return .respond(HTMLPage.error(status: 403, title: "Sign-in refused", message: "The form was not sent from ScopeGate's own page: start again."))
             }
             let rd = posted["rd"].flatMap {
@@ -215,9 +213,7 @@ extension ScopeGateService {
                     body: "<h1>Sign out of ScopeGate?</h1>\n" + Self.signOutForm(csrf: csrf.token, primary: true), headers: [csrf.header]))
         case "POST":
             let fields = (try? FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])) ?? []
-            guard sameSite(request, configuration: configuration), let cookie = csrfToken(in: request),
-                let field = fields.first(where: { $0.name == "csrf" })?.value, Self.constantTimeEqual(cookie, field)
-            else {
+            guard sameSite(request, configuration: configuration), csrfMatch(request, fields: fields) != nil else {
                 return .respond(HTMLPage.error(status: 403, title: "Sign-out refused", message: "The form was not sent from ScopeGate's own page."))
             }
             let value = Self.cookie(named: sessionCookieName(configuration), in: request)
@@ -257,8 +253,7 @@ extension ScopeGateService {
         var withdraw: String?
         if request.method == "POST" {
             let fields = (try? FormParser.fields(body: request.body, contentType: request.headers["Content-Type"])) ?? []
-            guard sameSite(request, configuration: configuration), let cookie = csrfToken(in: request),
-                let field = fields.first(where: { $0.name == "csrf" })?.value, Self.constantTimeEqual(cookie, field),
+            guard sameSite(request, configuration: configuration), csrfMatch(request, fields: fields) != nil,
                 let client = fields.first(where: { $0.name == "client_id" })?.value
             else {
                 return .respond(HTMLPage.error(status: 403, title: "Refused", message: "The form was not sent from ScopeGate's own page."))

@@ -87,19 +87,13 @@ enum AuthorizationCodes {
     /// How long a code may wait for its redemption (RFC 6749 §4.1.2 recommends at most 10 minutes).
     static let lifetime: TimeInterval = 60
 
-    /// A new code: 256 random bits, base64url (43 characters).
-    static func generate() throws -> String {
-        Base64URL.encode(try SecureRandom.bytes(32))
-    }
+    /// A new code: 256 random bits, base64url (43 characters), made, hashed and checked as refresh tokens are.
+    static func generate() throws -> String { try RefreshToken.generate() }
 
-    /// What the store keeps of `code`.
-    static func hash(_ code: String) -> String {
-        Base64URL.encode(sha256(Array(code.utf8)))
-    }
+    /// What the store keeps of `code` (or of a session cookie's value).
+    static func hash(_ code: String) -> String { RefreshToken.hash(code) }
 
-    static func isWellFormed(_ code: String) -> Bool {
-        code.utf8.count == 43 && Base64URL.decode(code)?.count == 32
-    }
+    static func isWellFormed(_ code: String) -> Bool { RefreshToken.isWellFormed(code) }
 
     /// Whether `value` is a PKCE verifier or S256 challenge's form: 43 to 128 unreserved characters
     /// (RFC 7636 §4.1, §4.2).
@@ -113,9 +107,6 @@ enum AuthorizationCodes {
     /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) equals the challenge, compared in constant time.
     static func verifies(_ verifier: String, challenge: String) -> Bool {
         guard isPKCEValue(verifier) else { return false }
-        let computed = Array(Base64URL.encode(sha256(Array(verifier.utf8))).utf8)
-        let expected = Array(challenge.utf8)
-        guard computed.count == expected.count else { return false }
-        return zip(computed, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        return constantTimeEquals(Array(Base64URL.encode(sha256(Array(verifier.utf8))).utf8), Array(challenge.utf8))
     }
 }

@@ -1,7 +1,7 @@
 internal import COpenSSL
 
 /// Compares two byte strings in time that depends only on their length (`CRYPTO_memcmp`).
-func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+public func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     guard lhs.count == rhs.count else { return false }
     if lhs.isEmpty { return true }
     return unsafe lhs.withUnsafeBytes { left in
