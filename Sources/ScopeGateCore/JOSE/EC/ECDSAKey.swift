@@ -13,6 +13,8 @@ public struct ECDSAKey: JWSKey {
     public let publicJWK: JSONValue?
     private let key: PKey
     private let contexts: SignatureContexts
+    /// Verification with Q's own table (``P256Verifier``); nil only where libcrypto cannot make one.
+    private let verifier: P256Verifier?
     private static let coordinateLength = 32
 
     /// A key from PEM: a private key (signs and verifies) or a public key (verifies). Without `id`, the kid
@@ -37,6 +39,7 @@ public struct ECDSAKey: JWSKey {
         let jwk = PublicJWK(required: ["kty": .string("EC"), "crv": .string("P-256"), "x": .string(Base64URL.encode(x)), "y": .string(Base64URL.encode(y))])
         self.key = key
         self.contexts = unsafe try SignatureContexts.forKey(key, digest: "SHA256")
+        self.verifier = P256Verifier(x: x, y: y)
         self.id = try keyID(id, thumbprint: jwk.thumbprint)
         self.publicJWK = jwk.published(id: self.id, algorithm: .es256)
     }
@@ -52,6 +55,14 @@ public struct ECDSAKey: JWSKey {
 
     public func verify(_ signature: [UInt8], signs input: ArraySlice<UInt8>) throws(CryptoError) -> Bool {
         // Exactly r‖s: a DER signature, or any other length, is refused before OpenSSL sees it.
+        guard signature.count == 2 * Self.coordinateLength else { return false }
+        if let verifier { return verifier.verify(signature, digest: sha256(input)) }
+        return try verifyWithOpenSSL(signature, signs: input)
+    }
+
+    /// OpenSSL's own ECDSA verification of the raw r‖s `signature` (as DER): the fallback where there is
+    /// no ``P256Verifier``, and the reference its tests compare with.
+    func verifyWithOpenSSL(_ signature: [UInt8], signs input: ArraySlice<UInt8>) throws(CryptoError) -> Bool {
         guard signature.count == 2 * Self.coordinateLength, let der = Self.der(fromRaw: signature) else { return false }
         return try contexts.verify(der, signs: input)
     }
