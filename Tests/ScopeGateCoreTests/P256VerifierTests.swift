@@ -135,3 +135,55 @@ import Testing
         #expect(P256Verifier(x: Array(x.prefix(31)), y: y) == nil)
     }
 }
+
+/// The binary inversion P256Verifier uses for s⁻¹ before libcrypto checks it.
+@Suite struct Word256Tests {
+    static let n = Word256(0xFFFF_FFFF_0000_0000, 0xFFFF_FFFF_FFFF_FFFF, 0xBCE6_FAAD_A717_9E84, 0xF3B9_CAC2_FC63_2551)
+
+    static func bytes(_ value: Word256) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        value.write(bigEndian: &bytes)
+        return bytes
+    }
+
+    @Test func knownInverses() throws {
+        let one = Word256(0, 0, 0, 1)
+        #expect(one.inverse(modulo: Self.n) == one)
+        // 2⁻¹ = (n + 1) / 2.
+        var half = Self.n
+        _ = half.add(one)
+        half.halve()
+        #expect(Word256(0, 0, 0, 2).inverse(modulo: Self.n) == half)
+        // (n − 1)⁻¹ = n − 1.
+        var minusOne = Self.n
+        _ = minusOne.subtract(one)
+        #expect(minusOne.inverse(modulo: Self.n) == minusOne)
+        // 7⁻¹ mod 15 = 13; 5 and 0 have none.
+        let fifteen = Word256(0, 0, 0, 15)
+        #expect(Word256(0, 0, 0, 7).inverse(modulo: fifteen) == Word256(0, 0, 0, 13))
+        #expect(Word256(0, 0, 0, 5).inverse(modulo: fifteen) == nil)
+        #expect(Word256(0, 0, 0, 0).inverse(modulo: Self.n) == nil)
+    }
+
+    @Test func bytesRoundTrip() {
+        let value = Word256(0x0102_0304_0506_0708, 0x1112_1314_1516_1718, 0x2122_2324_2526_2728, 0x3132_3334_3536_3738)
+        let encoded = Self.bytes(value)
+        #expect(encoded.prefix(3) == [0x01, 0x02, 0x03] && encoded.suffix(2) == [0x37, 0x38])
+        #expect(encoded.withUnsafeBufferPointer { Word256(bigEndian: $0.baseAddress!) } == value)
+    }
+
+    /// (a⁻¹)⁻¹ = a for random a below n, and a⁻¹ ≠ a except for 1 and n − 1.
+    @Test func inversionIsAnInvolution() throws {
+        var random = SeededRandom()
+        for _ in 0..<2_000 {
+            var a = Word256(
+                UInt64.random(in: 0...UInt64.max, using: &random) >> 1, .random(in: 0...UInt64.max, using: &random),
+                .random(in: 0...UInt64.max, using: &random), .random(in: 1...UInt64.max, using: &random))
+            if a >= Self.n { _ = a.subtract(Self.n) }
+            let inverse = try #require(a.inverse(modulo: Self.n))
+            #expect(!(inverse >= Self.n))
+            #expect(inverse.inverse(modulo: Self.n) == a)
+            #expect(inverse != a)
+        }
+    }
+}
