@@ -142,7 +142,7 @@ import Testing
 
     static func bytes(_ value: Word256) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 32)
-        value.write(bigEndian: &bytes)
+        bytes.withUnsafeMutableBufferPointer { value.write(bigEndian: $0) }
         return bytes
     }
 

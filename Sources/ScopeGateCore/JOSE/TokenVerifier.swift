@@ -56,11 +56,16 @@ public struct TokenVerifier: Sendable {
         guard token.count <= options.maximumTokenLength else {
             throw .tooLarge(length: token.count, limit: options.maximumTokenLength)
         }
-        let dots = token.indices.filter { token[$0] == UInt8(ascii: ".") }
-        guard dots.count == 2 else { throw .malformed("expected 3 dot-separated parts, found \(dots.count + 1)") }
-        let headerPart = token[..<dots[0]]
-        let payloadPart = token[(dots[0] + 1)..<dots[1]]
-        let signaturePart = token[(dots[1] + 1)...]
+        var dots: (Int, Int) = (-1, -1)
+        var count = 0
+        for index in token.indices where token[index] == UInt8(ascii: ".") {
+            if count == 0 { dots.0 = index } else if count == 1 { dots.1 = index }
+            count += 1
+        }
+        guard count == 2 else { throw .malformed("expected 3 dot-separated parts, found \(count + 1)") }
+        let headerPart = token[..<dots.0]
+        let payloadPart = token[(dots.0 + 1)..<dots.1]
+        let signaturePart = token[(dots.1 + 1)...]
 
         let header = try decodeObject(headerPart, name: "header")
         let key = try selectKey(for: header)
@@ -68,7 +73,7 @@ public struct TokenVerifier: Sendable {
         guard let signature = Base64URL.decode(signaturePart) else { throw .malformed("signature is not base64url") }
         let signs: Bool
         do {
-            signs = try key.verify(signature, signs: token[..<dots[1]])
+            signs = try key.verify(signature, signs: token[..<dots.1])
         } catch {
             throw .malformed("signature could not be computed")
         }

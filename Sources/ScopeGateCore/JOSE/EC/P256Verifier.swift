@@ -125,15 +125,15 @@ internal import COpenSSL
         of s: OpaquePointer, bytes: UnsafePointer<UInt8>, into result: OpaquePointer, order: OpaquePointer, context: OpaquePointer
     ) -> Bool {
         if let candidate = unsafe Word256(bigEndian: bytes).inverse(modulo: Self.order) {
-            var encoded = [UInt8](repeating: 0, count: Self.length)
-            candidate.write(bigEndian: &encoded)
-            if let product = unsafe BN_CTX_get(context),
-                unsafe encoded.withUnsafeBufferPointer({ unsafe BN_bin2bn($0.baseAddress, Int32(Self.length), result) }) != nil,
-                unsafe BN_mod_mul(product, result, s, order, context) == 1,
-                unsafe BN_is_one(product) == 1
-            {
-                return true
+            let checked = unsafe withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.length) { encoded in
+                unsafe candidate.write(bigEndian: encoded)
+                guard let product = unsafe BN_CTX_get(context),
+                    unsafe BN_bin2bn(encoded.baseAddress, Int32(Self.length), result) != nil,
+                    unsafe BN_mod_mul(product, result, s, order, context) == 1
+                else { return false }
+                return unsafe BN_is_one(product) == 1
             }
+            if checked { return true }
         }
         return unsafe BN_mod_inverse(result, s, order, context) != nil
     }
@@ -162,11 +162,10 @@ struct Word256: Equatable {
         self.init(word(0), word(8), word(16), word(24))
     }
 
-    /// The number as 32 big-endian bytes.
-    func write(bigEndian bytes: inout [UInt8]) {
-        let ordered = [words.3, words.2, words.1, words.0]
-        for (index, word) in ordered.enumerated() {
-            for byte in 0..<8 { bytes[index * 8 + byte] = UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(byte))) }
+    /// The number as 32 big-endian bytes into `bytes`.
+    func write(bigEndian bytes: UnsafeMutableBufferPointer<UInt8>) {
+        for (index, word) in [words.3, words.2, words.1, words.0].enumerated() {
+            for byte in 0..<8 { unsafe bytes[index * 8 + byte] = UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(byte))) }
         }
     }
 
