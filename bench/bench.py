@@ -13,10 +13,19 @@ STARTED = []
 atexit.register(lambda: [process.kill() for process in STARTED if process.poll() is None])
 
 
+PORTS = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, never one handed out before in this run (the kernel may offer a
+    port again once its probe socket is closed)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in PORTS:
+            PORTS.add(port)
+            return port
 
 
 def cpu_seconds(pids):
